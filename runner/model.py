@@ -1,0 +1,294 @@
+"""The data model shared by every layer: frozen, slotted dataclasses and nothing else.
+
+The engine (``engine.py``) consumes these objects; the loader (``loader.py``) builds them from
+YAML; neither knows how the other works. Policies arrive here already compiled and validated
+(``validate.compile_policy``), so evaluation never re-parses a document.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
+    from runner.validate import CompiledPolicy
+
+#: A location inside a policy document: keys and list indexes from the document's root,
+#: e.g. ``("Statement", 2, "Condition", "StringEqualz")``. Keys are spelled as in the document.
+PolicyPath = tuple[str | int, ...]
+
+
+def format_path(path: PolicyPath) -> str:
+    """``("Statement", 2, "Condition")`` -> ``"Statement[2].Condition"``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLoc:
+    """A place in a file. ``line`` and ``col`` are 1-based, as editors show them."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class PolicyKind(enum.Enum):
+    """Where a policy is attached; each kind has its own grammar (see validate.py)."""
+
+    IDENTITY = "identity"
+    BOUNDARY = "boundary"
+    SESSION = "session"
+    RESOURCE = "resource"
+    SCP = "scp"
+    RCP = "rcp"
+
+
+class PrincipalType(enum.Enum):
+    """The kinds of caller the engine models. Values are what ``aws:PrincipalType`` says."""
+
+    USER = "User"
+    ROLE_SESSION = "AssumedRole"
+    FEDERATED_USER = "FederatedUser"
+    ROOT = "Account"
+    SERVICE = "Service"
+    ANONYMOUS = "Anonymous"
+
+
+class ModelError(ValueError):
+    """A value that cannot describe a real AWS entity (for example a malformed ARN)."""
+
+
+_ACCOUNT = r"(?P<account>\d{12})"
+_PATH_NAME = r"(?P<path>(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]+)"
+_USER_ARN = re.compile(rf"^arn:aws:iam::{_ACCOUNT}:user/{_PATH_NAME}$")
+_ROLE_ARN = re.compile(rf"^arn:aws:iam::{_ACCOUNT}:role/{_PATH_NAME}$")
+_ROOT_ARN = re.compile(rf"^arn:aws:iam::{_ACCOUNT}:root$")
+_SESSION_ARN = re.compile(
+    rf"^arn:aws:sts::{_ACCOUNT}:assumed-role/(?P<name>[\w+=,.@-]+)/(?P<session>[\w+=,.@-]+)$"
+)
+_FEDERATED_ARN = re.compile(rf"^arn:aws:sts::{_ACCOUNT}:federated-user/(?P<name>[\w+=,.@-]+)$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?$")
+_REPO_ARN = re.compile(
+    r"^arn:aws:ecr:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):(?P<account>\d{12}):repository/"
+    r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who makes a request.
+
+    ``arn`` is the identity ARN that ``aws:PrincipalArn`` reports: the user ARN, the *role* ARN
+    for a role session, the federated-user ARN, the root ARN; ``None`` for a service or an
+    anonymous caller. ``session_arn`` is the ``arn:aws:sts::...:assumed-role/ROLE/SESSION`` ARN
+    of a role session (``None`` otherwise). Build one with :func:`principal_from_arn`,
+    :func:`service_principal` or :func:`anonymous_principal`.
+    """
+
+    name: str
+    type: PrincipalType
+    arn: str | None = None
+    session_arn: str | None = None
+    account: str | None = None
+    service: str | None = None
+    username: str | None = None
+    policies: tuple[CompiledPolicy, ...] = ()
+    boundary: CompiledPolicy | None = None
+    session_policy: CompiledPolicy | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_service_linked_role(self) -> bool:
+        return self.type is PrincipalType.ROLE_SESSION and bool(
+            self.arn and ":role/aws-service-role/" in self.arn
+        )
+
+
+def principal_from_arn(
+    name: str,
+    arn: str,
+    *,
+    session: str | None = None,
+    policies: Sequence[CompiledPolicy] = (),
+    boundary: CompiledPolicy | None = None,
+    session_policy: CompiledPolicy | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Principal:
+    """A principal from an IAM or STS ARN.
+
+    A role ARN (``arn:aws:iam::A:role/PATH/NAME``) makes a role session named ``session``
+    (default: ``name``). An assumed-role ARN is taken as that session of the role (a role
+    path cannot be recovered from it). Raises :class:`ModelError` for anything else.
+    """
+
+    def make(
+        ptype: PrincipalType,
+        principal_arn: str,
+        account: str,
+        session_arn: str | None = None,
+        username: str | None = None,
+    ) -> Principal:
+        return Principal(
+            name,
+            ptype,
+            arn=principal_arn,
+            session_arn=session_arn,
+            account=account,
+            username=username,
+            policies=tuple(policies),
+            boundary=boundary,
+            session_policy=session_policy,
+            tags=dict(tags or {}),
+        )
+
+    if m := _ROLE_ARN.match(arn):
+        sess = name if session is None else session
+        if not _SESSION_NAME.match(sess):
+            raise ModelError(
+                f"invalid role session name {sess!r}: 2 to 64 letters, digits or =,.@_- "
+            )
+        session_arn = f"arn:aws:sts::{m['account']}:assumed-role/{m['name']}/{sess}"
+        return make(PrincipalType.ROLE_SESSION, arn, m["account"], session_arn)
+    if m := _SESSION_ARN.match(arn):
+        if session is not None and session != m["session"]:
+            raise ModelError(f"session {session!r} contradicts the session in {arn!r}")
+        role_arn = f"arn:aws:iam::{m['account']}:role/{m['name']}"
+        return make(PrincipalType.ROLE_SESSION, role_arn, m["account"], arn)
+    if session is not None:
+        raise ModelError("'session' applies only to a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    if m := _USER_ARN.match(arn):
+        return make(PrincipalType.USER, arn, m["account"], username=m["name"])
+    if m := _FEDERATED_ARN.match(arn):
+        return make(PrincipalType.FEDERATED_USER, arn, m["account"])
+    if m := _ROOT_ARN.match(arn):
+        return make(PrincipalType.ROOT, arn, m["account"])
+    raise ModelError(
+        f"not a principal ARN: {arn!r}; expected arn:aws:iam::ACCOUNT:user/NAME, "
+        "arn:aws:iam::ACCOUNT:role/NAME, arn:aws:iam::ACCOUNT:root, "
+        "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or arn:aws:sts::ACCOUNT:federated-user/NAME"
+    )
+
+
+def service_principal(name: str, service: str) -> Principal:
+    """A service principal such as ``codebuild.amazonaws.com``."""
+    if not _SERVICE_NAME.match(service):
+        raise ModelError(f"not a service principal: {service!r}; expected NAME.amazonaws.com")
+    return Principal(name, PrincipalType.SERVICE, service=service)
+
+
+def anonymous_principal(name: str) -> Principal:
+    """An unsigned request."""
+    return Principal(name, PrincipalType.ANONYMOUS)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """An ECR repository. ``policy`` is its repository policy, if any."""
+
+    name: str
+    arn: str
+    region: str
+    account: str
+    repository: str
+    policy: CompiledPolicy | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def repository(
+    name: str,
+    arn: str,
+    *,
+    policy: CompiledPolicy | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Resource:
+    """A repository from its ARN; raises :class:`ModelError` for a malformed one."""
+    m = _REPO_ARN.match(arn)
+    if not m:
+        raise ModelError(
+            f"not an ECR repository ARN: {arn!r}; expected "
+            "arn:aws:ecr:REGION:ACCOUNT:repository/NAME (lowercase name, / allowed)"
+        )
+    return Resource(name, arn, m["region"], m["account"], m["name"], policy, dict(tags or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """AWS Organizations guardrails. ``scps`` are the attached SCPs (FullAWSAccess included
+    when attached); ``rcps`` the attached RCPs *besides* the always-implied RCPFullAWSAccess."""
+
+    id: str | None = None
+    management_account: str | None = None
+    accounts: frozenset[str] = frozenset()
+    scps: tuple[CompiledPolicy, ...] = ()
+    rcps: tuple[CompiledPolicy, ...] = ()
+
+
+class RequestContext(Mapping[str, tuple[str, ...]]):
+    """Condition keys and their values. Key lookup ignores case, as IAM does; each value is a
+    tuple of strings (a single-valued key has one element)."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, values: Mapping[str, Sequence[str]] | None = None) -> None:
+        self._values: dict[str, tuple[str, ...]] = {}
+        self._names: dict[str, str] = {}
+        for key, val in (values or {}).items():
+            self._values[key.lower()] = tuple(val)
+            self._names[key.lower()] = key
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        return self._values[key.lower()]
+
+    def get_values(self, key: str) -> tuple[str, ...] | None:
+        """The values of ``key`` (any case), or None when the request does not carry it."""
+        return self._values.get(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names.values())
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def merged(self, overrides: Mapping[str, Sequence[str]]) -> RequestContext:
+        """A new context: this one with ``overrides`` winning key by key (any case)."""
+        out = RequestContext()
+        out._values = dict(self._values)
+        out._names = dict(self._names)
+        for key, val in overrides.items():
+            out._values[key.lower()] = tuple(val)
+            out._names[key.lower()] = key
+        return out
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {self._names[k]: list(v) for k, v in self._values.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request to decide. ``action`` is a catalog action name (``ecr:BatchGetImage``).
+    ``resource`` is the repository named by the check, or None; for an account-level action
+    the engine evaluates against resource ``*`` and ignores the repository policy, but still
+    uses the repository for region and account keys. ``context`` holds the spec's explicit
+    keys; the engine fills in the rest (see ``engine.build_context``)."""
+
+    principal: Principal
+    action: str
+    resource: Resource | None = None
+    context: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    organization: Organization | None = None
