@@ -292,3 +292,71 @@ class Request:
     resource: Resource | None = None
     context: Mapping[str, Sequence[str]] = field(default_factory=dict)
     organization: Organization | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    """One thing wrong with a policy document, at ``path`` inside it."""
+
+    path: PolicyPath
+    message: str
+
+    def __str__(self) -> str:
+        where = format_path(self.path)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class PolicyInvalid(ValueError):
+    """A policy document that AWS would reject where it is attached; ``problems`` has them all."""
+
+    def __init__(self, problems: Sequence[PolicyProblem]) -> None:
+        self.problems: tuple[PolicyProblem, ...] = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+#: What a check expects: ``allow``, ``deny`` (any reason), ``explicit-deny`` or ``implicit-deny``.
+EXPECTATIONS = ("allow", "deny", "explicit-deny", "implicit-deny")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expectation: one principal, one resource (or none), one action or operation.
+
+    ``action`` is what the spec names after expansion: a canonical ECR action
+    (``ecr:PutImage``) or an operation (``pull``, ``push``). ``steps`` are the ECR actions to
+    evaluate (one for an action, several for an operation). ``context`` is the case's explicit
+    context merged over the file's. ``test_id`` is the part of the pytest id after the file,
+    e.g. ``CI pushes to prod[ci-prod-push]``; it is unique within its spec file.
+    """
+
+    file: str
+    loc: SourceLoc
+    case: str
+    case_index: int
+    test_id: str
+    principal: Principal
+    resource: Resource | None
+    action: str
+    steps: tuple[str, ...]
+    expected: str
+    context: Mapping[str, tuple[str, ...]]
+    organization: Organization | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    """A named policy as loaded, for the report's statement coverage."""
+
+    name: str
+    policy: CompiledPolicy
+    loc: SourceLoc
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A loaded spec file: its checks in order and every policy it (or its includes) defines."""
+
+    path: str
+    description: str | None
+    checks: tuple[Check, ...]
+    policies: tuple[PolicyInfo, ...]
