@@ -1,0 +1,146 @@
+"""The Amazon ECR action catalog: every action, whether it takes a repository, and operations.
+
+The facts come from ``data/ecr.json`` (the Service Authorization Reference actions table for
+Amazon Elastic Container Registry). An action whose resource is ``*`` is *account-level*: it
+acts on the caller's registry, never on one repository, so a repository policy cannot grant it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "ACTIONS",
+    "OPERATIONS",
+    "ActionInfo",
+    "UnknownAction",
+    "closest_actions",
+    "is_account_level",
+    "resolve_action",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInfo:
+    """One ECR action. ``resource`` is ``"repository"`` or ``"*"`` (account-level)."""
+
+    name: str
+    resource: str
+    access: str
+    condition_keys: tuple[str, ...]
+
+    @property
+    def account_level(self) -> bool:
+        return self.resource == "*"
+
+
+class UnknownAction(ValueError):
+    """An action name or pattern that names no ECR action; ``closest`` holds suggestions."""
+
+    def __init__(self, text: str, message: str, closest: tuple[str, ...] = ()) -> None:
+        self.text = text
+        self.closest = closest
+        super().__init__(message)
+
+
+def _load() -> dict[str, ActionInfo]:
+    raw: Any = json.loads(
+        resources.files("runner").joinpath("data/ecr.json").read_text(encoding="utf-8")
+    )
+    out: dict[str, ActionInfo] = {}
+    for entry in raw["actions"]:
+        info = ActionInfo(
+            name=str(entry["name"]),
+            resource=str(entry["resource"]),
+            access=str(entry["access"]),
+            condition_keys=tuple(str(k) for k in entry["conditionKeys"]),
+        )
+        out[info.name] = info
+    return out
+
+
+#: Canonical action name (``ecr:BatchGetImage``) -> its facts, in catalog order.
+ACTIONS: MappingProxyType[str, ActionInfo] = MappingProxyType(_load())
+_BY_LOWER: dict[str, str] = {name.lower(): name for name in ACTIONS}
+
+#: What ``docker pull`` / ``docker push`` need from ECR ("Pushing an image", "Pulling an image"
+#: pages of the Amazon ECR User Guide).
+OPERATIONS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "pull": ("ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+        "push": (
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:InitiateLayerUpload",
+            "ecr:UploadLayerPart",
+            "ecr:CompleteLayerUpload",
+            "ecr:PutImage",
+            "ecr:BatchGetImage",
+        ),
+    }
+)
+
+
+def closest_actions(text: str, n: int = 3) -> tuple[str, ...]:
+    """Up to ``n`` catalog names closest to ``text`` (case-insensitive), best first."""
+    lowered = text.lower()
+    if not lowered.startswith("ecr:"):
+        lowered = "ecr:" + lowered.split(":", 1)[-1]
+    hits = difflib.get_close_matches(lowered, list(_BY_LOWER), n=n, cutoff=0.6)
+    return tuple(_BY_LOWER[h] for h in hits)
+
+
+def _suggest(closest: tuple[str, ...]) -> str:
+    if not closest:
+        return ""
+    if len(closest) == 1:
+        return f"; did you mean {closest[0]}?"
+    return "; did you mean " + ", ".join(closest[:-1]) + f" or {closest[-1]}?"
+
+
+def wildcard_action_regex(pattern: str) -> re.Pattern[str]:
+    """An IAM action pattern (``*`` any run, ``?`` one character) as a case-insensitive regex."""
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
+
+
+def matching_actions(pattern: str) -> tuple[str, ...]:
+    """Catalog actions matched by an IAM action pattern (any case), in catalog order."""
+    if "*" not in pattern and "?" not in pattern:
+        name = _BY_LOWER.get(pattern.lower())
+        return (name,) if name else ()
+    rx = wildcard_action_regex(pattern)
+    return tuple(name for name in ACTIONS if rx.fullmatch(name))
+
+
+def resolve_action(text: str) -> list[str]:
+    """Canonical ECR action names for ``text``: an action in any case (``ECR:batchgetimage``)
+    or a pattern (``ecr:Delete*``). Raises :class:`UnknownAction` when it names nothing, with
+    the closest names in the message."""
+    if not text.lower().startswith("ecr:"):
+        closest = closest_actions(text)
+        raise UnknownAction(
+            text,
+            f"{text!r} is not an Amazon ECR action: ECR actions start with 'ecr:'"
+            + _suggest(closest),
+            closest,
+        )
+    found = matching_actions(text)
+    if found:
+        return list(found)
+    if "*" in text or "?" in text:
+        raise UnknownAction(text, f"the pattern {text!r} matches no Amazon ECR action")
+    closest = closest_actions(text)
+    raise UnknownAction(text, f"unknown Amazon ECR action {text!r}" + _suggest(closest), closest)
+
+
+def is_account_level(action: str) -> bool:
+    """True for an action whose resource is ``*`` (e.g. ``ecr:GetAuthorizationToken``).
+    ``action`` is a canonical name; raises KeyError for anything else."""
+    return ACTIONS[action].resource == "*"

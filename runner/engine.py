@@ -1,0 +1,758 @@
+"""The decision: one request, every policy that takes part, one answer with its reasons.
+
+This is the only module that knows how AWS combines policies (AWS pages "Policy evaluation
+logic", "Cross-account policy evaluation logic", "Permissions boundaries for IAM entities",
+"Session policies", "Service control policies", "Resource control policies (RCPs)"):
+
+1. an applicable ``Deny`` anywhere (SCP, RCP, repository policy, identity policy, boundary,
+   session policy) makes the answer ``explicit-deny``;
+2. SCPs apply to principals of member accounts (not the management account, service-linked
+   roles, service principals or callers outside the organization): one attached SCP must allow;
+3. RCPs apply to resources of member accounts; ``RCPFullAWSAccess`` is always attached, so
+   they only ever deny;
+4. the principal side and the resource side combine as the same-account and cross-account
+   rules say (see :func:`_combine`).
+
+``evaluate`` is the hot path: it records a compact trace and nothing else; the explanation is
+built from it on the first ``Decision.to_dict()`` and cached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Final
+
+from runner import catalog
+from runner.matching import GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
+from runner.model import (
+    Organization,
+    PolicyKind,
+    Principal,
+    PrincipalType,
+    Request,
+    RequestContext,
+)
+from runner.validate import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
+
+__all__ = ["Decision", "build_context", "evaluate", "set_clock"]
+
+Clock = Callable[[], dt.datetime]
+
+
+def _system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+_clock: Clock = _system_clock
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Replace the clock behind ``aws:CurrentTime`` / ``aws:EpochTime`` (None restores the
+    system clock). Tests pass ``now=`` to :func:`evaluate` instead where they can."""
+    global _clock
+    _clock = clock or _system_clock
+
+
+_KIND_WORDS: Final = {
+    PolicyKind.IDENTITY: "identity policy",
+    PolicyKind.BOUNDARY: "permissions boundary",
+    PolicyKind.SESSION: "session policy",
+    PolicyKind.RESOURCE: "repository policy",
+    PolicyKind.SCP: "SCP",
+    PolicyKind.RCP: "RCP",
+}
+_DENY_GATE_ORDER: Final = ("scp", "rcp", "resource", "identity", "boundary", "session")
+_GATE_OF_KIND: Final = {
+    PolicyKind.SCP: "scp",
+    PolicyKind.RCP: "rcp",
+    PolicyKind.RESOURCE: "resource",
+    PolicyKind.IDENTITY: "identity",
+    PolicyKind.BOUNDARY: "boundary",
+    PolicyKind.SESSION: "session",
+}
+_IDENTITY_TYPES: Final = frozenset(
+    {
+        PrincipalType.USER,
+        PrincipalType.ROLE_SESSION,
+        PrincipalType.FEDERATED_USER,
+        PrincipalType.ROOT,
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Request context
+
+
+def _iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _base_context(request: Request) -> dict[str, tuple[str, ...]]:
+    p = request.principal
+    res = request.resource
+    org = request.organization
+    out: dict[str, tuple[str, ...]] = {}
+    if p.type is PrincipalType.SERVICE:
+        out["aws:PrincipalIsAWSService"] = ("true",)
+        if p.service:
+            out["aws:PrincipalServiceName"] = (p.service,)
+    else:
+        out["aws:PrincipalIsAWSService"] = ("false",)
+    if p.type in _IDENTITY_TYPES and p.arn and p.account:
+        out["aws:PrincipalArn"] = (p.arn,)
+        out["aws:PrincipalAccount"] = (p.account,)
+        out["aws:PrincipalType"] = (p.type.value,)
+        if p.type is PrincipalType.USER and p.username:
+            out["aws:username"] = (p.username,)
+        # aws:userid is known honestly only where it is not an opaque unique ID ("Policy
+        # variables", table of aws:userid values): the account ID for the root user,
+        # ACCOUNT:NAME for a federated user. Users and roles have AIDA/AROA IDs we cannot know.
+        if p.type is PrincipalType.ROOT:
+            out["aws:userid"] = (p.account,)
+        elif p.type is PrincipalType.FEDERATED_USER:
+            out["aws:userid"] = (f"{p.account}:{p.arn.rsplit('/', 1)[-1]}",)
+        for tag, value in p.tags.items():
+            out[f"aws:PrincipalTag/{tag}"] = (value,)
+        if (
+            org is not None
+            and org.id
+            and (p.account in org.accounts or p.account == org.management_account)
+        ):
+            out["aws:PrincipalOrgID"] = (org.id,)
+    if res is not None:
+        out["aws:ResourceAccount"] = (res.account,)
+        out["aws:RequestedRegion"] = (res.region,)
+        info = catalog.ACTIONS.get(request.action)
+        if info is None or not info.account_level:
+            for tag, value in res.tags.items():
+                out[f"aws:ResourceTag/{tag}"] = (value,)
+                out[f"ecr:ResourceTag/{tag}"] = (value,)
+    out["aws:SecureTransport"] = ("true",)
+    return out
+
+
+def build_context(request: Request, *, now: dt.datetime | None = None) -> RequestContext:
+    """The request context AWS would see: keys filled in from the principal, the repository
+    and the organization, the time from ``now`` (default: the engine clock), then the
+    request's own ``context`` on top, key by key (key names ignore case)."""
+    when = now if now is not None else _clock()
+    base = _base_context(request)
+    base["aws:CurrentTime"] = (_iso(when),)
+    base["aws:EpochTime"] = (str(int(when.timestamp())),)
+    ctx = RequestContext(base)
+    if request.context:
+        ctx = ctx.merged(request.context)
+    return ctx
+
+
+class _Lazy:
+    """The request context, built on first use (most decisions never need it)."""
+
+    __slots__ = ("ctx", "now", "request")
+
+    def __init__(self, request: Request, now: dt.datetime) -> None:
+        self.request = request
+        self.now = now
+        self.ctx: RequestContext | None = None
+
+    def __call__(self) -> RequestContext:
+        ctx = self.ctx
+        if ctx is None:
+            ctx = self.ctx = build_context(self.request, now=self.now)
+        return ctx
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching one policy
+
+
+def _applies(stmt: CompiledStatement, arn: str, p: Principal, lazy: _Lazy) -> bool:
+    res = stmt.resource
+    if res is not None and not res.matches(arn, lazy):
+        return False
+    pm = stmt.principal
+    if pm is not None and not pm.matches(p):
+        return False
+    cond = stmt.conditions
+    return cond is None or cond.evaluate(lazy())
+
+
+_Run = tuple[CompiledPolicy, tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]
+
+
+def _run(policy: CompiledPolicy, action: str, arn: str, p: Principal, lazy: _Lazy) -> _Run:
+    """(policy, applicable Deny statements, applicable Allow statements)."""
+    denies: list[CompiledStatement] = []
+    allows: list[CompiledStatement] = []
+    for stmt in policy.by_action.get(action, ()):
+        if _applies(stmt, arn, p, lazy):
+            (denies if stmt.effect == "Deny" else allows).append(stmt)
+    return policy, tuple(denies), tuple(allows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The decision
+
+
+class Decision:
+    """The answer to one request. ``decision`` is ``allow``, ``explicit-deny`` or
+    ``implicit-deny``; ``gate`` names the deciding part; :meth:`to_dict` explains it."""
+
+    __slots__ = (
+        "_decisive",
+        "_dict",
+        "_gates",
+        "_lazy",
+        "_runs",
+        "_skipped",
+        "arn",
+        "decision",
+        "gate",
+        "reason",
+        "request",
+    )
+
+    def __init__(
+        self,
+        request: Request,
+        decision: str,
+        gate: str,
+        reason: str,
+        arn: str,
+        runs: list[_Run],
+        decisive: list[tuple[CompiledPolicy, CompiledStatement]],
+        gates: list[tuple[str, str, str]],
+        lazy: _Lazy,
+        skipped: list[tuple[CompiledPolicy, str]],
+    ) -> None:
+        self.request = request
+        self.decision = decision
+        self.gate = gate
+        self.reason = reason
+        self.arn = arn
+        self._runs = runs
+        self._decisive = decisive
+        self._gates = gates
+        self._lazy = lazy
+        self._skipped = skipped
+        self._dict: dict[str, Any] | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+    def __repr__(self) -> str:
+        return f"Decision({self.decision!r}, gate={self.gate!r}, reason={self.reason!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The explanation as plain built-in types (docs/internals.md), built once."""
+        if self._dict is None:
+            self._dict = self._explain()
+        return self._dict
+
+    def _explain(self) -> dict[str, Any]:
+        req = self.request
+        p = req.principal
+        ctx = self._lazy()
+        policies: list[dict[str, Any]] = []
+        for policy, denies, allows in self._runs:
+            applied = set(map(id, denies)) | set(map(id, allows))
+            relevant = policy.by_action.get(req.action, ())
+            statements = [
+                _explain_statement(s, id(s) in applied, self.arn, p, self._lazy) for s in relevant
+            ]
+            policies.append(
+                {
+                    "name": policy.name,
+                    "kind": policy.kind.value,
+                    "file": policy.file,
+                    "line": policy.line,
+                    "statements": statements,
+                    "unmatched_by_action": len(policy.statements) - len(relevant),
+                }
+            )
+        for policy, why in self._skipped:
+            policies.append(
+                {
+                    "name": policy.name,
+                    "kind": policy.kind.value,
+                    "file": policy.file,
+                    "line": policy.line,
+                    "statements": [],
+                    "unmatched_by_action": len(policy.statements),
+                    "skipped": why,
+                }
+            )
+        return {
+            "decision": self.decision,
+            "gate": self.gate,
+            "reason": self.reason,
+            "request": {
+                "principal": _who(p),
+                "principal_type": p.type.value,
+                "action": req.action,
+                "resource": self.arn,
+                "repository": req.resource.arn if req.resource is not None else None,
+                "context": ctx.to_dict(),
+            },
+            "gates": [{"gate": g, "result": r, "note": n} for g, r, n in self._gates],
+            "policies": policies,
+            "decisive": [
+                {
+                    "policy": policy.name,
+                    "kind": policy.kind.value,
+                    "file": policy.file,
+                    "index": stmt.index,
+                    "sid": stmt.sid,
+                    "effect": stmt.effect,
+                }
+                for policy, stmt in self._decisive
+            ],
+        }
+
+
+def _who(p: Principal) -> str:
+    return p.session_arn or p.arn or p.service or "anonymous"
+
+
+def _explain_statement(
+    stmt: CompiledStatement, applied: bool, arn: str, p: Principal, lazy: _Lazy
+) -> dict[str, Any]:
+    parts: list[str] = ["action"]
+    failed: list[str] = []
+    details: list[str] = []
+    if stmt.resource is not None:
+        ok = stmt.resource.matches(arn, lazy)
+        (parts if ok else failed).append("resource")
+        details.append(stmt.resource.explain(arn, lazy))
+    if stmt.principal is not None:
+        ok = stmt.principal.matches(p)
+        (parts if ok else failed).append("principal")
+        details.append(stmt.principal.explain(p))
+    conditions: list[dict[str, object]] = []
+    if stmt.conditions is not None:
+        conditions = stmt.conditions.explain(lazy())
+        ok = all(bool(c["result"]) for c in conditions)
+        (parts if ok else failed).append("conditions")
+        if not ok:
+            keys = ", ".join(f"{c['operator']} {c['key']}" for c in conditions if not c["result"])
+            details.append(f"condition not met: {keys}")
+    if applied:
+        note = _join(parts) + (" match" if len(parts) > 1 else " matches")
+    else:
+        note = _join(failed) + (" do not match" if len(failed) > 1 else " does not match")
+    if details:
+        note += " (" + "; ".join(details) + ")"
+    out: dict[str, Any] = {
+        "index": stmt.index,
+        "sid": stmt.sid,
+        "effect": stmt.effect,
+        "line": stmt.line,
+        "matched": applied,
+        "note": note,
+    }
+    if conditions:
+        out["conditions"] = conditions
+    return out
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _label(policy: CompiledPolicy, stmt: CompiledStatement) -> str:
+    return f"statement {stmt.label} of {_KIND_WORDS[policy.kind]} {policy.name}"
+
+
+def _scp_applies(p: Principal, org: Organization | None) -> str | None:
+    """None when SCPs apply to ``p``; otherwise why not."""
+    if org is None:
+        return "no organization given"
+    if p.type is PrincipalType.SERVICE:
+        return "SCPs never apply to service principals"
+    if p.type is PrincipalType.ANONYMOUS or p.account is None:
+        return "anonymous callers belong to no account"
+    if p.account == org.management_account:
+        return f"{p.account} is the management account, which SCPs do not restrict"
+    if p.account not in org.accounts:
+        return f"{p.account} is not a member account of the organization"
+    if p.is_service_linked_role:
+        return "service-linked roles are not restricted by SCPs"
+    if not org.scps:
+        return "no SCPs attached"
+    return None
+
+
+def _rcp_account(p: Principal, request: Request, account_level: bool) -> str | None:
+    # An action with no resource type is checked against the RCPs of the caller's account
+    # ("Resource control policies (RCPs)"); account-level ECR actions act on the caller's
+    # own registry.
+    if account_level:
+        return p.account
+    return request.resource.account if request.resource is not None else None
+
+
+def _rcp_applies(p: Principal, org: Organization | None, account: str | None) -> str | None:
+    if org is None:
+        return "no organization given"
+    if account is None:
+        return "the request has no resource account"
+    if account == org.management_account:
+        return f"{account} is the management account, whose resources RCPs do not restrict"
+    if account not in org.accounts:
+        return f"the resource account {account} is not a member account of the organization"
+    if p.is_service_linked_role:
+        return "service-linked roles are not restricted by RCPs"
+    if not org.rcps:
+        return "only RCPFullAWSAccess is attached"
+    return None
+
+
+def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
+    """Decide ``request`` as AWS would. ``now`` fixes ``aws:CurrentTime`` (default: the
+    engine clock). Raises ValueError only for a request that cannot exist: an action outside
+    the catalog, a repository-level action without a repository, or identity policies
+    attached to a root user."""
+    action = request.action
+    info = catalog.ACTIONS.get(action)
+    if info is None:
+        raise ValueError(f"{action!r} is not an Amazon ECR action of the catalog")
+    account_level = info.resource == "*"
+    res = request.resource
+    if account_level:
+        arn = "*"
+    elif res is None:
+        raise ValueError(f"{action} acts on a repository: the request needs a resource")
+    else:
+        arn = res.arn
+    p = request.principal
+    ptype = p.type
+    has_identity = ptype in _IDENTITY_TYPES
+    if ptype is PrincipalType.ROOT and (p.policies or p.boundary or p.session_policy):
+        raise ValueError(
+            "the root user cannot have identity policies, a boundary or a session policy"
+        )
+    lazy = _Lazy(request, now if now is not None else _clock())
+    org = request.organization
+
+    runs: list[_Run] = []
+    gates: list[tuple[str, str, str]] = []
+    skipped: list[tuple[CompiledPolicy, str]] = []
+
+    # -- guardrails ---------------------------------------------------------------------------
+    scp_runs: list[_Run] = []
+    scp_why = _scp_applies(p, org)
+    if scp_why is None and org is not None:
+        scp_runs = [_run(pol, action, arn, p, lazy) for pol in org.scps]
+        runs.extend(scp_runs)
+    rcp_runs: list[_Run] = []
+    rcp_why = _rcp_applies(p, org, _rcp_account(p, request, account_level))
+    if rcp_why is None and org is not None:
+        rcp_runs = [_run(pol, action, arn, p, lazy) for pol in org.rcps]
+        runs.extend(rcp_runs)
+
+    # -- resource side --------------------------------------------------------------------------
+    res_run: _Run | None = None
+    if res is not None and res.policy is not None:
+        if account_level:
+            skipped.append(
+                (res.policy, f"{action} is account-level: repository policies do not apply")
+            )
+        else:
+            res_run = _run(res.policy, action, arn, p, lazy)
+            runs.append(res_run)
+
+    # -- identity side --------------------------------------------------------------------------
+    id_runs: list[_Run] = []
+    boundary_run: _Run | None = None
+    session_run: _Run | None = None
+    if has_identity:
+        id_runs = [_run(pol, action, arn, p, lazy) for pol in p.policies]
+        runs.extend(id_runs)
+        if p.boundary is not None:
+            boundary_run = _run(p.boundary, action, arn, p, lazy)
+            runs.append(boundary_run)
+        if p.session_policy is not None:
+            session_run = _run(p.session_policy, action, arn, p, lazy)
+            runs.append(session_run)
+
+    # -- 1. explicit deny anywhere --------------------------------------------------------------
+    denies = [(pol, s) for pol, ds, _ in runs for s in ds]
+    if denies:
+        first_gate = min((_GATE_OF_KIND[pol.kind] for pol, _ in denies), key=_DENY_GATE_ORDER.index)
+        first = next((pol, s) for pol, s in denies if _GATE_OF_KIND[pol.kind] == first_gate)
+        gates.append((first_gate, "explicit-deny", f"explicitly denied by {_label(*first)}"))
+        return Decision(
+            request,
+            "explicit-deny",
+            first_gate,
+            f"explicitly denied by {_label(*first)}",
+            arn,
+            runs,
+            denies,
+            gates,
+            lazy,
+            skipped,
+        )
+
+    decisive: list[tuple[CompiledPolicy, CompiledStatement]] = []
+
+    # -- 2. SCPs ----------------------------------------------------------------------------------
+    if scp_why is not None:
+        gates.append(("scp", "not-applicable", scp_why))
+    else:
+        scp_allows = [(pol, s) for pol, _, al in scp_runs for s in al]
+        if not scp_allows:
+            reason = f"no SCP attached to account {p.account} allows {action}"
+            gates.append(("scp", "implicit-deny", reason))
+            return Decision(
+                request, "implicit-deny", "scp", reason, arn, runs, [], gates, lazy, skipped
+            )
+        gates.append(("scp", "allow", f"allowed by {_label(*scp_allows[0])}"))
+        decisive.extend(scp_allows)
+
+    # -- 3. RCPs (RCPFullAWSAccess allows everything; attached RCPs can only deny) ----------------
+    if rcp_why is not None:
+        gates.append(("rcp", "not-applicable", rcp_why))
+    else:
+        gates.append(("rcp", "allow", f"{RCP_FULL_AWS_ACCESS.name} allows; no RCP denies"))
+
+    # -- 4. the principal side and the resource side ----------------------------------------------
+    verdict, gate, reason = _combine(
+        request,
+        p,
+        action,
+        account_level,
+        res_run,
+        id_runs,
+        boundary_run,
+        session_run,
+        gates,
+        decisive,
+    )
+    if verdict != "allow":
+        decisive = []
+    return Decision(request, verdict, gate, reason, arn, runs, decisive, gates, lazy, skipped)
+
+
+def _allows(run: _Run | None) -> list[tuple[CompiledPolicy, CompiledStatement]]:
+    if run is None:
+        return []
+    return [(run[0], s) for s in run[2]]
+
+
+def _combine(
+    request: Request,
+    p: Principal,
+    action: str,
+    account_level: bool,
+    res_run: _Run | None,
+    id_runs: list[_Run],
+    boundary_run: _Run | None,
+    session_run: _Run | None,
+    gates: list[tuple[str, str, str]],
+    decisive: list[tuple[CompiledPolicy, CompiledStatement]],
+) -> tuple[str, str, str]:
+    """(decision, gate, reason) once no explicit deny and no SCP stands in the way."""
+    who = _who(p)
+    res = request.resource
+
+    # the resource side: the strongest way an applicable Allow names the caller
+    grant = GRANT_NONE
+    res_allows = _allows(res_run)
+    for _, stmt in res_allows:
+        if stmt.principal is not None:
+            grant = max(grant, stmt.principal.grant(p))
+    if account_level:
+        gates.append(
+            (
+                "resource",
+                "not-applicable",
+                f"{action} is account-level: a repository policy can never grant it",
+            )
+        )
+    elif res_run is None:
+        gates.append(("resource", "implicit-deny", "the repository has no repository policy"))
+    elif grant == GRANT_NONE:
+        gates.append(("resource", "implicit-deny", "no statement of the repository policy allows"))
+    else:
+        gates.append(("resource", "allow", f"allowed by {_label(*res_allows[0])}"))
+
+    if p.type not in _IDENTITY_TYPES:
+        kind = "a service principal" if p.type is PrincipalType.SERVICE else "an anonymous caller"
+        gates.append(("identity", "not-applicable", f"{who} is {kind}: no identity policies"))
+        if account_level:
+            return (
+                "implicit-deny",
+                "account-level",
+                f"{action} is account-level: only identity policies can grant it, and {who} "
+                f"is {kind} without any",
+            )
+        if grant != GRANT_NONE:
+            decisive.extend(res_allows)
+            return "allow", "resource", f"allowed by {_label(*res_allows[0])}"
+        return (
+            "implicit-deny",
+            "resource",
+            f"no statement of the repository policy allows {who} to call {action}",
+        )
+
+    # the identity side: identity policies, then the boundary and the session policy
+    id_allows = [(pol, s) for pol, _, al in id_runs for s in al]
+    if p.type is PrincipalType.ROOT:
+        # There are no identity policies for the root user: it holds every permission in its
+        # own account (limited only by SCPs and by explicit denies).
+        id_ok = True
+        gates.append(("identity", "allow", "the root user has every permission in its account"))
+    else:
+        id_ok = bool(id_allows)
+        if id_ok:
+            gates.append(("identity", "allow", f"allowed by {_label(*id_allows[0])}"))
+        elif not p.policies:
+            gates.append(("identity", "implicit-deny", f"{who} has no identity policies"))
+        else:
+            gates.append(("identity", "implicit-deny", "no identity policy allows"))
+
+    boundary_allows = _allows(boundary_run)
+    boundary_ok = boundary_run is None or bool(boundary_allows)
+    if boundary_run is None:
+        gates.append(("boundary", "not-applicable", "no permissions boundary"))
+    elif boundary_ok:
+        gates.append(("boundary", "allow", f"allowed by {_label(*boundary_allows[0])}"))
+    else:
+        gates.append(
+            (
+                "boundary",
+                "implicit-deny",
+                f"the permissions boundary {boundary_run[0].name} does not allow {action}",
+            )
+        )
+
+    session_allows = _allows(session_run)
+    if session_run is not None:
+        session_ok = bool(session_allows)
+        if session_ok:
+            gates.append(("session", "allow", f"allowed by {_label(*session_allows[0])}"))
+        else:
+            gates.append(
+                (
+                    "session",
+                    "implicit-deny",
+                    f"the session policy {session_run[0].name} does not allow {action}",
+                )
+            )
+    elif p.type is PrincipalType.FEDERATED_USER:
+        # GetFederationToken: without a session policy the federated user session has no
+        # permissions from identity policies (AWS STS API reference, "GetFederationToken").
+        session_ok = False
+        gates.append(
+            (
+                "session",
+                "implicit-deny",
+                "a federated user without a session policy has no "
+                "permissions from identity policies",
+            )
+        )
+    else:
+        session_ok = True
+        gates.append(("session", "not-applicable", "no session policy"))
+
+    limits_ok = boundary_ok and session_ok
+    identity_ok = id_ok and limits_ok
+    guard = boundary_allows + session_allows
+
+    def identity_failure(limits_only: bool = False) -> tuple[str, str, str]:
+        if not id_ok and not limits_only:
+            why = (
+                "has no identity policies" if not p.policies else "is allowed by no identity policy"
+            )
+            return "implicit-deny", "identity", f"{who} {why} for {action}"
+        if not boundary_ok:
+            assert boundary_run is not None
+            return (
+                "implicit-deny",
+                "boundary",
+                f"the permissions boundary {boundary_run[0].name} does not allow {action}",
+            )
+        if session_run is None:
+            return (
+                "implicit-deny",
+                "session",
+                f"{who} is a federated user without a session policy: identity policies "
+                "grant it nothing",
+            )
+        return (
+            "implicit-deny",
+            "session",
+            f"the session policy {session_run[0].name} does not allow {action}",
+        )
+
+    if account_level:
+        if identity_ok:
+            decisive.extend(id_allows + guard)
+            return "allow", "identity", _identity_reason(id_allows, p)
+        return identity_failure()
+
+    assert res is not None
+    if p.account == res.account:
+        # Same account: the identity side OR the repository policy. A statement naming the
+        # caller directly (user, role session, federated user, "*") grants on its own; naming
+        # the role is still limited by the boundary and the session policy; naming the account
+        # delegates to IAM ("Policy evaluation logic", "Permissions boundaries for IAM entities").
+        if grant == GRANT_DIRECT:
+            decisive.extend(res_allows)
+            return (
+                "allow",
+                "resource",
+                f"allowed by {_label(*res_allows[0])}, which names {who} directly",
+            )
+        if grant == GRANT_ROLE and limits_ok:
+            decisive.extend(res_allows + guard)
+            return (
+                "allow",
+                "resource",
+                f"allowed by {_label(*res_allows[0])}, which names the role of {who}",
+            )
+        if identity_ok:
+            decisive.extend(id_allows + guard)
+            return "allow", "identity", _identity_reason(id_allows, p)
+        if grant == GRANT_ROLE:
+            verdict, gate, reason = identity_failure(limits_only=True)
+            return verdict, gate, reason + f" (the repository policy names the role of {who})"
+        verdict, gate, reason = identity_failure()
+        if gate == "identity":
+            reason += ", and the repository policy does not grant it to the caller"
+        return verdict, gate, reason
+
+    # Across accounts both sides must allow ("Cross-account policy evaluation logic").
+    if not identity_ok:
+        verdict, gate, reason = identity_failure()
+        return verdict, gate, reason + " (cross-account access needs the identity side too)"
+    if grant == GRANT_NONE:
+        return (
+            "implicit-deny",
+            "resource",
+            f"the repository policy of {res.arn} does not allow {who} (cross-account access "
+            "needs the repository policy too)"
+            if res_run is not None
+            else f"{res.arn} has no repository policy (cross-account access needs one)",
+        )
+    decisive.extend(id_allows + guard + res_allows)
+    return (
+        "allow",
+        "resource",
+        f"allowed across accounts by {_label(*res_allows[0])} and "
+        + (_label(*id_allows[0]) if id_allows else "the root user's own permissions"),
+    )
+
+
+def _identity_reason(
+    id_allows: list[tuple[CompiledPolicy, CompiledStatement]], p: Principal
+) -> str:
+    if id_allows:
+        return f"allowed by {_label(*id_allows[0])}"
+    return "allowed: the root user has every permission in its own account"
