@@ -1,0 +1,242 @@
+"""Speed at scale (issue 5): pytest-policyspec against pytest's own floor, in the same run.
+
+    python benchmarks/bench_scale.py all     # every target below
+    python benchmarks/bench_scale.py pytest  # 1, 5: plugin vs bare no-op plugin; report cost
+    python benchmarks/bench_scale.py eval    # 2: `runner eval`, 20,000 checks in 800 files
+    python benchmarks/bench_scale.py xdist   # 3: -n 2 vs -n 0 on heavy policies
+    python benchmarks/bench_scale.py memory  # 4: peak RSS for 100,000 checks
+
+Every timing is the median of --repeat runs of a fresh process; figures are printed as ratios
+against a baseline measured in the same run, since these machines are noisy. Each run must
+pass every check (exit 0), so a broken corpus cannot pass for a fast one. Corpora are written
+under --workdir (default: a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+
+
+def _plugin_installed() -> bool:
+    return any(ep.name == "policyspec" for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), env.get("PYTHONPATH", "")])
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _ours() -> list[str]:
+    return [] if _plugin_installed() else ["-p", "runner.plugin"]
+
+
+def _pytest_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+
+
+def _one_core(cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", "0", *cmd] if shutil.which("taskset") else cmd
+
+
+def _run(cmd: Sequence[str], cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        list(cmd), cwd=cwd, env=_env(), capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise SystemExit(f"benchmark run failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return elapsed, proc.stdout
+
+
+def _median(cmd: Sequence[str], cwd: Path, repeat: int) -> float:
+    return statistics.median(_run(cmd, cwd)[0] for _ in range(repeat))
+
+
+def _expect_count(out: str, count: int) -> None:
+    if f"{count} passed" not in out:
+        raise SystemExit(f"expected '{count} passed' in pytest output:\n{out[-2000:]}")
+
+
+def _row(target: str, figure: str, goal: str, ok: bool, command: str) -> None:
+    print(f"| {target} | {figure} | {goal} | {'met' if ok else 'NOT MET'} | `{command}` |")
+
+
+def bench_pytest(work: Path, repeat: int) -> None:
+    spec = work / "matrix10k"
+    n = corpus.matrix(spec, principals=20, repos=20, actions=25, files=20)
+    base_cmd = _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", ".")
+    ours_cmd = _pytest_cmd(*_ours(), "--no-policy-report", ".")
+    _expect_count(_run(base_cmd, spec)[1], n)
+    _expect_count(_run(ours_cmd, spec)[1], n)
+    base = _median(base_cmd, spec, repeat)
+    ours = _median(ours_cmd, spec, repeat)
+    _row(
+        "1. pytest, 10,000 checks vs bare no-op plugin",
+        f"{ours:.2f} s vs {base:.2f} s = {ours / base:.2f}x",
+        "<= 1.3x",
+        ours / base <= 1.3,
+        "bench_scale.py pytest",
+    )
+
+    spec20 = work / "matrix20k"
+    n20 = corpus.matrix(spec20, principals=20, repos=40, actions=25, files=40)
+    report = work / "report.html"
+    no_rep = _pytest_cmd(*_ours(), "--no-policy-report", ".")
+    with_rep = _pytest_cmd(*_ours(), f"--policy-report={report}", ".")
+    _expect_count(_run(with_rep, spec20)[1], n20)
+    t_no = _median(no_rep, spec20, repeat)
+    t_rep = _median(with_rep, spec20, repeat)
+    size = report.stat().st_size / 1e6
+    _row(
+        "5. report at 20,000 checks",
+        f"+{(t_rep / t_no - 1) * 100:.0f}% ({t_rep:.2f} s vs {t_no:.2f} s), {size:.1f} MB",
+        "<= +15%, <= 20 MB",
+        t_rep / t_no <= 1.15 and size <= 20,
+        "bench_scale.py pytest",
+    )
+
+
+def bench_eval(work: Path, repeat: int) -> None:
+    spec = work / "many800"
+    n = corpus.many_files(spec, files=800, checks_per_file=25)
+    cmd = _one_core([sys.executable, "-m", "runner", "eval", "."])
+    _elapsed, out = _run(cmd, spec)
+    lines = out.count("\n")
+    if lines != n:
+        raise SystemExit(f"eval printed {lines} checks, expected {n}")
+    parse = _one_core(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import pathlib, yaml\n"
+                "for p in sorted(pathlib.Path('.').glob('*.yaml')):\n"
+                "    yaml.compose(p.read_text(), Loader=yaml.CSafeLoader)\n"
+            ),
+        ]
+    )
+    t = _median(cmd, spec, repeat)
+    t_parse = _median(parse, spec, repeat)
+    startup = _median(_one_core([sys.executable, "-c", "import runner.engine"]), spec, repeat)
+    _row(
+        f"2. eval, {n:,} checks in 800 files, one core",
+        f"{t:.2f} s (YAML compose alone {t_parse:.2f} s; interpreter + import {startup:.2f} s)",
+        "<= 2 s",
+        t <= 2.0,
+        "bench_scale.py eval",
+    )
+
+
+def bench_xdist(work: Path, repeat: int) -> None:
+    spec = work / "heavy"
+    n = corpus.heavy(spec, files=8, statements=100, principals=10, repos=10)
+    serial = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "0", ".")
+    par = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "2", ".")
+    _expect_count(_run(serial, spec)[1], n)
+    _expect_count(_run(par, spec)[1], n)
+    t0 = _median(serial, spec, repeat)
+    t2 = _median(par, spec, repeat)
+    _row(
+        f"3. -n 2 vs -n 0, {n:,} checks, 8 policies x 100 statements",
+        f"{t0 / t2:.2f}x faster ({t2:.2f} s vs {t0:.2f} s)",
+        ">= 1.5x",
+        t0 / t2 >= 1.5,
+        "bench_scale.py xdist",
+    )
+    light = work / "matrix10k"
+    if not light.exists():
+        corpus.matrix(light, principals=20, repos=20, actions=25, files=20)
+    l0 = _median(_pytest_cmd(*_ours(), "--no-policy-report", "-n", "0", "."), light, repeat)
+    l2 = _median(_pytest_cmd(*_ours(), "--no-policy-report", "-n", "2", "."), light, repeat)
+    print(
+        f"|   light policies, 10,000 checks | -n 2 is {l0 / l2:.2f}x of -n 0 "
+        f"({l2:.2f} s vs {l0:.2f} s) | (information) | | `bench_scale.py xdist` |"
+    )
+
+
+def _peak_rss_mb(cmd: Sequence[str], cwd: Path) -> float:
+    """Peak resident memory of one child process tree, in MB (run in a fresh interpreter so
+    RUSAGE_CHILDREN holds just this command)."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(r.returncode)\n"
+    )
+    _t, out = _run([sys.executable, "-c", probe, *cmd], cwd)
+    return int(out.split()[-1]) / 1024  # Linux reports KiB
+
+
+def bench_memory(work: Path, repeat: int) -> None:
+    del repeat
+    spec = work / "matrix100k"
+    n = corpus.matrix(spec, principals=50, repos=80, actions=25, files=80)
+    eval_mb = _peak_rss_mb([sys.executable, "-m", "runner", "eval", "."], spec)
+    pytest_mb = _peak_rss_mb(_pytest_cmd(*_ours(), "--no-policy-report", "."), spec)
+    base_mb = _peak_rss_mb(_pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "."), spec)
+    _row(
+        f"4. peak memory, {n:,} checks",
+        f"pytest {pytest_mb:.0f} MB (bare no-op plugin {base_mb:.0f} MB); eval {eval_mb:.0f} MB",
+        "<= 1 GB",
+        max(pytest_mb, eval_mb) <= 1024,
+        "bench_scale.py memory",
+    )
+    report_mb = _peak_rss_mb(
+        _pytest_cmd(*_ours(), f"--policy-report={work / 'r100k.html'}", "."), spec
+    )
+    print(
+        f"|   with the HTML report | pytest {report_mb:.0f} MB | <= 1 GB | "
+        f"{'met' if report_mb <= 1024 else 'NOT MET'} | `bench_scale.py memory` |"
+    )
+
+
+BENCHES = {"pytest": bench_pytest, "eval": bench_eval, "xdist": bench_xdist, "memory": bench_memory}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("which", choices=[*BENCHES, "all"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="policyspec-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, plugin "
+        f"{'installed' if _plugin_installed() else 'via -p runner.plugin'}, corpora in {work}"
+    )
+    print(
+        f"max RSS of this process so far: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB\n"
+    )
+    print("| target | figure | goal | | command |\n|---|---|---|---|---|")
+    for name in BENCHES if args.which == "all" else [args.which]:
+        BENCHES[name](work, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
