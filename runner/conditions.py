@@ -108,6 +108,8 @@ OPERATORS: dict[str, str] = {
 }
 
 _QUALIFIERS = ("ForAllValues", "ForAnyValue")
+# Every operator name a document may use after an optional qualifier, for "did you mean".
+_FULL_NAMES = [*OPERATORS, *(f"{op}IfExists" for op in OPERATORS if op != "Null")]
 _CONDITION_KEY = re.compile(r"^[A-Za-z0-9_.-]+:.+$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _EPOCH = re.compile(r"^\d+$")
@@ -116,6 +118,7 @@ _ISO_DATE = re.compile(
     r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
     r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
 )
+_NO_CONTEXT = RequestContext()  # for templates without variables
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_SECOND = dt.timedelta(seconds=1)
 
@@ -237,7 +240,7 @@ def _static(match: _Match) -> _Prepare:
 def _string_matcher(family: str, templates: list[Template]) -> _Prepare:
     if family == "string-like":
         if not any(t.has_variables for t in templates):
-            patterns = [t.regex(RequestContext()) for t in templates]
+            patterns = [t.regex(_NO_CONTEXT) for t in templates]
             joined = re.compile(
                 "|".join(f"(?:{p.pattern})" for p in patterns if p is not None), re.DOTALL
             )
@@ -251,7 +254,9 @@ def _string_matcher(family: str, templates: list[Template]) -> _Prepare:
         return prepare_like
     fold = family == "string-ic"
     if not any(t.has_variables for t in templates):
-        texts = {t.text.lower() if fold else t.text for t in templates}
+        # render(): ${*}, ${?} and ${$} become their characters even without variables
+        rendered = [t.render(_NO_CONTEXT) or "" for t in templates]
+        texts = {r.lower() if fold else r for r in rendered}
         if fold:
             return _static(lambda r: r.lower() in texts)
         return _static(texts.__contains__)
@@ -268,7 +273,7 @@ def _string_matcher(family: str, templates: list[Template]) -> _Prepare:
 
 def _arn_matcher(templates: list[Template]) -> _Prepare:
     if not any(t.has_variables for t in templates):
-        patterns = [t.regex(RequestContext(), arn_components=True) for t in templates]
+        patterns = [t.regex(_NO_CONTEXT, arn_components=True) for t in templates]
         joined = re.compile(
             "|".join(f"(?:{p.pattern})" for p in patterns if p is not None), re.DOTALL
         )
@@ -466,12 +471,11 @@ def _split_operator(name: str) -> tuple[str | None, str, bool, str | None]:
         base = rest[: -len("IfExists")]
         if_exists = True
     if base not in OPERATORS:
-        hint = _closest(base, list(OPERATORS))
+        hint = _closest(rest, _FULL_NAMES)
         msg = f"unknown condition operator {name!r}"
         if hint:
-            prefix = f"{qualifier}:" if qualifier else ""
-            suggestion = prefix + hint + ("IfExists" if if_exists else "")
-            if hint.lower() == base.lower():
+            suggestion = (f"{qualifier}:" if qualifier else "") + hint
+            if hint.lower() == rest.lower():
                 msg += " (operator names are case-sensitive)"
             msg += f"; did you mean {suggestion!r}?"
         else:
@@ -622,7 +626,14 @@ def compile_conditions(
         return CompiledConditions(()), problems
     for op_name, body in block.items():
         if not isinstance(op_name, str):
-            problems.append(PolicyProblem(path, f"condition operator {op_name!r} must be text"))
+            message = f"condition operator {op_name!r} must be text"
+            if op_name is None:
+                # YAML reads an unquoted Null (and ~, null) as "no value".
+                message = (
+                    "condition operator is null; in a YAML policy write the Null operator "
+                    'in quotes ("Null"), unquoted it is read as an empty value'
+                )
+            problems.append(PolicyProblem(path, message))
             continue
         op_path = (*path, op_name)
         qualifier, base, if_exists, error = _split_operator(op_name)

@@ -1,0 +1,211 @@
+"""Condition operators: data-driven cases from tests/engine_cases/conditions-*.yaml and
+variables-*.yaml, plus explain() output and the compiled form's behaviour across requests.
+
+A case file is a mapping with ``engine_cases:`` (and optionally ``topic:`` and ``source:``).
+Each case has ``name``, ``condition`` (the Condition block), and either ``context`` +
+``expect`` (true/false: does the block hold?) or ``problems`` (the exact validation problems,
+each a ``path`` relative to the Condition element and a ``message``). Optional: ``version``
+(the policy's Version, default 2012-10-17) and ``source`` (the AWS page the expectation
+comes from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.conditions import compile_conditions
+from runner.model import PolicyProblem, RequestContext
+
+CASES_DIR = Path(__file__).parent / "engine_cases"
+CASE_FILES = sorted([*CASES_DIR.glob("conditions-*.yaml"), *CASES_DIR.glob("variables-*.yaml")])
+BASE_PATH = ("Statement", 0, "Condition")
+CASE_KEYS = {"name", "condition", "context", "expect", "problems", "version", "source"}
+
+
+def _context_value(value: Any) -> list[str]:
+    """Context values as the spec format takes them: strings, numbers and booleans written the
+    way AWS writes them, or lists of those."""
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            out.append("true" if item else "false")
+        elif isinstance(item, int | float | str):
+            out.append(str(item))
+        else:
+            raise TypeError(f"bad context value {item!r}")
+    return out
+
+
+def _load_cases() -> list[Any]:
+    params = []
+    seen: set[str] = set()
+    for file in CASE_FILES:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        assert isinstance(data, dict), f"{file.name}: must be a mapping"
+        assert set(data) <= {"engine_cases", "topic", "source"}, f"{file.name}: {set(data)}"
+        for case in data["engine_cases"]:
+            unknown = set(case) - CASE_KEYS
+            assert not unknown, f"{file.name}: {case.get('name')}: unknown keys {unknown}"
+            assert ("expect" in case) != ("problems" in case), f"{file.name}: {case['name']}"
+            case_id = f"{file.stem}::{case['name']}"
+            assert case_id not in seen, f"duplicate case {case_id}"
+            seen.add(case_id)
+            params.append(pytest.param(case, id=case_id))
+    return params
+
+
+CASES = _load_cases()
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 100
+    assert len(CASE_FILES) >= 9
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_engine_case(case: dict[str, Any]) -> None:
+    version = case.get("version", "2012-10-17")
+    compiled, problems = compile_conditions(case["condition"], version=version, path=BASE_PATH)
+    if "problems" in case:
+        expected = [PolicyProblem((*BASE_PATH, *p["path"]), p["message"]) for p in case["problems"]]
+        assert problems == expected
+        return
+    assert problems == []
+    ctx = RequestContext({k: _context_value(v) for k, v in (case.get("context") or {}).items()})
+    assert compiled.evaluate(ctx) is case["expect"]
+    # explain() must tell the same story as evaluate()
+    explained = compiled.explain(ctx)
+    assert all(e["result"] for e in explained) is case["expect"]
+
+
+# --- explain() -----------------------------------------------------------------------------
+
+
+def _compile(block: Mapping[str, Any], version: str = "2012-10-17") -> Any:
+    compiled, problems = compile_conditions(block, version=version, path=BASE_PATH)
+    assert problems == []
+    return compiled
+
+
+def test_explain_names_operator_key_values_and_result_in_document_order() -> None:
+    compiled = _compile(
+        {
+            "StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
+            "IpAddress": {"AWS:SourceIp": ["203.0.113.0/24", "10.0.0.0/8"]},
+            "Null": {"aws:TokenIssueTime": True},
+        }
+    )
+    ctx = RequestContext({"aws:PrincipalOrgID": ["o-zzz"], "aws:SourceIp": ["198.51.100.1"]})
+    assert compiled.explain(ctx) == [
+        {
+            "operator": "StringNotEquals",
+            "key": "aws:PrincipalOrgID",
+            "expected": ["o-a1b2c3d4e5"],
+            "actual": ["o-zzz"],
+            "result": True,
+        },
+        {
+            "operator": "IpAddress",
+            "key": "AWS:SourceIp",
+            "expected": ["203.0.113.0/24", "10.0.0.0/8"],
+            "actual": ["198.51.100.1"],
+            "result": False,
+        },
+        {
+            "operator": "Null",
+            "key": "aws:TokenIssueTime",
+            "expected": ["true"],
+            "actual": None,
+            "result": True,
+        },
+    ]
+    assert compiled.evaluate(ctx) is False
+
+
+def test_explain_keeps_variables_as_written_and_shows_qualified_operator() -> None:
+    compiled = _compile({"ForAllValues:StringLike": {"aws:TagKeys": ["${aws:username}-*", "team"]}})
+    ctx = RequestContext({"aws:username": ["ana"], "aws:TagKeys": ["ana-x", "team"]})
+    assert compiled.explain(ctx) == [
+        {
+            "operator": "ForAllValues:StringLike",
+            "key": "aws:TagKeys",
+            "expected": ["${aws:username}-*", "team"],
+            "actual": ["ana-x", "team"],
+            "result": True,
+        }
+    ]
+
+
+def test_explain_is_plain_builtin_types() -> None:
+    compiled = _compile({"DateLessThan": {"aws:CurrentTime": "2030-01-01"}})
+    out = compiled.explain(RequestContext({"aws:CurrentTime": ["2029-12-31T23:59:59Z"]}))
+
+    def plain(value: object) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, str | bool | int)
+
+    assert plain(out)
+
+
+def test_empty_block_is_empty_and_holds() -> None:
+    compiled = _compile({})
+    assert compiled.empty is True
+    assert compiled.evaluate(RequestContext()) is True
+    assert compiled.explain(RequestContext()) == []
+    assert _compile({"Bool": {"aws:SecureTransport": "true"}}).empty is False
+
+
+# --- one compiled block, many requests ------------------------------------------------------
+
+
+def test_compiled_block_with_variables_follows_each_request() -> None:
+    compiled = _compile({"StringEquals": {"ecr:ResourceTag/owner": "${aws:username}"}})
+    alice = RequestContext({"aws:username": ["alice"], "ecr:ResourceTag/owner": ["alice"]})
+    bob = RequestContext({"aws:username": ["bob"], "ecr:ResourceTag/owner": ["alice"]})
+    assert compiled.evaluate(alice) is True
+    assert compiled.evaluate(bob) is False
+    assert compiled.evaluate(alice) is True
+
+
+def test_unparseable_request_values_do_not_break_later_requests() -> None:
+    compiled = _compile({"NumericLessThan": {"s3:max-keys": "10"}})
+    assert compiled.evaluate(RequestContext({"s3:max-keys": ["ten"]})) is False
+    assert compiled.evaluate(RequestContext({"s3:max-keys": ["9"]})) is True
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    _, problems = compile_conditions(
+        {
+            "StringEqualz": {"aws:username": "a"},
+            "IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "bad", "10.0.0.0/40"]},
+            "Bool": {"aws:SecureTransport": "yes"},
+        },
+        version="2012-10-17",
+        path=("Statement", 3, "Condition"),
+    )
+    assert [str(p) for p in problems] == [
+        "Statement[3].Condition.StringEqualz: unknown condition operator 'StringEqualz'; "
+        "did you mean 'StringEquals'?",
+        "Statement[3].Condition.IpAddress.aws:SourceIp[1]: IpAddress value 'bad' is not an IP "
+        "address or CIDR range (such as 203.0.113.0/24 or 2001:db8::/32)",
+        "Statement[3].Condition.IpAddress.aws:SourceIp[2]: IpAddress value '10.0.0.0/40' is "
+        "not an IP address or CIDR range (such as 203.0.113.0/24 or 2001:db8::/32)",
+        "Statement[3].Condition.Bool.aws:SecureTransport: Bool value 'yes' must be true or false",
+    ]
+
+
+def test_json_text_numbers_and_booleans_compare_as_aws_writes_them() -> None:
+    compiled = _compile(
+        {"NumericEquals": {"s3:max-keys": 1.5}, "Bool": {"aws:MultiFactorAuthPresent": True}}
+    )
+    ctx = RequestContext({"s3:max-keys": ["1.50"], "aws:MultiFactorAuthPresent": ["TRUE"]})
+    assert compiled.evaluate(ctx) is True

@@ -1,0 +1,229 @@
+"""Templates: policy text with wildcards and policy variables (runner/variables.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.model import RequestContext
+from runner.variables import TemplateError, compile_template, wildcard_regex
+
+V12 = "2012-10-17"
+V08 = "2008-10-17"
+
+
+def ctx(**values: str | list[str]) -> RequestContext:
+    """Context keys written with ``__`` for ``:`` and ``_`` kept, e.g. aws__username."""
+    out: dict[str, list[str]] = {}
+    for key, value in values.items():
+        out[key.replace("__", ":")] = [value] if isinstance(value, str) else value
+    return RequestContext(out)
+
+
+# --- render ---------------------------------------------------------------------------------
+
+
+def test_render_substitutes_variables() -> None:
+    t = compile_template("home/${aws:username}/*", version=V12)
+    assert t.has_variables is True
+    assert t.text == "home/${aws:username}/*"
+    assert t.render(ctx(aws__username="alice")) == "home/alice/*"
+
+
+def test_render_without_variables_is_the_text() -> None:
+    t = compile_template("arn:aws:ecr:*:111122223333:repository/app", version=V12)
+    assert t.has_variables is False
+    assert t.render(RequestContext()) == "arn:aws:ecr:*:111122223333:repository/app"
+
+
+def test_render_variable_lookup_ignores_case() -> None:
+    t = compile_template("${AWS:PrincipalTag/Team}", version=V12)
+    assert t.render(RequestContext({"aws:principaltag/team": ["ops"]})) == "ops"
+
+
+def test_render_missing_variable_without_default_is_none() -> None:
+    t = compile_template("team/${aws:PrincipalTag/team}", version=V12)
+    assert t.render(RequestContext()) is None
+
+
+def test_render_default_when_missing_and_value_when_present() -> None:
+    t = compile_template("team/${aws:PrincipalTag/team, 'shared'}", version=V12)
+    assert t.render(RequestContext()) == "team/shared"
+    assert t.render(RequestContext({"aws:PrincipalTag/team": ["ops"]})) == "team/ops"
+
+
+def test_render_default_may_be_empty_and_blanks_are_allowed() -> None:
+    t = compile_template("x${ aws:PrincipalTag/team ,'' }y", version=V12)
+    assert t.render(RequestContext()) == "xy"
+
+
+def test_render_multivalued_or_empty_key_has_no_value() -> None:
+    t = compile_template("${aws:TagKeys}", version=V12)
+    assert t.render(RequestContext({"aws:TagKeys": ["a", "b"]})) is None
+    assert t.render(RequestContext({"aws:TagKeys": []})) is None
+    assert t.render(RequestContext({"aws:TagKeys": ["a"]})) == "a"
+    with_default = compile_template("${aws:TagKeys, 'none'}", version=V12)
+    assert with_default.render(RequestContext({"aws:TagKeys": ["a", "b"]})) == "none"
+
+
+def test_render_escapes() -> None:
+    t = compile_template("a${*}b${?}c${$}d", version=V12)
+    assert t.has_variables is False
+    assert t.render(RequestContext()) == "a*b?c$d"
+
+
+def test_lone_dollar_and_braces_are_plain_text() -> None:
+    t = compile_template("cost $5 {x} }", version=V12)
+    assert t.render(RequestContext()) == "cost $5 {x} }"
+
+
+def test_version_2008_keeps_variables_as_text() -> None:
+    t = compile_template("home/${aws:username}/${", version=V08)
+    assert t.has_variables is False
+    assert t.render(ctx(aws__username="alice")) == "home/${aws:username}/${"
+    pattern = t.regex(ctx(aws__username="alice"))
+    assert pattern is not None
+    assert pattern.fullmatch("home/${aws:username}/${")
+    assert not pattern.fullmatch("home/alice/${")
+
+
+def test_any_version_but_2012_keeps_variables_as_text() -> None:
+    assert compile_template("${aws:username}", version="").has_variables is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "home/${aws:username",
+            "unclosed policy variable in 'home/${aws:username': '${' at position 5 has no "
+            "closing '}'; write ${$} for a literal '$'",
+        ),
+        (
+            "${}",
+            "invalid policy variable '${}' in '${}': expected ${service:key} (such as "
+            "${aws:username}), ${service:key, 'default'}, ${*}, ${?} or ${$}",
+        ),
+        (
+            "${username}",
+            "invalid policy variable '${username}' in '${username}': expected ${service:key} "
+            "(such as ${aws:username}), ${service:key, 'default'}, ${*}, ${?} or ${$}",
+        ),
+        (
+            '${aws:PrincipalTag/team, "x"}',
+            "invalid policy variable '${aws:PrincipalTag/team, \"x\"}' in "
+            "'${aws:PrincipalTag/team, \"x\"}': expected ${service:key} (such as "
+            "${aws:username}), ${service:key, 'default'}, ${*}, ${?} or ${$}",
+        ),
+        (
+            "${a:b${c:d}}",
+            "invalid policy variable '${a:b${c:d}' in '${a:b${c:d}}': expected ${service:key} "
+            "(such as ${aws:username}), ${service:key, 'default'}, ${*}, ${?} or ${$}",
+        ),
+    ],
+)
+def test_malformed_variables_raise_template_error(text: str, message: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        compile_template(text, version=V12)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+# --- regex ----------------------------------------------------------------------------------
+
+
+def test_regex_wildcards_fullmatch() -> None:
+    pattern = compile_template("repo/*-v?", version=V12).regex(RequestContext())
+    assert pattern is not None
+    assert pattern.fullmatch("repo/app-v1")
+    assert pattern.fullmatch("repo/-v1")  # * may match nothing
+    assert pattern.fullmatch("repo/a/b-v2")  # * crosses /
+    assert not pattern.fullmatch("repo/app-v10")
+    assert not pattern.fullmatch("xrepo/app-v1")
+    assert not pattern.fullmatch("repo/app-v1x")
+
+
+def test_regex_text_from_variables_is_literal() -> None:
+    t = compile_template("repo/${aws:username}/*", version=V12)
+    pattern = t.regex(ctx(aws__username="a.*"))
+    assert pattern is not None
+    assert pattern.fullmatch("repo/a.*/x")
+    assert not pattern.fullmatch("repo/abc/x")
+
+
+def test_regex_escapes_are_literal() -> None:
+    pattern = compile_template("a${*}${?}", version=V12).regex(RequestContext())
+    assert pattern is not None
+    assert pattern.fullmatch("a*?")
+    assert not pattern.fullmatch("abc")
+
+
+def test_regex_missing_variable_is_none() -> None:
+    t = compile_template("repo/${aws:PrincipalTag/team}", version=V12)
+    assert t.regex(RequestContext()) is None
+    assert t.regex(RequestContext(), arn_components=True) is None
+
+
+def test_regex_default_is_literal() -> None:
+    t = compile_template("repo/${aws:PrincipalTag/team, 'a*'}", version=V12)
+    pattern = t.regex(RequestContext())
+    assert pattern is not None
+    assert pattern.fullmatch("repo/a*")
+    assert not pattern.fullmatch("repo/abc")
+
+
+def test_regex_is_cached_without_variables_and_follows_values_with_them() -> None:
+    static = compile_template("repo/*", version=V12)
+    assert static.regex(RequestContext()) is static.regex(ctx(aws__username="x"))
+    dynamic = compile_template("repo/${aws:username}", version=V12)
+    first = dynamic.regex(ctx(aws__username="alice"))
+    second = dynamic.regex(ctx(aws__username="bob"))
+    assert first is not None and second is not None
+    assert first.fullmatch("repo/alice") and not first.fullmatch("repo/bob")
+    assert second.fullmatch("repo/bob") and not second.fullmatch("repo/alice")
+    assert dynamic.regex(ctx(aws__username="alice")) is first
+
+
+def test_regex_arn_components_star_stays_inside_a_component() -> None:
+    t = compile_template("arn:aws:ecr:*:111122223333:repository/*", version=V12)
+    plain = t.regex(RequestContext())
+    arn = t.regex(RequestContext(), arn_components=True)
+    assert plain is not None and arn is not None
+    request = "arn:aws:ecr:us-east-1:extra:111122223333:repository/app"
+    assert plain.fullmatch(request)  # plain wildcards cross ':'
+    assert not arn.fullmatch(request)
+    assert arn.fullmatch("arn:aws:ecr:us-east-1:111122223333:repository/app")
+
+
+def test_regex_arn_components_resource_part_may_hold_colons() -> None:
+    arn = wildcard_regex("arn:aws:logs:*:*:log-group:*", arn_components=True)
+    assert arn.fullmatch("arn:aws:logs:eu-west-1:111122223333:log-group:app:log-stream:1")
+    assert not arn.fullmatch("arn:aws:logs:eu-west-1:111122223333")
+
+
+def test_regex_arn_components_question_mark_is_not_a_colon() -> None:
+    arn = wildcard_regex("arn:aws:s3:?::b", arn_components=True)
+    assert arn.fullmatch("arn:aws:s3:x::b")
+    assert not arn.fullmatch("arn:aws:s3:::b")
+
+
+def test_regex_arn_components_colons_from_variables_split_components() -> None:
+    t = compile_template("${aws:PrincipalArn}", version=V12)
+    arn = t.regex(ctx(aws__PrincipalArn="arn:aws:iam::111122223333:role/ci"), arn_components=True)
+    assert arn is not None
+    assert arn.fullmatch("arn:aws:iam::111122223333:role/ci")
+    assert not arn.fullmatch("arn:aws:iam::111122223333:role/cx")
+
+
+def test_regex_arn_components_text_that_is_not_an_arn_matches_nothing() -> None:
+    arn = wildcard_regex("*", arn_components=True)
+    assert not arn.fullmatch("*")
+    assert not arn.fullmatch("arn:aws:iam::111122223333:role/ci")
+
+
+def test_wildcard_regex_is_cached_and_plain() -> None:
+    first = wildcard_regex("ecr:Batch*")
+    assert first is wildcard_regex("ecr:Batch*")
+    assert first.fullmatch("ecr:BatchGetImage")
+    assert not first.fullmatch("ecr:batchGetImage")
+    assert wildcard_regex("${aws:username}").fullmatch("${aws:username}")
+    assert wildcard_regex("").fullmatch("")
