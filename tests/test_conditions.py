@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runner.conditions import compile_conditions
 from runner.model import PolicyProblem, RequestContext
@@ -209,3 +211,67 @@ def test_json_text_numbers_and_booleans_compare_as_aws_writes_them() -> None:
     )
     ctx = RequestContext({"s3:max-keys": ["1.50"], "aws:MultiFactorAuthPresent": ["TRUE"]})
     assert compiled.evaluate(ctx) is True
+
+
+# --- properties -----------------------------------------------------------------------------
+
+_PAIRS = [
+    ("StringEquals", "StringNotEquals"),
+    ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
+    ("StringLike", "StringNotLike"),
+    ("ArnLike", "ArnNotLike"),
+    ("ArnEquals", "ArnNotEquals"),
+]
+_policy_text = st.text(alphabet="aB*?:", max_size=8)
+_request_text = st.text(alphabet="abB:", max_size=8)
+
+
+def _arnish(text: str) -> str:
+    return "arn:p:s:r:a:" + text
+
+
+@given(
+    pair=st.sampled_from(_PAIRS),
+    policy=st.lists(_policy_text, min_size=1, max_size=3),
+    request=_request_text,
+)
+def test_negated_operator_is_the_opposite_for_one_present_value(
+    pair: tuple[str, str], policy: list[str], request: str
+) -> None:
+    positive, negated = pair
+    if positive.startswith("Arn"):
+        policy = [_arnish(p) for p in policy]
+        request = _arnish(request)
+    ctx = RequestContext({"k:v": [request]})
+    pos = _compile({positive: {"k:v": policy}}).evaluate(ctx)
+    neg = _compile({negated: {"k:v": policy}}).evaluate(ctx)
+    assert neg is (not pos)
+    # IfExists changes nothing when the key is present
+    assert _compile({positive + "IfExists": {"k:v": policy}}).evaluate(ctx) is pos
+
+
+@given(
+    policy=st.lists(_policy_text, min_size=1, max_size=3),
+    request=st.lists(_request_text, min_size=1, max_size=4),
+    op=st.sampled_from(["StringLike", "StringNotLike", "StringEquals", "StringNotEquals"]),
+)
+def test_qualifiers_test_each_request_value_on_its_own(
+    policy: list[str], request: list[str], op: str
+) -> None:
+    def single(value: str) -> bool:
+        return bool(_compile({op: {"k:v": policy}}).evaluate(RequestContext({"k:v": [value]})))
+
+    ctx = RequestContext({"k:v": request})
+    assert _compile({f"ForAllValues:{op}": {"k:v": policy}}).evaluate(ctx) is all(
+        single(r) for r in request
+    )
+    assert _compile({f"ForAnyValue:{op}": {"k:v": policy}}).evaluate(ctx) is any(
+        single(r) for r in request
+    )
+
+
+@given(policy=st.text(alphabet="ab:/.", max_size=8), request=st.text(alphabet="ab:/.", max_size=8))
+def test_like_without_wildcards_is_equals(policy: str, request: str) -> None:
+    ctx = RequestContext({"k:v": [request]})
+    like = _compile({"StringLike": {"k:v": policy}}).evaluate(ctx)
+    assert like is _compile({"StringEquals": {"k:v": policy}}).evaluate(ctx)
