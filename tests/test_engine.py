@@ -1,0 +1,422 @@
+"""The evaluation engine: data-driven cases from tests/engine_cases/*.yaml (all but the
+conditions-*/variables-* files, which test_conditions.py runs), plus the explanation's shape.
+
+A case file is a mapping with ``engine_cases:`` (optionally ``topic:`` and ``source:``). Each
+case has a ``name`` (unique in its file) and optionally a ``source:`` naming the AWS page its
+expectation comes from. Four kinds of case:
+
+- a decision (``expect: allow | explicit-deny | implicit-deny``): ``principal`` (an ARN, a
+  mapping with ``arn``/``session``/``tags``, ``{service: NAME}`` or ``anonymous``), policies
+  (``identity`` or ``identities``, ``boundary``, ``session_policy``, ``repository_policy``;
+  each a policy document or a bare list of statements, which gets Version 2012-10-17),
+  ``resource`` (default: the prod/app repository of 111122223333; null for none),
+  ``resource_tags``, ``action`` (a list makes one test per action), ``context``, ``org``
+  (``id``, ``management``, ``accounts``, ``scps``, ``rcps``; ``FullAWSAccess`` names the
+  predefined SCP) and optionally ``gate``, ``decisive`` (``policy#index``), ``reason``
+  (a substring), ``expect_context`` (a subset) and ``absent_context``;
+- a validation (``kind`` + ``document``): ``problems`` is the exact list of
+  ``[path, message]``, empty for a valid document;
+- a resolution (``resolve``): ``actions`` or ``error`` (exact text);
+- a catalog fact (``account_level``: a list of actions) with ``expect: true | false``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner import catalog, engine, model, validate
+from runner.model import PolicyKind
+
+CASES_DIR = Path(__file__).parent / "engine_cases"
+CASE_FILES = sorted(
+    f for f in CASES_DIR.glob("*.yaml") if not f.name.startswith(("conditions-", "variables-"))
+)
+DEFAULT_REPOSITORY = "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"
+NOW = dt.datetime(2026, 11, 30, 4, 10, tzinfo=dt.UTC)
+KNOWN_KEYS = {
+    "name", "source", "principal", "identity", "identities", "boundary", "session_policy",
+    "repository_policy", "resource", "resource_tags", "action", "context", "org", "now",
+    "expect", "gate", "decisive", "reason", "expect_context", "absent_context", "kind",
+    "document", "problems", "resolve", "actions", "error", "account_level",
+}  # fmt: skip
+
+
+def _load() -> list[Any]:
+    params: list[Any] = []
+    for file in CASE_FILES:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        assert isinstance(data, dict) and set(data) <= {"engine_cases", "topic", "source"}, file
+        names: set[str] = set()
+        for case in data["engine_cases"]:
+            assert set(case) <= KNOWN_KEYS, f"{file.name}: {case.get('name')}: {set(case)}"
+            name = case["name"]
+            assert name not in names, f"{file.name}: duplicate case name {name!r}"
+            names.add(name)
+            actions = case.get("action")
+            if isinstance(actions, list):
+                for action in actions:
+                    params.append(
+                        pytest.param(
+                            {**case, "action": action}, id=f"{file.stem}: {name} [{action}]"
+                        )
+                    )
+            else:
+                params.append(pytest.param(case, id=f"{file.stem}: {name}"))
+    return params
+
+
+CASES = _load()
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 230
+
+
+# ---------------------------------------------------------------------------------------------
+# Building requests from a case
+
+
+def _policy(raw: Any, kind: PolicyKind, name: str) -> validate.CompiledPolicy:
+    if raw == "FullAWSAccess":
+        return validate.FULL_AWS_ACCESS
+    doc = {"Version": "2012-10-17", "Statement": raw} if isinstance(raw, list) else raw
+    return validate.compile_policy(doc, kind, name=name)
+
+
+def _principal(case: Mapping[str, Any]) -> model.Principal:
+    raw = case["principal"]
+    if raw == "anonymous":
+        return model.anonymous_principal("anonymous")
+    if isinstance(raw, Mapping) and "service" in raw:
+        return model.service_principal("service", raw["service"])
+    spec: Mapping[str, Any] = {"arn": raw} if isinstance(raw, str) else raw
+    identities = case.get("identities")
+    if identities is None and "identity" in case:
+        identities = [case["identity"]]
+    policies = [
+        _policy(doc, PolicyKind.IDENTITY, "identity" if len(identities) == 1 else f"identity{i}")
+        for i, doc in enumerate(identities or [])
+    ]
+    return model.principal_from_arn(
+        "caller",
+        spec["arn"],
+        session=spec.get("session"),
+        policies=policies,
+        boundary=_policy(case["boundary"], PolicyKind.BOUNDARY, "boundary")
+        if "boundary" in case
+        else None,
+        session_policy=_policy(case["session_policy"], PolicyKind.SESSION, "session")
+        if "session_policy" in case
+        else None,
+        tags=spec.get("tags"),
+    )
+
+
+def _request(case: Mapping[str, Any]) -> model.Request:
+    resource = None
+    arn = case.get("resource", DEFAULT_REPOSITORY)
+    if arn is not None:
+        policy = (
+            _policy(case["repository_policy"], PolicyKind.RESOURCE, "repo")
+            if "repository_policy" in case
+            else None
+        )
+        resource = model.repository("repo", arn, policy=policy, tags=case.get("resource_tags"))
+    org = None
+    if "org" in case:
+        o = case["org"]
+        org = model.Organization(
+            id=o.get("id"),
+            management_account=o.get("management"),
+            accounts=frozenset(o.get("accounts", ())),
+            scps=tuple(
+                _policy(doc, PolicyKind.SCP, f"scp{i}") for i, doc in enumerate(o.get("scps", ()))
+            ),
+            rcps=tuple(
+                _policy(doc, PolicyKind.RCP, f"rcp{i}") for i, doc in enumerate(o.get("rcps", ()))
+            ),
+        )
+    context = {
+        k: [str(x) for x in v] if isinstance(v, list) else [str(v)]
+        for k, v in (case.get("context") or {}).items()
+    }
+    return model.Request(
+        principal=_principal(case),
+        action=case["action"],
+        resource=resource,
+        context=context,
+        organization=org,
+    )
+
+
+def _now(case: Mapping[str, Any]) -> dt.datetime:
+    raw = case.get("now")
+    if raw is None:
+        return NOW
+    return dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_engine_case(case: dict[str, Any]) -> None:
+    if "document" in case:
+        _check_validation(case)
+    elif "resolve" in case:
+        _check_resolution(case)
+    elif "account_level" in case:
+        for action in case["account_level"]:
+            assert catalog.is_account_level(action) is case["expect"], action
+    else:
+        _check_decision(case)
+
+
+def _check_validation(case: Mapping[str, Any]) -> None:
+    kind = PolicyKind(case["kind"])
+    expected = [list(p) for p in case["problems"]]
+    try:
+        validate.compile_policy(case["document"], kind, name="doc")
+    except model.PolicyInvalid as exc:
+        got = [[model.format_path(p.path), p.message] for p in exc.problems]
+        assert got == expected
+    else:
+        assert expected == [], "the document was accepted"
+
+
+def _check_resolution(case: Mapping[str, Any]) -> None:
+    if "error" in case:
+        with pytest.raises(catalog.UnknownAction) as info:
+            catalog.resolve_action(case["resolve"])
+        assert str(info.value) == case["error"]
+    else:
+        assert catalog.resolve_action(case["resolve"]) == case["actions"]
+
+
+def _check_decision(case: Mapping[str, Any]) -> None:
+    decision = engine.evaluate(_request(case), now=_now(case))
+    explanation = decision.to_dict()
+    if "expect" in case:
+        assert decision.decision == case["expect"], explanation["reason"]
+    if "gate" in case:
+        assert decision.gate == case["gate"], explanation["reason"]
+    if "decisive" in case:
+        got = sorted(f"{d['policy']}#{d['index']}" for d in explanation["decisive"])
+        assert got == sorted(case["decisive"]), explanation["reason"]
+    if "reason" in case:
+        assert case["reason"] in decision.reason
+    context = explanation["request"]["context"]
+    for key, value in (case.get("expect_context") or {}).items():
+        assert context.get(key) == (value if isinstance(value, list) else [value]), key
+    for key in case.get("absent_context") or ():
+        assert key not in context, key
+
+
+# ---------------------------------------------------------------------------------------------
+# The explanation
+
+
+def _cross_account_request(with_identity: bool) -> model.Request:
+    repo_policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowPull",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                },
+                {
+                    "Sid": "DenyDelete",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "ecr:DeleteRepository",
+                },
+            ],
+        },
+        PolicyKind.RESOURCE,
+        name="prod-repo",
+        file="policies/prod-repo.json",
+        line=1,
+        statement_lines=[4, 12],
+    )
+    identity = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}],
+        },
+        PolicyKind.IDENTITY,
+        name="ci-identity",
+    )
+    principal = model.principal_from_arn(
+        "ci",
+        "arn:aws:iam::444455556666:role/ci",
+        session="build-7",
+        policies=[identity] if with_identity else [],
+    )
+    resource = model.repository("prod", DEFAULT_REPOSITORY, policy=repo_policy)
+    return model.Request(principal, "ecr:BatchGetImage", resource, {"aws:SourceIp": ["1.2.3.4"]})
+
+
+def test_explanation_shape_of_a_cross_account_allow() -> None:
+    out = engine.evaluate(_cross_account_request(True), now=NOW).to_dict()
+    assert out["decision"] == "allow"
+    assert out["gate"] == "resource"
+    assert out["reason"] == (
+        "allowed across accounts by statement AllowPull of repository policy prod-repo and "
+        "statement #0 of identity policy ci-identity"
+    )
+    assert out["request"]["principal"] == "arn:aws:sts::444455556666:assumed-role/ci/build-7"
+    assert out["request"]["principal_type"] == "AssumedRole"
+    assert out["request"]["context"]["aws:PrincipalArn"] == ["arn:aws:iam::444455556666:role/ci"]
+    assert out["request"]["context"]["aws:SourceIp"] == ["1.2.3.4"]
+    assert out["request"]["context"]["aws:CurrentTime"] == ["2026-11-30T04:10:00Z"]
+    assert [g["gate"] for g in out["gates"]] == [
+        "scp", "rcp", "resource", "identity", "boundary", "session",
+    ]  # fmt: skip
+    repo = out["policies"][0]
+    assert repo["name"] == "prod-repo"
+    assert repo["file"] == "policies/prod-repo.json"
+    assert repo["unmatched_by_action"] == 1
+    assert repo["statements"] == [
+        {
+            "index": 0,
+            "sid": "AllowPull",
+            "effect": "Allow",
+            "line": 4,
+            "matched": True,
+            "note": "action and principal match (the account of "
+            "arn:aws:sts::444455556666:assumed-role/ci/build-7 is named by Principal "
+            "[arn:aws:iam::444455556666:root])",
+        }
+    ]
+    assert out["decisive"] == [
+        {
+            "policy": "ci-identity",
+            "kind": "identity",
+            "file": None,
+            "index": 0,
+            "sid": None,
+            "effect": "Allow",
+        },
+        {
+            "policy": "prod-repo",
+            "kind": "resource",
+            "file": "policies/prod-repo.json",
+            "index": 0,
+            "sid": "AllowPull",
+            "effect": "Allow",
+        },
+    ]
+
+
+def test_explanation_of_an_implicit_deny_has_no_decisive_statements() -> None:
+    decision = engine.evaluate(_cross_account_request(False), now=NOW)
+    out = decision.to_dict()
+    assert out["decision"] == "implicit-deny"
+    assert out["gate"] == "identity"
+    assert out["decisive"] == []
+    assert out["reason"] == (
+        "arn:aws:sts::444455556666:assumed-role/ci/build-7 has no identity policies for "
+        "ecr:BatchGetImage (cross-account access needs the identity side too)"
+    )
+
+
+def test_condition_details_in_the_explanation() -> None:
+    policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyOutsideOrg",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "ecr:*",
+                    "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+                }
+            ],
+        },
+        PolicyKind.RESOURCE,
+        name="prod-repo",
+    )
+    resource = model.repository("prod", DEFAULT_REPOSITORY, policy=policy)
+    principal = model.principal_from_arn("u", "arn:aws:iam::444455556666:user/u")
+    out = engine.evaluate(model.Request(principal, "ecr:PutImage", resource), now=NOW).to_dict()
+    assert out["decision"] == "explicit-deny"
+    assert (
+        out["reason"]
+        == "explicitly denied by statement DenyOutsideOrg of repository policy prod-repo"
+    )
+    stmt = out["policies"][0]["statements"][0]
+    assert stmt["matched"] is True
+    assert stmt["conditions"] == [
+        {
+            "operator": "StringNotEquals",
+            "key": "aws:PrincipalOrgID",
+            "expected": ["o-a1b2c3d4e5"],
+            "actual": None,
+            "result": True,
+        }
+    ]
+
+
+def test_explanation_is_plain_json_and_cached() -> None:
+    decision = engine.evaluate(_cross_account_request(True), now=NOW)
+    first = decision.to_dict()
+    assert decision.to_dict() is first
+    assert json.loads(json.dumps(first)) == first
+
+
+def test_account_level_action_skips_the_repository_policy_in_the_explanation() -> None:
+    request = _cross_account_request(True)
+    request = model.Request(request.principal, "ecr:GetAuthorizationToken", request.resource)
+    out = engine.evaluate(request, now=NOW).to_dict()
+    assert out["decision"] == "allow"
+    assert out["request"]["resource"] == "*"
+    skipped = [p for p in out["policies"] if p.get("skipped")]
+    assert [p["name"] for p in skipped] == ["prod-repo"]
+    assert skipped[0]["skipped"] == (
+        "ecr:GetAuthorizationToken is account-level: repository policies do not apply"
+    )
+
+
+def test_clock_is_injectable() -> None:
+    request = _cross_account_request(True)
+    engine.set_clock(lambda: dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
+    try:
+        ctx = engine.build_context(request)
+    finally:
+        engine.set_clock(None)
+    assert ctx["aws:CurrentTime"] == ("2030-01-02T03:04:05Z",)
+    assert ctx["aws:EpochTime"] == ("1893553445",)
+
+
+def test_request_context_wins_key_by_key_ignoring_case() -> None:
+    request = _cross_account_request(True)
+    request = model.Request(
+        request.principal,
+        request.action,
+        request.resource,
+        {"AWS:SecureTransport": ["false"], "aws:principalarn": ["x"]},
+    )
+    ctx = engine.build_context(request, now=NOW)
+    assert ctx["aws:SecureTransport"] == ("false",)
+    assert ctx["aws:PrincipalArn"] == ("x",)
+    assert ctx["aws:PrincipalAccount"] == ("444455556666",)
+
+
+def test_requests_that_cannot_exist_are_refused() -> None:
+    principal = model.principal_from_arn("u", "arn:aws:iam::111122223333:user/u")
+    with pytest.raises(ValueError, match="needs a resource"):
+        engine.evaluate(model.Request(principal, "ecr:PutImage"))
+    with pytest.raises(ValueError, match="not an Amazon ECR action"):
+        engine.evaluate(model.Request(principal, "s3:GetObject"))
