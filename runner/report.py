@@ -1,0 +1,693 @@
+"""The HTML report and the JSON results file.
+
+``render_report`` turns a results dict (the "Results file" of docs/internals.md) into one
+self-contained HTML page: summary, collection errors, failed checks, decision matrices, statement
+coverage and a filterable list of every check with its explanation. The page carries the check
+data once, as JSON in a ``<script type="application/json">`` element, compacted (a string table
+and a pool of shared explanation parts, see ``_Encoder``); small vanilla JavaScript draws the
+matrices and the list from it, and a check's details only when asked for. This is the only
+module that imports jinja2; the template autoescapes everything it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import marshal
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+__all__ = [
+    "RESULTS_FORMAT",
+    "ResultsError",
+    "coverage",
+    "load_results",
+    "main",
+    "render_report",
+    "validate_results",
+    "write_report",
+    "write_results",
+]
+
+#: The ``format`` value of a results file this version reads and writes.
+RESULTS_FORMAT = "policyspec-results/1"
+
+OUTCOMES = ("passed", "failed", "error")
+
+#: Failed checks listed in the page itself (the interactive list holds all of them).
+FAILED_LISTED = 50
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+#: Check fields the page shows in their own places; any other field is shown as "other".
+_CHECK_KEYS = frozenset(
+    (
+        "id",
+        "file",
+        "line",
+        "case",
+        "case_index",
+        "principal",
+        "principal_arn",
+        "resource",
+        "resource_arn",
+        "action",
+        "expected",
+        "decision",
+        "passed",
+        "outcome",
+        "context",
+        "steps",
+    )
+)
+
+#: Column order of a check row in the embedded data (the page's JavaScript reads it from there).
+_CHECK_COLUMNS = (
+    "id",
+    "anchor",
+    "file",
+    "line",
+    "case",
+    "case_index",
+    "principal",
+    "principal_arn",
+    "resource",
+    "resource_arn",
+    "action",
+    "expected",
+    "decision",
+    "outcome",
+    "context",
+    "steps",
+    "other",
+)
+
+
+class ResultsError(ValueError):
+    """A results file (or dict) that cannot be read or is not in the expected format."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation, reading, writing, merging
+
+
+def _problems(results: object) -> list[str]:
+    """What is wrong with ``results`` as a results dict (at most a handful, in order)."""
+    if not isinstance(results, dict):
+        return [f"expected a JSON object, got {type(results).__name__}"]
+    fmt = results.get("format")
+    if fmt != RESULTS_FORMAT:
+        return [
+            f'not a policyspec results file: "format" is {json.dumps(fmt)}, '
+            f"expected {json.dumps(RESULTS_FORMAT)}"
+        ]
+    out: list[str] = []
+    for key in ("checks", "errors", "policies"):
+        if not isinstance(results.get(key, []), list):
+            out.append(f'"{key}" must be a list')
+    if out:
+        return out
+    for i, check in enumerate(results.get("checks", [])):
+        if not isinstance(check, dict):
+            out.append(f"checks[{i}]: expected an object")
+        elif not isinstance(check.get("id"), str):
+            out.append(f'checks[{i}]: "id" must be a string')
+        elif check.get("outcome") not in OUTCOMES:
+            out.append(
+                f'checks[{i}] ({check["id"]}): "outcome" is {json.dumps(check.get("outcome"))}, '
+                "expected one of passed, failed, error"
+            )
+        elif not isinstance(check.get("steps", []), list):
+            out.append(f'checks[{i}] ({check["id"]}): "steps" must be a list')
+        if len(out) >= 5:
+            return out
+    for i, error in enumerate(results.get("errors", [])):
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            out.append(f'errors[{i}]: expected an object with a "message" string')
+    for i, policy in enumerate(results.get("policies", [])):
+        if (
+            not isinstance(policy, dict)
+            or not isinstance(policy.get("name"), str)
+            or not isinstance(policy.get("statements", []), list)
+        ):
+            out.append(f'policies[{i}]: expected an object with "name" and a "statements" list')
+    return out[:5]
+
+
+def validate_results(results: object, source: str = "results") -> None:
+    """Raise :class:`ResultsError` naming ``source`` when ``results`` is not a results dict."""
+    problems = _problems(results)
+    if problems:
+        raise ResultsError("\n".join(f"{source}: {p}" for p in problems))
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    """Write the JSON results file (``--policy-results``); parent folders are created."""
+    validate_results(results)
+    text = json.dumps(results, ensure_ascii=False, separators=(",", ":"))
+    _write_text(Path(path), text + "\n")
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}; "
+            "expected a results file written by --policy-results"
+        ) from None
+    validate_results(data, str(path))
+    assert isinstance(data, dict)
+    return data
+
+
+def _policy_key(policy: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (policy.get("file"), policy.get("name"))
+
+
+def _statement_indexes(policy: Mapping[str, Any]) -> list[Any]:
+    return [s.get("index") for s in policy.get("statements", []) if isinstance(s, dict)]
+
+
+def load_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """Read and validate results files and merge them into one results dict.
+
+    Checks and collection errors are concatenated (an error reported identically by two files is
+    kept once); the policy inventories are united, a policy identified by its file and name with
+    the same statements counted once; ``generated`` is the latest date, ``duration`` the sum,
+    ``command`` and ``versions`` are kept when they agree and joined with ``" | "`` otherwise.
+    ``sources`` lists the files read. Raises :class:`ResultsError` for a missing or invalid file.
+    """
+    if not paths:
+        raise ResultsError("no results file given")
+    loaded = [(str(p), _read_results(Path(p))) for p in paths]
+    if len(loaded) == 1:
+        single = dict(loaded[0][1])
+        single.setdefault("sources", [loaded[0][0]])
+        return single
+    checks: list[Any] = []
+    errors: list[Any] = []
+    seen_errors: set[str] = set()
+    policies: dict[tuple[Any, Any, str], dict[str, Any]] = {}
+    generated: list[str] = []
+    duration = 0.0
+    commands: list[str] = []
+    versions: dict[str, list[str]] = {}
+    sources: list[str] = []
+    for source, data in loaded:
+        sources.extend(data.get("sources") or [source])
+        checks.extend(data.get("checks", []))
+        for error in data.get("errors", []):
+            error_key = json.dumps(error, sort_keys=True)
+            if error_key not in seen_errors:
+                seen_errors.add(error_key)
+                errors.append(error)
+        for policy in data.get("policies", []):
+            # statements are identified by (file, name, index): one entry per such policy
+            key = (*_policy_key(policy), json.dumps(_statement_indexes(policy)))
+            if key in policies:
+                merged = policies[key]
+                specs = merged.setdefault("specs", _specs_of(merged))
+                for spec in _specs_of(policy):
+                    if spec not in specs:
+                        specs.append(spec)
+            else:
+                policies[key] = dict(policy)
+        if isinstance(data.get("generated"), str):
+            generated.append(data["generated"])
+        if isinstance(data.get("duration"), int | float):
+            duration += float(data["duration"])
+        if isinstance(data.get("command"), str) and data["command"] not in commands:
+            commands.append(data["command"])
+        for name, version in (data.get("versions") or {}).items():
+            known = versions.setdefault(str(name), [])
+            if str(version) not in known:
+                known.append(str(version))
+    return {
+        "format": RESULTS_FORMAT,
+        "generated": max(generated) if generated else None,
+        "duration": duration,
+        "command": " | ".join(commands) if commands else None,
+        "versions": {name: " | ".join(v) for name, v in versions.items()},
+        "sources": sources,
+        "checks": checks,
+        "errors": errors,
+        "policies": list(policies.values()),
+    }
+
+
+def _specs_of(policy: Mapping[str, Any]) -> list[str]:
+    specs = policy.get("specs")
+    if isinstance(specs, list):
+        return [str(s) for s in specs]
+    spec = policy.get("spec")
+    return [str(spec)] if spec is not None else []
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically (a reader never sees half a file), with the usual permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Statement coverage
+
+
+def _statement_keys(explanation: object) -> Iterable[tuple[Any, Any, Any]]:
+    if isinstance(explanation, dict):
+        for entry in explanation.get("decisive") or ():
+            if isinstance(entry, dict):
+                yield (entry.get("file"), entry.get("policy"), entry.get("index"))
+
+
+def _decided_counts(checks: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, Any], int]:
+    """How many checks each statement (file, policy name, index) decided."""
+    counts: dict[tuple[Any, Any, Any], int] = {}
+    for check in checks:
+        keys: set[tuple[Any, Any, Any]] = set()
+        for step in check.get("steps") or ():
+            if isinstance(step, dict):
+                keys.update(_statement_keys(step.get("explanation")))
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def coverage(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Statement coverage: one entry per policy of ``results["policies"]`` (deduplicated by
+    file and name), each statement with ``checks``, the number of checks it decided (it is in
+    ``decisive`` of at least one step of the check). Ordered by file, name."""
+    return _coverage(results, _decided_counts(results.get("checks", [])))
+
+
+def _coverage(
+    results: Mapping[str, Any], counts: Mapping[tuple[Any, Any, Any], int]
+) -> list[dict[str, Any]]:
+    merged: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for policy in results.get("policies", []):
+        key = _policy_key(policy)
+        entry = merged.get(key)
+        if entry is None:
+            entry = merged[key] = {
+                "name": policy.get("name"),
+                "kind": policy.get("kind"),
+                "file": policy.get("file"),
+                "line": policy.get("line"),
+                "specs": [],
+                "statements": {},
+            }
+        for spec in _specs_of(policy):
+            if spec not in entry["specs"]:
+                entry["specs"].append(spec)
+        for stmt in policy.get("statements", []):
+            if isinstance(stmt, dict) and stmt.get("index") not in entry["statements"]:
+                entry["statements"][stmt.get("index")] = stmt
+    out: list[dict[str, Any]] = []
+    for (file, name), entry in sorted(
+        merged.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
+    ):
+        statements = []
+        for index, stmt in sorted(entry["statements"].items(), key=lambda kv: _num(kv[0])):
+            statements.append(
+                {
+                    "index": index,
+                    "sid": stmt.get("sid"),
+                    "effect": stmt.get("effect"),
+                    "line": stmt.get("line"),
+                    "checks": counts.get((file, name, index), 0),
+                }
+            )
+        entry["statements"] = statements
+        entry["untested"] = sum(1 for s in statements if not s["checks"])
+        out.append(entry)
+    return out
+
+
+def _num(value: object) -> tuple[int, str]:
+    return (value, "") if isinstance(value, int) else (1 << 30, str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# The embedded data
+
+
+class _Encoder:
+    """Compacts check results for the page.
+
+    Repeated strings (file, principal, ARNs, actions, decisions) go to a string table ``S``;
+    explanation parts that repeat across checks (request contexts, gate lists, policy entries,
+    decisive lists, whole explanations without their request) go once to a pool ``P`` and are
+    referred to by index. Nothing is dropped: the page's JavaScript puts every part back.
+    """
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._string_ids: dict[str, int] = {}
+        self.pool: list[Any] = []
+        self._pool_ids: dict[bytes | str, int] = {}
+        self.decisive_keys: dict[int, list[tuple[Any, Any, Any]]] = {}
+        self._json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def s(self, value: object) -> int | None:
+        if value is None:
+            return None
+        text = value if isinstance(value, str) else str(value)
+        sid = self._string_ids.get(text)
+        if sid is None:
+            sid = self._string_ids[text] = len(self.strings)
+            self.strings.append(text)
+        return sid
+
+    def ref(self, value: object) -> int:
+        key: bytes | str
+        try:
+            # marshal version 2 writes no references and no interning flags: equal JSON values
+            # give equal bytes, and it is several times faster than json.dumps
+            key = marshal.dumps(value, 2)  # type: ignore[arg-type]  # JSON values marshal
+        except ValueError:  # not a built-in type; json.dumps copes (or fails loudly)
+            key = self._json(value)
+        pid = self._pool_ids.get(key)
+        if pid is None:
+            pid = self._pool_ids[key] = len(self.pool)
+            self.pool.append(value)
+        return pid
+
+    def explanation(self, expl: object) -> tuple[list[Any] | None, int]:
+        """``(request, core)``: the request as a row, the rest as a pool reference."""
+        if not isinstance(expl, dict):
+            return None, self.ref(expl)
+        core = dict(expl)
+        request_row: list[Any] | None = None
+        request = core.pop("request", None)
+        if isinstance(request, dict):
+            ctx = request.get("context")
+            request_row = [
+                self.s(request.get("principal")),
+                self.s(request.get("principal_type")),
+                self.s(request.get("action")),
+                self.s(request.get("resource")),
+                self.ref(ctx) if ctx is not None else None,
+            ]
+            extra = {
+                k: v
+                for k, v in request.items()
+                if k not in ("principal", "principal_type", "action", "resource", "context")
+            }
+            if extra:
+                request_row.append(extra)
+        elif request is not None:
+            core["request"] = request
+        gates = core.get("gates")
+        if isinstance(gates, list):
+            core["gates"] = self.ref(gates)
+        policies = core.get("policies")
+        if isinstance(policies, list):
+            core["policies"] = [self.ref(p) for p in policies]
+        decisive = core.get("decisive")
+        if isinstance(decisive, list):
+            did = self.ref(decisive)
+            core["decisive"] = did
+            if did not in self.decisive_keys:
+                self.decisive_keys[did] = list(_statement_keys({"decisive": decisive}))
+        return request_row, self.ref(core)
+
+    def check(self, check: Mapping[str, Any], anchor: str) -> tuple[list[Any], set[int]]:
+        """The check as a row of ``_CHECK_COLUMNS`` and the decisive lists its steps used."""
+        steps: list[Any] = []
+        decisive: set[int] = set()
+        for step in check.get("steps") or ():
+            if not isinstance(step, dict):
+                steps.append([None, None, None, self.ref(step)])
+                continue
+            request_row, core = self.explanation(step.get("explanation"))
+            row: list[Any] = [
+                self.s(step.get("action")),
+                self.s(step.get("decision")),
+                request_row,
+                core,
+            ]
+            extra = {
+                k: v for k, v in step.items() if k not in ("action", "decision", "explanation")
+            }
+            if extra:
+                row.append(extra)
+            steps.append(row)
+            pooled = self.pool[core]
+            if isinstance(pooled, dict) and isinstance(pooled.get("decisive"), int):
+                decisive.add(pooled["decisive"])
+        context = check.get("context")
+        other = {k: v for k, v in check.items() if k not in _CHECK_KEYS}
+        check_row: list[Any] = [
+            check["id"],
+            anchor,
+            self.s(check.get("file")),
+            check.get("line"),
+            self.s(check.get("case")),
+            check.get("case_index"),
+            self.s(check.get("principal")),
+            self.s(check.get("principal_arn")),
+            self.s(check.get("resource")),
+            self.s(check.get("resource_arn")),
+            self.s(check.get("action")),
+            self.s(check.get("expected")),
+            self.s(check.get("decision")),
+            self.s(check.get("outcome")),
+            self.ref(context) if context else None,
+            steps,
+            other or None,
+        ]
+        return check_row, decisive
+
+
+def _sort_key(check: Mapping[str, Any]) -> tuple[str, str]:
+    # The id names the file first; ordering by id alone makes the page independent of the
+    # order results arrived in (pytest -n N).
+    return (str(check.get("id")), json.dumps(check, sort_keys=True, default=str))
+
+
+_ANCHOR_CHARS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def check_anchor(check_id: str) -> str:
+    """The HTML id of a check's entry in the page: stable for a given check id."""
+    digest = hashlib.sha1(check_id.encode("utf-8")).hexdigest()[:10]
+    return f"check-{digest}"
+
+
+def _sorted_checks(checks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    ids = [c["id"] for c in checks]
+    if len(set(ids)) == len(ids):
+        return sorted(checks, key=lambda c: str(c["id"]))
+    return sorted(checks, key=_sort_key)
+
+
+def _fmt_duration(value: object) -> str | None:
+    if not isinstance(value, int | float):
+        return None
+    seconds = float(value)
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, sec = divmod(seconds, 60)
+    return f"{int(minutes)} min {sec:.0f} s"
+
+
+def _json_for_script(value: object) -> str:
+    """JSON that can sit inside ``<script type="application/json">``: no ``<`` at all, so
+    neither ``</script>`` nor ``<!--`` can appear; ``>`` and ``&`` escaped as well."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
+    checks = _sorted_checks(results.get("checks", []))
+    enc = _Encoder()
+    rows: list[list[Any]] = []
+    counts: dict[tuple[Any, Any, Any], int] = {}
+    used: dict[str, int] = {}
+    by_file: dict[str, dict[str, Any]] = {}
+    failed: list[dict[str, Any]] = []
+    totals = dict.fromkeys(OUTCOMES, 0)
+    for check in checks:
+        anchor = check_anchor(check["id"])
+        n = used.get(anchor, 0)
+        used[anchor] = n + 1
+        if n:
+            anchor = f"{anchor}-{n + 1}"
+        row, decisive = enc.check(check, anchor)
+        rows.append(row)
+        keys = {k for d in decisive for k in enc.decisive_keys.get(d, ())}
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+        outcome = check["outcome"]
+        totals[outcome] += 1
+        file = str(check.get("file"))
+        stats = by_file.get(file)
+        if stats is None:
+            stats = by_file[file] = {"file": file, "passed": 0, "failed": 0, "error": 0}
+        stats[outcome] += 1
+        if outcome != "passed" and len(failed) < FAILED_LISTED:
+            failed.append({"check": check, "anchor": anchor})
+    errors = sorted(
+        (e for e in results.get("errors", []) if isinstance(e, dict)),
+        key=lambda e: (str(e.get("file")), _num(e.get("line")), _num(e.get("col"))),
+    )
+    for error in errors:
+        file = str(error.get("file"))
+        stats = by_file.setdefault(file, {"file": file, "passed": 0, "failed": 0, "error": 0})
+        stats["collection"] = stats.get("collection", 0) + 1
+    cov = _coverage(results, counts)
+    files = [by_file[f] for f in sorted(by_file)]
+    for i, stats in enumerate(files):
+        stats["total"] = stats["passed"] + stats["failed"] + stats["error"]
+        stats["collection"] = stats.get("collection", 0)
+        stats["section"] = f"file-{i}"
+    data = {
+        "format": "policyspec-report/1",
+        "columns": list(_CHECK_COLUMNS),
+        "files": [f["file"] for f in files],
+        "S": enc.strings,
+        "P": enc.pool,
+        "checks": rows,
+    }
+    statements = sum(len(p["statements"]) for p in cov)
+    untested = [
+        {"policy": p, "statement": s} for p in cov for s in p["statements"] if not s["checks"]
+    ]
+    versions = results.get("versions")
+    return {
+        "generated": results.get("generated"),
+        "duration": _fmt_duration(results.get("duration")),
+        "command": results.get("command"),
+        "versions": sorted(versions.items()) if isinstance(versions, dict) else [],
+        "sources": results.get("sources") or [],
+        "totals": totals,
+        "total": len(checks),
+        "files": files,
+        "errors": errors,
+        "failed": failed,
+        "failed_more": totals["failed"] + totals["error"] - len(failed),
+        "coverage": cov,
+        "statements": statements,
+        "untested": untested,
+        "data_json": Markup(_json_for_script(data)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+_env: jinja2.Environment | None = None
+_assets: dict[str, Markup] = {}
+
+
+def _environment() -> jinja2.Environment:
+    global _env
+    if _env is None:
+        _env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        for name in ("report.css", "report.js"):
+            # trusted files of this package, inlined as they are
+            _assets[name] = Markup((_TEMPLATES / name).read_text(encoding="utf-8"))
+    return _env
+
+
+def render_report(results: dict[str, Any]) -> str:
+    """The report page for ``results`` (a results dict), as HTML text. Deterministic: the same
+    checks, errors and policies in any order give the same page."""
+    validate_results(results)
+    template = _environment().get_template("report.html.j2")
+    # Encoding allocates a great many small containers and frees none of them: the cyclic
+    # collector would only walk them again and again (it doubled the time for 20,000 checks).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        page = _page_data(results)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return template.render(css=_assets["report.css"], js=_assets["report.js"], **page)
+
+
+def write_report(results: dict[str, Any], path: Path) -> None:
+    """Write the report page for ``results`` to ``path`` (parent folders are created)."""
+    _write_text(Path(path), render_report(results))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m runner report RESULTS.json... -o report.html
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runner report RESULTS.json... [-o report.html]``: merge results files into one
+    report. Exit status 0 when the report was written, 2 on a missing or invalid file."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["report"]:
+        args_in = args_in[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m runner report",
+        description="Write one HTML report from one or more --policy-results files "
+        "(for example from CI shards or several repositories).",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("reports/policy-report.html"),
+        help="where to write the report (default: reports/policy-report.html)",
+    )
+    try:
+        args = parser.parse_args(args_in)
+    except SystemExit as exc:  # argparse exits 2 on a usage error, 0 for --help
+        return int(exc.code or 0)
+    try:
+        results = load_results(args.results)
+        write_report(results, args.output)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    checks = results["checks"]
+    failed = sum(1 for c in checks if c["outcome"] != "passed")
+    print(
+        f"wrote {args.output}: {len(checks)} checks ({failed} failed or errored), "
+        f"{len(results['errors'])} collection errors, from {len(args.results)} results file(s)"
+    )
+    return 0
