@@ -101,6 +101,8 @@ _EXPECT_WORDS = {
     "implicit-deny": "implicitly denied",
 }
 
+_PLURAL = {"policy": "policies", "principal": "principals", "resource": "resources"}
+
 Located: TypeAlias = tuple[int, int]  # 1-based line and column
 
 
@@ -262,7 +264,7 @@ def _check_graph(root: Node) -> list[tuple[int, int, str]]:
         stack.append((node, depth, True))
         for child in _children(node):
             stack.append((child, depth + 1, False))
-    return problems
+    return sorted(problems)
 
 
 def _children(node: Node) -> list[Node]:
@@ -345,7 +347,7 @@ def _describe(node: Node) -> str:
     if isinstance(node, MappingNode):
         return "a mapping"
     if isinstance(node, SequenceNode):
-        return "a list"
+        return "a list" if node.value else "an empty list"
     assert isinstance(node, ScalarNode)
     if node.tag == _NULL:
         return "nothing (null)"
@@ -501,7 +503,12 @@ class _Load:
         return None
 
     def keys(
-        self, f: _File, items: list[tuple[ScalarNode, Node]], valid: Sequence[str], what: str
+        self,
+        f: _File,
+        items: list[tuple[ScalarNode, Node]],
+        valid: Sequence[str],
+        what: str,
+        where: str = "",
     ) -> dict[str, tuple[ScalarNode, Node]]:
         """The known keys of a mapping; an unknown key is reported with the closest one."""
         out: dict[str, tuple[ScalarNode, Node]] = {}
@@ -511,7 +518,9 @@ class _Load:
                 continue
             best = _suggestion(k.value, valid)
             hint = f"; did you mean {best!r}?" if best else ""
-            self.err(f, k, f"unknown {what} {k.value!r}{hint} Valid keys: {', '.join(valid)}")
+            self.err(
+                f, k, f"unknown {what} {k.value!r}{where}{hint} Valid keys: {', '.join(valid)}"
+            )
         return out
 
     def text(self, f: _File, node: Node, what: str) -> str | None:
@@ -537,7 +546,7 @@ class _Load:
                 self.err(f, node, f"expected at least one {one}, got an empty list")
                 return None
             return out if ok else None
-        self.err(f, node, f"expected {many} or a single {one}, got {_describe(node)}")
+        self.err(f, node, f"expected {many} or a single name, got {_describe(node)}")
         return None
 
     def account(self, f: _File, node: Node, what: str) -> str | None:
@@ -631,13 +640,13 @@ class _Load:
     def unknown(self, f: _File, node: Node, what: str, name: str, defined: Iterable[str]) -> None:
         names = list(defined)
         if not names:
-            self.err(f, node, f"unknown {what} {name!r}; no {what}s are defined")
+            self.err(f, node, f"unknown {what} {name!r}; no {_PLURAL[what]} are defined")
             return
         ordered = _closest_first(name, names)
         best = _suggestion(name, names)
         hint = f"; did you mean {best!r}?" if best else ";"
         shown = ", ".join(ordered[:20]) + (", ..." if len(ordered) > 20 else "")
-        self.err(f, node, f"unknown {what} {name!r}{hint} defined {what}s: {shown}")
+        self.err(f, node, f"unknown {what} {name!r}{hint} defined {_PLURAL[what]}: {shown}")
 
     # -- files and includes
 
@@ -729,7 +738,9 @@ class _Load:
         ):
             if section not in top:
                 continue
-            entries = self.mapping(f, top[section][1], f"a mapping of {what} names to {what}s")
+            entries = self.mapping(
+                f, top[section][1], f"a mapping of {what} names to {_PLURAL[what]}"
+            )
             if entries is None:
                 self.fatal = True
             for k, v in entries or []:
@@ -794,7 +805,7 @@ class _Load:
         items = self.mapping(f, d.value, "a mapping with 'file' or 'document'")
         if items is None:
             return None
-        keys = self.keys(f, items, _POLICY_KEYS, f"key in policy {d.name!r}")
+        keys = self.keys(f, items, _POLICY_KEYS, "key", f" in policy {d.name!r}")
         if len(keys) != 1:
             if len(items) == len(keys):  # no unknown keys were reported
                 self.err(
@@ -1058,7 +1069,7 @@ class _Load:
             return None
         items = self.mapping(f, node, "a principal")
         assert items is not None
-        keys = self.keys(f, items, _PRINCIPAL_KEYS, f"key in principal {d.name!r}")
+        keys = self.keys(f, items, _PRINCIPAL_KEYS, "key", f" in principal {d.name!r}")
         ok = len(keys) == len(items)
         if "service" in keys:
             for other in keys:
@@ -1186,7 +1197,7 @@ class _Load:
         )
         if items is None:
             return None
-        keys = self.keys(f, items, _RESOURCE_KEYS, f"key in resource {d.name!r}")
+        keys = self.keys(f, items, _RESOURCE_KEYS, "key", f" in resource {d.name!r}")
         ok = len(keys) == len(items)
         if "arn" not in keys:
             if ok:
@@ -1224,7 +1235,7 @@ class _Load:
         )
         if items is None:
             return False, None
-        keys = self.keys(f, items, _ORGANIZATION_KEYS, "key in organization")
+        keys = self.keys(f, items, _ORGANIZATION_KEYS, "key", " in organization")
         ok = len(keys) == len(items)
         org_id: str | None = None
         if "id" in keys:
@@ -1345,11 +1356,12 @@ class _Load:
                 if prev is None:
                     into[action] = (action, steps, expected, item)
                 elif prev[2] != expected:
+                    pline, pcol = _node_loc(prev[3])
                     self.err(
                         f,
                         item,
                         f"{action} is expected to be {_EXPECT_WORDS[expected]} here but "
-                        f"{_EXPECT_WORDS[prev[2]]} on line {_node_loc(prev[3])[0]} of this case",
+                        f"{_EXPECT_WORDS[prev[2]]} at {pline}:{pcol} of the same case",
                     )
                     ok = False
         return ok
@@ -1367,7 +1379,7 @@ class _Load:
         items = self.mapping(f, node, "a case (a mapping with principal, resource, allow, ...)")
         if items is None:
             return None
-        keys = self.keys(f, items, _CASE_KEYS, "key in case")
+        keys = self.keys(f, items, _CASE_KEYS, "key", " in a case")
         ok = len(keys) == len(items)
         name: str | None = None
         if "name" in keys:
@@ -1376,7 +1388,8 @@ class _Load:
         # principals
         principals: list[model.Principal] = []
         if "principal" not in keys:
-            self.err(f, node, "a case needs 'principal' (a principal name or a list of names)")
+            if ok:  # not when a key is misspelt: that message says it all
+                self.err(f, node, "a case needs 'principal' (a principal name or a list of names)")
             ok = False
         else:
             refs = self.name_list(
@@ -1462,7 +1475,8 @@ class _Load:
                 )
                 ok = False
         if not any(k in keys for k in ("allow", "deny", "action")):
-            self.err(f, node, "a case needs 'allow', 'deny', or 'action' with 'expect'")
+            if len(keys) == len(items):
+                self.err(f, node, "a case needs 'allow', 'deny', or 'action' with 'expect'")
             ok = False
         for key, _pair in keys.items():
             if key == "allow":
@@ -1545,12 +1559,11 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _slug(name: str) -> str:
     """A case name as the label of its test ids: lowercase, spaces as '-', and only letters,
-    digits, '-', '_' and '.' kept (so ids work with ``pytest -k`` and ``--lf``)."""
-    out = []
-    for ch in name.lower().replace(" ", "-"):
-        if ch.isalnum() or ch in "-_.":
-            out.append(ch)
-    return "".join(out)
+    digits, '-', '_' and '.' kept (so ids work with ``pytest -k`` and ``--lf``); runs of '-'
+    become one. Empty when nothing is left (the caller then uses ``case<N>``)."""
+    kept = "".join(ch for ch in name.lower().replace(" ", "-") if ch.isalnum() or ch in "-_.")
+    slug = re.sub(r"-{2,}", "-", kept).strip("-")
+    return slug if any(ch.isalnum() for ch in slug) else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1614,8 +1627,6 @@ def _load(load: _Load, spec_path: Path) -> model.Spec | None:
     if not isinstance(node, SequenceNode) or not node.value:
         load.err(f, node, f"expected a list of cases, got {_describe(node)}")
         return None
-    if not ok:
-        return None
     checks: list[model.Check] = []
     labels: set[str] = set()
     ids: set[str] = set()
@@ -1626,7 +1637,7 @@ def _load(load: _Load, spec_path: Path) -> model.Spec | None:
             if len(checks) > MAX_CHECKS:
                 load.err(f, case_node, f"this spec expands to more than {MAX_CHECKS} checks")
                 return None
-    if load.problems:
+    if load.problems or not ok:
         return None
     return model.Spec(
         path=f.display,

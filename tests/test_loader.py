@@ -1,0 +1,1030 @@
+"""The spec loader: valid specs become the expected checks; every kind of mistake is reported
+with its exact text at file:line:col."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from runner import loader, model
+from runner.errors import SpecError
+
+DATA = Path(__file__).parent / "data" / "loader"
+
+PRINCIPALS = """\
+principals:
+  ci: arn:aws:iam::111122223333:role/ci
+  auditor: arn:aws:iam::111122223333:user/auditor
+resources:
+  prod: arn:aws:ecr:us-east-1:111122223333:repository/prod/app
+"""
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content), encoding="utf-8")
+
+
+def load(root: Path, text: str, **files: str | bytes) -> model.Spec:
+    write(root, {"spec.yaml": text, **files})
+    return loader.load_spec(root / "spec.yaml", display_root=root)
+
+
+def errors(root: Path, text: str, **files: str | bytes) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load(root, text, **files)
+    return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid specs
+
+
+def test_valid_spec_expands_into_checks_in_order() -> None:
+    spec = loader.load_spec(DATA / "valid" / "prod.yaml", display_root=DATA)
+    assert spec.path == "valid/prod.yaml"
+    assert spec.description == "Production images are pulled by staging and pushed only by CI."
+    ids = [c.test_id for c in spec.checks]
+    assert ids[:2] == [
+        "ci-pushes-to-prod[ci-prod-push]",
+        "ci-pushes-to-prod[ci-prod-ecr:DeleteRepository]",
+    ]
+    # ecr:Delete* expands to every Delete action, without repeating ecr:DeleteRepository
+    deletes = [c.action for c in spec.checks if c.case_index == 0 and c.expected == "deny"]
+    assert deletes[0] == "ecr:DeleteRepository"
+    assert len(deletes) == len(set(deletes)) > 3
+    assert all(a.startswith("ecr:Delete") for a in deletes)
+    assert ids[-6:] == [
+        "case2[auditor-prod-ecr:DescribeImages]",
+        "case2[auditor-prod-ecr:ListImages]",
+        "case2[builder-prod-ecr:DescribeImages]",
+        "case2[builder-prod-ecr:ListImages]",
+        "case3[ci-ecr:GetAuthorizationToken]",
+        "ci-pushes-to-prod-2[public-prod-pull]",
+    ]
+    assert len(ids) == len(set(ids))
+    assert all(" " not in i and "::" not in i for i in ids)
+    push = spec.checks[0]
+    assert push.file == "valid/prod.yaml"
+    assert str(push.loc) == "valid/prod.yaml:34:5"
+    assert push.case == "CI pushes to prod"
+    assert push.steps == (
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+    )
+    assert push.expected == "allow"
+    assert push.principal.session_arn == "arn:aws:sts::111122223333:assumed-role/ci/ci-build-42"
+    assert dict(push.principal.tags) == {"team": "platform", "oncall": "true"}
+    assert [p.name for p in push.principal.policies] == ["ci-identity"]
+    assert push.resource is not None and push.resource.policy is not None
+    assert push.resource.policy.file == "policies/prod-repo.json"
+    assert dict(push.context) == {"aws:SourceIp": ("203.0.113.7",)}
+    org = push.organization
+    assert org is not None and org.id == "o-a1b2c3d4e5"
+    assert org.accounts == frozenset({"111122223333", "444455556666"})
+    assert [p.name for p in org.scps] == ["FullAWSAccess", "deny-delete"]
+    # the case without a resource, the case-level context merged over the file's
+    matrix = spec.checks[len(deletes) + 1]
+    assert (
+        matrix.case == "case2"
+        and matrix.expected == "allow"
+        and matrix.action == "ecr:DescribeImages"
+    )
+    assert dict(matrix.context) == {
+        "aws:SecureTransport": ("true",),
+        "aws:sourceip": ("10.0.0.1", "10.0.0.2"),
+        "ecr:Count": ("042",),
+    }
+    token = spec.checks[-2]
+    assert token.resource is None and token.steps == ("ecr:GetAuthorizationToken",)
+    # principals and resources are shared, not copied per check
+    assert spec.checks[0].principal is spec.checks[1].principal
+    assert spec.checks[0].resource is spec.checks[-1].resource
+    assert {(p.name, p.policy.kind) for p in spec.policies} == {
+        ("deny-delete", model.PolicyKind.SCP),
+        ("ci-identity", model.PolicyKind.IDENTITY),
+        ("prod-repo", model.PolicyKind.RESOURCE),
+    }
+
+
+def test_get_repository_policy_output_is_accepted(tmp_path: Path) -> None:
+    shutil.copy(DATA / "policies" / "get-repository-policy.json", tmp_path / "repo.json")
+    spec = load(
+        tmp_path,
+        """\
+        principals:
+          staging: arn:aws:iam::111122223333:role/staging
+        resources:
+          prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+        policies:
+          repo: {file: repo.json}
+        cases:
+          - {principal: staging, resource: prod, allow: pull}
+        """,
+    )
+    policy = spec.checks[0].resource.policy  # type: ignore[union-attr]
+    assert policy is not None
+    assert [s.sid for s in policy.statements] == ["AllowPull"]
+    assert policy.file == "repo.json"
+
+
+def test_policy_in_a_yaml_file_and_inline_json_text(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        """\
+        principals:
+          ci: {arn: "arn:aws:iam::111122223333:user/ci", policies: [yaml-file, json-text]}
+        policies:
+          yaml-file: {file: policies/p.yaml}
+          json-text:
+            document: '{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+              "Action": "ecr:GetAuthorizationToken", "Resource": "*"}}'
+        cases:
+          - {principal: ci, action: ecr:GetAuthorizationToken, expect: allow}
+        """,
+        **{
+            "policies/p.yaml": """\
+            Version: 2012-10-17
+            Statement:
+              - Effect: Allow
+                Action: ecr:Describe*
+                Resource: "*"
+            """
+        },
+    )
+    policies = spec.checks[0].principal.policies
+    assert [p.name for p in policies] == ["yaml-file", "json-text"]
+    assert policies[0].statements[0].line == 3
+
+
+def test_context_values_as_aws_writes_them(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        PRINCIPALS
+        + dedent("""\
+        context:
+          aws:SecureTransport: false
+          aws:MultiFactorAuthAge: 0042
+        cases:
+          - principal: ci
+            action: ecr:GetAuthorizationToken
+            expect: allow
+            context: {aws:securetransport: yes, aws:CurrentTime: 2026-01-02T03:04:05Z,
+                      aws:SourceVpce: [vpce-1, 7]}
+        """),
+    )
+    assert dict(spec.checks[0].context) == {
+        "aws:MultiFactorAuthAge": ("0042",),
+        "aws:securetransport": ("true",),
+        "aws:CurrentTime": ("2026-01-02T03:04:05Z",),
+        "aws:SourceVpce": ("vpce-1", "7"),
+    }
+
+
+def test_unquoted_twelve_digit_account_ids_keep_their_digits(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        PRINCIPALS
+        + dedent("""\
+        organization:
+          management-account: 011122223333
+          accounts: [111122223333, "444455556666"]
+        cases: [{principal: ci, action: ecr:GetAuthorizationToken, expect: allow}]
+        """),
+    )
+    org = spec.checks[0].organization
+    assert org is not None
+    assert org.management_account == "011122223333"
+    assert org.accounts == frozenset({"111122223333", "444455556666"})
+    assert [p.name for p in org.scps] == ["FullAWSAccess"]  # attached by default
+
+
+def test_diamond_includes_are_read_once(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        "include: [_a.yaml, _b.yaml]\n"
+        "cases: [{principal: ci, action: ecr:GetAuthorizationToken, expect: allow}]\n",
+        **{
+            "_a.yaml": "include: [shared/_base.yaml]\n",
+            "_b.yaml": "include: [shared/_base.yaml]\n",
+            "shared/_base.yaml": PRINCIPALS,
+        },
+    )
+    assert spec.checks[0].principal.name == "ci"
+
+
+def test_shared_case_names_and_matrix_ids_are_unique(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        PRINCIPALS
+        + dedent("""\
+        cases:
+          - {name: "Pull: prod!", principal: [ci, auditor], resource: prod, allow: pull}
+          - {name: "pull prod", principal: ci, resource: prod, deny: [ecr:PutImage, ECR:putimage]}
+          - name: "???"
+            principal: ci
+            resource: prod
+            action: ecr:ListImages
+            expect: explicit-deny
+          - {name: "( - )", principal: ci, resource: prod, deny: ecr:DeleteRepository}
+          - {name: "Mixed  CASE -- name", principal: ci, resource: prod, deny: ecr:TagResource}
+        """),
+    )
+    assert [c.test_id for c in spec.checks] == [
+        "pull-prod[ci-prod-pull]",
+        "pull-prod[auditor-prod-pull]",
+        "pull-prod-2[ci-prod-ecr:PutImage]",
+        "case3[ci-prod-ecr:ListImages]",
+        "case4[ci-prod-ecr:DeleteRepository]",
+        "mixed-case-name[ci-prod-ecr:TagResource]",
+    ]
+    assert spec.checks[3].expected == "explicit-deny"
+    assert [c.case for c in spec.checks] == [
+        "Pull: prod!",
+        "Pull: prod!",
+        "pull prod",
+        "???",
+        "( - )",
+        "Mixed  CASE -- name",
+    ]
+
+
+def test_compiled_policies_are_shared_between_specs(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "_defs.yaml": """\
+            principals:
+              ci: {arn: "arn:aws:iam::111122223333:user/ci", policies: [id]}
+            policies:
+              id: {file: id.json}
+            """,
+            "id.json": json.dumps(
+                {"Statement": {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}}
+            ),
+            "a.yaml": (
+                "include: [_defs.yaml]\n"
+                "cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n"
+            ),
+            "b.yaml": (
+                "include: [_defs.yaml]\ncases: [{principal: ci, deny: ecr:GetAuthorizationToken}]\n"
+            ),
+        },
+    )
+    a = loader.load_spec(tmp_path / "a.yaml", display_root=tmp_path)
+    b = loader.load_spec(tmp_path / "b.yaml", display_root=tmp_path)
+    assert a.checks[0].principal.policies[0] is b.checks[0].principal.policies[0]
+    assert b.checks[0].expected == "deny"
+
+
+def test_display_root_outside_shows_absolute_paths(tmp_path: Path) -> None:
+    write(tmp_path / "in", {"spec.yaml": "case: []\n"})
+    with pytest.raises(SpecError) as info:
+        loader.load_spec(tmp_path / "in" / "spec.yaml", display_root=tmp_path / "elsewhere")
+    assert str(info.value).startswith(
+        f"{(tmp_path / 'in' / 'spec.yaml').resolve().as_posix()}:1:1: "
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Mistakes: each with its exact message and place
+
+
+def test_broken_yaml(tmp_path: Path) -> None:
+    assert errors(tmp_path, "cases: [1, 2\nprincipals: 3\n") == [
+        "spec.yaml:2:11: invalid YAML: did not find expected ',' or ']' "
+        "(while parsing a flow sequence on line 1)"
+    ]
+
+
+def test_bad_indentation(tmp_path: Path) -> None:
+    assert errors(tmp_path, "cases:\n  - principal: ci\n   allow: pull\n") == [
+        "spec.yaml:3:4: invalid YAML: did not find expected '-' indicator "
+        "(while parsing a block collection on line 2)"
+    ]
+
+
+def test_unknown_top_level_key_with_suggestion(tmp_path: Path) -> None:
+    assert errors(tmp_path, PRINCIPALS + "case:\n  - principal: ci\n") == [
+        "spec.yaml:6:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
+        "description, include, policies, principals, resources, organization, context, cases"
+    ]
+
+
+def test_misspelt_section_does_not_cascade(tmp_path: Path) -> None:
+    text = (
+        "principles:\n  ci: arn:aws:iam::111122223333:user/ci\n"
+        "cases: [{principal: ci, allow: pull}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:1:1: unknown top-level key 'principles'; did you mean 'principals'? Valid "
+        "keys: description, include, policies, principals, resources, organization, context, cases"
+    ]
+
+
+def test_unknown_keys_in_nested_mappings(tmp_path: Path) -> None:
+    text = """\
+    policies:
+      p: {flie: p.json}
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", sesion: x}
+    resources:
+      prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod", polcy: p}
+    organization: {scp: [FullAWSAccess]}
+    cases:
+      - {principal: ci, resource: prod, alow: pull}
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:7: unknown key 'flie' in policy 'p'; did you mean 'file'? Valid keys: "
+        "file, document",
+        "spec.yaml:7:16: unknown key 'scp' in organization; did you mean 'scps'? Valid keys: "
+        "id, management-account, accounts, scps, rcps",
+        "spec.yaml:4:50: unknown key 'sesion' in principal 'ci'; did you mean 'session'? Valid "
+        "keys: arn, session, policies, boundary, session-policy, tags, service",
+        "spec.yaml:6:69: unknown key 'polcy' in resource 'prod'; did you mean 'policy'? Valid "
+        "keys: arn, policy, tags",
+        "spec.yaml:9:37: unknown key 'alow' in a case; did you mean 'allow'? Valid keys: name, "
+        "principal, resource, allow, deny, action, expect, context",
+    ]
+
+
+def test_wrong_types(tmp_path: Path) -> None:
+    text = PRINCIPALS + dedent("""\
+    cases:
+      - principal: {ci: 1}
+        resource: prod
+        allow: pull
+      - principal: ci
+        resource: [prod, [x]]
+        deny: {push: 1}
+      - "just text"
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:16: expected a list of principal names or a single name, got a mapping",
+        "spec.yaml:11:22: expected resource name, got a list",
+        "spec.yaml:12:11: expected a list of actions or a single name, got a mapping",
+        "spec.yaml:13:5: expected a case (a mapping with principal, resource, allow, ...), got "
+        "the text 'just text'",
+    ]
+
+
+def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
+    assert errors(tmp_path, PRINCIPALS + "cases:\n  - principal: ci\n    principal: auditor\n") == [
+        "spec.yaml:8:5: duplicate key 'principal' (first defined on line 7)"
+    ]
+
+
+def test_python_tag_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    text = f"cases: !!python/object/apply:os.system ['touch {marker}']\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:1:8: the YAML tag '!!python/object/apply:os.system' is not supported; only "
+        "plain strings, numbers, booleans, lists and mappings are read (tags are never executed)"
+    ]
+    assert not marker.exists()
+
+
+def test_cloudformation_tags(tmp_path: Path) -> None:
+    text = "description: !Sub '${AWS::StackName}'\ncases:\n  - principal: !Ref Role\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:1:14: the YAML tag '!Sub' is not supported; only plain strings, numbers, "
+        "booleans, lists and mappings are read (tags are never executed)",
+        "spec.yaml:3:16: the YAML tag '!Ref' is not supported; only plain strings, numbers, "
+        "booleans, lists and mappings are read (tags are never executed)",
+    ]
+
+
+def test_billion_laughs(tmp_path: Path) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines.append("cases: [*i]")
+    assert errors(tmp_path, "\n".join(lines) + "\n") == [
+        "spec.yaml:6:4: anchors and aliases expand this value to more than 100000 extra nodes "
+        "(a 'billion laughs' document?); refused; write the values out or use fewer aliases"
+    ]
+
+
+def test_recursive_alias(tmp_path: Path) -> None:
+    assert errors(tmp_path, "cases: &c [*c]\n") == [
+        "spec.yaml:1:8: a recursive alias (a value that contains itself) is not allowed"
+    ]
+
+
+def test_merge_keys_are_refused(tmp_path: Path) -> None:
+    text = "x: &base {principal: ci}\ncases:\n  - <<: *base\n    allow: pull\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:3:5: merge keys ('<<') are not supported; write the keys out (an alias may "
+        "still stand for a whole value)"
+    ]
+
+
+def test_include_cycle_shows_the_chain(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        "include: [_a.yaml]\n"
+        + PRINCIPALS
+        + "cases: [{principal: ci, allow: ecr:ListTagsForResource, resource: prod}]\n",
+        **{"_a.yaml": "include: [sub/_b.yaml]\n", "sub/_b.yaml": "include: [../_a.yaml]\n"},
+    )
+    assert got == ["sub/_b.yaml:1:11: include cycle: _a.yaml -> sub/_b.yaml -> _a.yaml"]
+
+
+def test_spec_including_itself(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        "include: spec.yaml\n"
+        + PRINCIPALS
+        + "cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n",
+    )
+    assert got == ["spec.yaml:1:10: include cycle: spec.yaml -> spec.yaml"]
+
+
+def test_missing_include(tmp_path: Path) -> None:
+    assert errors(tmp_path, "include: [_org.yaml]\ncases: [{principal: ci, allow: pull}]\n") == [
+        "spec.yaml:1:11: cannot include '_org.yaml': no such file (_org.yaml)"
+    ]
+
+
+def test_errors_inside_an_include_name_that_file(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        "include: [_org.yaml]\ncases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n",
+        **{"_org.yaml": "principals:\n  ci: arn:aws:iam::111122223333:group/ci\n"},
+    )
+    assert got == [
+        "_org.yaml:2:7: not a principal ARN: 'arn:aws:iam::111122223333:group/ci'; expected "
+        "arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, "
+        "arn:aws:iam::ACCOUNT:root, "
+        "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or arn:aws:sts::ACCOUNT:federated-user/NAME"
+    ]
+
+
+def test_cases_in_an_include_file(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        "include: [_org.yaml]\ncases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n",
+        **{"_org.yaml": PRINCIPALS + "cases: []\n"},
+    )
+    assert got == [
+        "_org.yaml:6:1: an include file cannot hold 'cases': include files only share "
+        "definitions (policies, principals, resources, organization, context); move the cases "
+        "into a spec file"
+    ]
+
+
+def test_duplicate_names_across_includes(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        "include: [_a.yaml, _b.yaml]\n"
+        "principals:\n  ci: arn:aws:iam::111122223333:user/ci\n"
+        "context: {aws:SourceIp: 10.0.0.1}\n"
+        "cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n",
+        **{
+            "_a.yaml": PRINCIPALS,
+            "_b.yaml": (
+                "principals:\n  ci: arn:aws:iam::111122223333:user/x\ncontext:\n"
+                "  aws:sourceip: 10.0.0.2\n"
+            ),
+        },
+    )
+    assert got == [
+        "_b.yaml:2:3: principal 'ci' is defined twice: here and at _a.yaml:2:3",
+        "spec.yaml:3:3: principal 'ci' is defined twice: here and at _a.yaml:2:3",
+        "spec.yaml:4:11: context key 'aws:SourceIp' is defined twice: here and in the 'context' "
+        "at _b.yaml:3:1",
+    ]
+
+
+def test_missing_policy_file(tmp_path: Path) -> None:
+    text = (
+        PRINCIPALS
+        + "policies:\n  p:\n    file: ../policies/missing.json\n"
+        + "cases: [{principal: ci, allow: ecr:ListImages, resource: prod}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:11: policy file '../policies/missing.json' not found: no such file "
+        f"({(tmp_path.parent / 'policies' / 'missing.json').resolve().as_posix()})"
+    ]
+
+
+def test_exactly_one_of_file_or_document(tmp_path: Path) -> None:
+    text = PRINCIPALS + (
+        "policies:\n  p: {file: p.json, document: {}}\n  q: {}\n"
+        "cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:3: policy 'p' needs exactly one of 'file' (a JSON or YAML file) or "
+        "'document' (the policy inline)",
+        "spec.yaml:8:3: policy 'q' needs exactly one of 'file' (a JSON or YAML file) or "
+        "'document' (the policy inline)",
+    ]
+
+
+def test_unknown_names_with_suggestions(tmp_path: Path) -> None:
+    text = """\
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [ci-identiy]}
+      auditor: arn:aws:iam::111122223333:user/auditor
+    policies:
+      ci-identity: {document: {Statement: {Effect: Allow, Action: "ecr:*", Resource: "*"}}}
+      prod-repo: {document: {Statement: {Effect: Allow, Principal: "*", Action: "ecr:*"}}}
+    resources:
+      prod: arn:aws:ecr:us-east-1:111122223333:repository/prod
+    cases:
+      - {principal: [cii, auditor], resource: prd, allow: pull}
+      - {principal: zzz, resource: prod, allow: pull}
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:61: unknown policy 'ci-identiy'; did you mean 'ci-identity'? defined "
+        "policies: ci-identity, prod-repo",
+        "spec.yaml:10:18: unknown principal 'cii'; did you mean 'ci'? defined principals: ci, "
+        "auditor",
+        "spec.yaml:10:43: unknown resource 'prd'; did you mean 'prod'? defined resources: prod",
+        "spec.yaml:11:17: unknown principal 'zzz'; defined principals: ci, auditor",
+    ]
+
+
+def test_identity_policy_with_principal_in_a_json_file(tmp_path: Path) -> None:
+    text = PRINCIPALS.replace(
+        "ci: arn:aws:iam::111122223333:role/ci",
+        "ci: {arn: 'arn:aws:iam::111122223333:role/ci', policies: [from-guide]}",
+    ) + (
+        "policies:\n  from-guide: {file: policies/guide.json}\n"
+        "cases: [{principal: ci, resource: prod, allow: pull}]\n"
+    )
+    guide = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowPull",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:role/ci"},
+                "Action": "ecr:BatchGetImage",
+                "Resource": "*",
+            }
+        ],
+    }
+    got = errors(tmp_path, text, **{"policies/guide.json": json.dumps(guide, indent=2)})
+    assert got == [
+        "policies/guide.json:7:7: Statement[0].Principal: identity-based policies must not "
+        "contain Principal: the policy is attached to a user, group or role, which is the "
+        "implicit principal; Principal belongs in resource-based policies such as a repository "
+        "policy (identity policy 'from-guide', attached at spec.yaml:2:61)"
+    ]
+
+
+def test_identity_policy_with_principal_inline(tmp_path: Path) -> None:
+    text = """\
+    principals:
+      ci:
+        arn: arn:aws:iam::111122223333:role/ci
+        policies: inline
+    policies:
+      inline:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Principal: "*"
+              Action: ecr:GetAuthorizationToken
+              Resource: "*"
+    cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:11:11: Statement[0].Principal: identity-based policies must not contain "
+        "Principal: the policy is attached to a user, group or role, which is the implicit "
+        "principal; Principal belongs in resource-based policies such as a repository policy "
+        "(identity policy 'inline', attached at spec.yaml:4:15)"
+    ]
+
+
+def test_repository_policy_with_resource(tmp_path: Path) -> None:
+    text = """\
+    principals: {ci: "arn:aws:iam::111122223333:role/ci"}
+    resources:
+      prod:
+        arn: arn:aws:ecr:us-east-1:111122223333:repository/prod
+        policy: repo
+    policies:
+      repo:
+        document:
+          Statement:
+            Effect: Allow
+            Principal: "*"
+            Action: ecr:BatchGetImage
+            Resource: "*"
+    cases: [{principal: ci, resource: prod, allow: pull}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:13:9: Statement.Resource: a repository policy has no Resource element: each "
+        "statement applies to the repository the policy is attached to (Amazon ECR rejects "
+        "Resource in repository policies) (repository policy 'repo', attached at spec.yaml:5:13)"
+    ]
+
+
+def test_invalid_condition_operator(tmp_path: Path) -> None:
+    text = """\
+    principals: {ci: {arn: "arn:aws:iam::111122223333:user/ci", policies: [p]}}
+    policies:
+      p:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: ecr:*
+              Resource: "*"
+              Condition:
+                StringEqualz: {aws:SourceIp: 10.0.0.1}
+    cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:11:13: Statement[0].Condition.StringEqualz: unknown condition operator "
+        "'StringEqualz'; did you mean 'StringEquals'? (identity policy 'p', attached at "
+        "spec.yaml:1:72)"
+    ]
+
+
+def test_policy_text_problems_point_at_policy_text(tmp_path: Path) -> None:
+    repo = {
+        "registryId": "111122223333",
+        "repositoryName": "prod",
+        "policyText": json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*"}]}
+        ),
+    }
+    text = PRINCIPALS.replace(
+        "prod: arn:aws:ecr:us-east-1:111122223333:repository/prod/app",
+        "prod: {arn: 'arn:aws:ecr:us-east-1:111122223333:repository/prod/app', policy: repo}",
+    ) + (
+        "policies:\n  repo: {file: repo.json}\n"
+        "cases: [{principal: ci, resource: prod, allow: pull}]\n"
+    )
+    got = errors(tmp_path, text, **{"repo.json": json.dumps(repo, indent=2)})
+    assert got == [
+        "repo.json:4:17: in policyText, Statement[0]: a repository policy statement needs "
+        "Principal or NotPrincipal: it says who the statement applies to (repository policy "
+        "'repo', attached at spec.yaml:5:81)"
+    ]
+
+
+def test_invalid_json_policy_file(tmp_path: Path) -> None:
+    text = PRINCIPALS.replace(
+        "auditor: arn:aws:iam::111122223333:user/auditor",
+        "auditor: {arn: 'arn:aws:iam::111122223333:user/auditor', policies: p}",
+    ) + (
+        "policies:\n  p: {file: p.json}\n"
+        "cases: [{principal: auditor, allow: ecr:GetAuthorizationToken}]\n"
+    )
+    got = errors(
+        tmp_path, text, **{"p.json": '{\n  "Version": "2012-10-17",\n  "Statement": [\n}\n'}
+    )
+    assert got == ["p.json:4:1: invalid JSON: Expecting value"]
+
+
+def test_duplicate_key_in_json_policy(tmp_path: Path) -> None:
+    text = PRINCIPALS.replace(
+        "auditor: arn:aws:iam::111122223333:user/auditor",
+        "auditor: {arn: 'arn:aws:iam::111122223333:user/auditor', policies: p}",
+    ) + (
+        "policies:\n  p: {file: p.json}\n"
+        "cases: [{principal: auditor, allow: ecr:GetAuthorizationToken}]\n"
+    )
+    got = errors(
+        tmp_path,
+        text,
+        **{
+            "p.json": (
+                '{\n  "Statement": {"Effect": "Allow", "Action": "ecr:*",\n'
+                '    "Action": "ecr:Get*", "Resource": "*"}\n}\n'
+            )
+        },
+    )
+    assert got == ["p.json:3:5: duplicate key 'Action' (first defined on line 2)"]
+
+
+def test_unknown_action_with_suggestion(tmp_path: Path) -> None:
+    text = PRINCIPALS + (
+        "cases:\n  - {principal: ci, resource: prod, allow: [pull, "
+        "ecr:PutImag, s3:GetObject, ecr:Nothing*]}\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:51: unknown Amazon ECR action 'ecr:PutImag'; did you mean ecr:PutImage, "
+        "ecr:ListImages or ecr:ReplicateImage?",
+        "spec.yaml:7:64: 's3:GetObject' is not an Amazon ECR action: ECR actions start with 'ecr:'",
+        "spec.yaml:7:78: the pattern 'ecr:Nothing*' matches no Amazon ECR action",
+    ]
+
+
+def test_repository_action_without_resource(tmp_path: Path) -> None:
+    text = PRINCIPALS + (
+        "cases:\n  - principal: ci\n"
+        "    allow: [ecr:PutImage, ecr:GetAuthorizationToken]\n"
+        "    deny: [ecr:Get*, push]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:13: ecr:PutImage acts on a repository; name a resource",
+        "spec.yaml:9:12: ecr:Get* matches actions that act on a repository "
+        "(ecr:GetDownloadUrlForLayer, ecr:GetImageCopyStatus, ecr:GetLifecyclePolicy, "
+        "ecr:GetLifecyclePolicyPreview, ecr:GetRepositoryPolicy); name a resource",
+        "spec.yaml:9:22: push acts on a repository (ecr:GetAuthorizationToken, "
+        "ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, "
+        "ecr:CompleteLayerUpload, ecr:PutImage, ecr:BatchGetImage); name a resource",
+    ]
+
+
+def test_contradicting_expectations_for_one_action(tmp_path: Path) -> None:
+    text = PRINCIPALS + (
+        "cases:\n  - principal: ci\n    resource: prod\n"
+        "    allow: [ecr:PutImage]\n    deny: [ecr:Put*]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:10:12: ecr:PutImage is expected to be denied here but allowed at 9:13 of "
+        "the same case"
+    ]
+
+
+def test_bad_arns(tmp_path: Path) -> None:
+    text = """\
+    principals:
+      ci: arn:aws:iam::11112222333:role/ci
+      svc: {service: codebuild}
+    resources:
+      prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/Prod"}
+    cases: [{principal: [ci, svc], resource: prod, allow: pull}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:7: not a principal ARN: 'arn:aws:iam::11112222333:role/ci'; expected "
+        "arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, "
+        "arn:aws:iam::ACCOUNT:root, "
+        "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or "
+        "arn:aws:sts::ACCOUNT:federated-user/NAME",
+        "spec.yaml:3:18: not a service principal: 'codebuild'; expected NAME.amazonaws.com",
+        "spec.yaml:5:15: not an ECR repository ARN: "
+        "'arn:aws:ecr:us-east-1:111122223333:repository/Prod'; expected "
+        "arn:aws:ecr:REGION:ACCOUNT:repository/NAME (lowercase name, / allowed)",
+    ]
+
+
+def test_bad_context_values(tmp_path: Path) -> None:
+    text = PRINCIPALS + dedent("""\
+    context: {aws:SourceIp: {a: 1}}
+    cases:
+      - principal: ci
+        allow: ecr:GetAuthorizationToken
+        context: {aws:SourceVpc: null, aws:TagKeys: [a, [b]], SourceIp: x}
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:6:25: expected a string or a list of strings, got a mapping",
+        "spec.yaml:10:30: expected a string or a list of strings, got nothing (null)",
+        "spec.yaml:10:53: expected a string or a list of strings; this list holds a list",
+        "spec.yaml:10:59: expected a condition key such as aws:SourceIp, got 'SourceIp'",
+    ]
+
+
+def test_action_without_expect_and_expect_without_action(tmp_path: Path) -> None:
+    text = PRINCIPALS + dedent("""\
+    cases:
+      - principal: ci
+        action: ecr:GetAuthorizationToken
+      - principal: ci
+        expect: allow
+        allow: ecr:GetAuthorizationToken
+      - principal: ci
+        action: ecr:GetAuthorizationToken
+        expect: alow
+      - principal: ci
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:5: 'action' needs 'expect' (allow, deny, explicit-deny or implicit-deny)",
+        "spec.yaml:10:5: 'expect' needs 'action' (the actions it is about)",
+        "spec.yaml:14:13: expected one of allow, deny, explicit-deny, implicit-deny, got the "
+        "text 'alow'; did you mean 'allow'?",
+        "spec.yaml:15:5: a case needs 'allow', 'deny', or 'action' with 'expect'",
+    ]
+
+
+def test_session_and_session_policy_on_a_user(tmp_path: Path) -> None:
+    text = """\
+    principals:
+      auditor:
+        arn: arn:aws:iam::111122223333:user/auditor
+        session: audit
+        session-policy: narrow
+    policies:
+      narrow: {document: {Statement: {Effect: Allow, Action: "ecr:*", Resource: "*"}}}
+    cases: [{principal: auditor, allow: ecr:GetAuthorizationToken}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:4:5: 'session' is only for roles; principal 'auditor' is an IAM user "
+        "(arn:aws:iam::111122223333:user/auditor)",
+        "spec.yaml:5:5: 'session-policy' is only for roles and federated users; principal "
+        "'auditor' is an IAM user (arn:aws:iam::111122223333:user/auditor)",
+    ]
+
+
+def test_principal_without_arn_and_service_mixed(tmp_path: Path) -> None:
+    text = """\
+    principals:
+      ci: {policies: [p]}
+      svc: {service: codebuild.amazonaws.com, tags: {a: b}}
+    cases: [{principal: [ci, svc], allow: ecr:GetAuthorizationToken}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:3: principal 'ci' needs 'arn' (an IAM or STS ARN) or 'service' (such as "
+        "codebuild.amazonaws.com)",
+        "spec.yaml:3:43: a service principal has only 'service'; 'tags' does not apply",
+    ]
+
+
+def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
+    keys = "description, include, policies, principals, resources, organization, context, cases"
+    assert errors(tmp_path, "") == [
+        "spec.yaml:1:1: the file is empty; a spec needs at least 'cases'"
+    ]
+    assert errors(tmp_path, "# only a comment\n") == [
+        "spec.yaml:1:1: the file is empty; a spec needs at least 'cases'"
+    ]
+    assert errors(tmp_path, "- a\n- b\n") == [
+        f"spec.yaml:1:1: expected a mapping of top-level keys ({keys}), got a list"
+    ]
+    assert errors(tmp_path, "just text\n") == [
+        f"spec.yaml:1:1: expected a mapping of top-level keys ({keys}), got the text 'just text'"
+    ]
+
+
+def test_no_cases_and_empty_cases(tmp_path: Path) -> None:
+    assert errors(tmp_path, PRINCIPALS) == [
+        "spec.yaml:1:1: a spec needs 'cases' (a list of expectations); if this file only shares "
+        "definitions, start its name with '_' and include it from a spec"
+    ]
+    assert errors(tmp_path, PRINCIPALS + "cases: []\n") == [
+        "spec.yaml:6:8: expected a list of cases, got an empty list"
+    ]
+
+
+def test_account_ids(tmp_path: Path) -> None:
+    text = PRINCIPALS + dedent("""\
+    organization:
+      id: o-1
+      management-account: 99999999999
+      accounts: [111_122_223_333, "1111-2222-3333"]
+    cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:7: expected an organization id such as o-a1b2c3d4e5, got 'o-1'",
+        "spec.yaml:8:23: expected an account id (12 digits), got the number 99999999999; write "
+        'account ids as quoted text ("012345678901") so YAML keeps every digit',
+        "spec.yaml:9:14: expected an account id (12 digits), got the number 111_122_223_333; "
+        'write account ids as quoted text ("012345678901") so YAML keeps every digit',
+        "spec.yaml:9:31: expected an account id (12 digits, quoted), got the text '1111-2222-3333'",
+    ]
+
+
+def test_invalid_names(tmp_path: Path) -> None:
+    text = (
+        "principals:\n  'my ci': arn:aws:iam::111122223333:user/ci\n"
+        "cases: [{principal: my ci, allow: ecr:GetAuthorizationToken}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:3: invalid principal name 'my ci': names use letters, digits, '-', '_' and "
+        "'.' (they appear in test ids) and start with a letter or digit"
+    ]
+
+
+def test_predefined_policy_names(tmp_path: Path) -> None:
+    text = PRINCIPALS + (
+        "policies:\n  FullAWSAccess: {document: {}}\norganization: {scps: []}\n"
+        "cases: [{principal: ci, allow: ecr:GetAuthorizationToken}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:3: 'FullAWSAccess' is a predefined policy name; choose another name",
+        "spec.yaml:8:22: an account always has at least one SCP attached; list at least one "
+        "(FullAWSAccess is predefined)",
+    ]
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    assert errors(tmp_path, b"cases:\n  - name: caf\xe9\n") == [  # type: ignore[arg-type]
+        "spec.yaml:2:14: the file is not UTF-8 text (byte 0xe9 cannot be decoded); save it as UTF-8"
+    ]
+
+
+def test_control_characters(tmp_path: Path) -> None:
+    assert errors(tmp_path, "cases:\n  - name: a\x07b\n") == [
+        "spec.yaml:2:12: invalid YAML: the character U+0007 is not allowed in YAML text"
+    ]
+
+
+def test_huge_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
+    assert errors(tmp_path, "description: " + "x" * 200 + "\n") == [
+        "spec.yaml:1:1: the file is too large (214 bytes); files of at most 100 bytes are read"
+    ]
+
+
+def test_deep_nesting(tmp_path: Path) -> None:
+    assert errors(tmp_path, "cases: " + "[" * 100 + "]" * 100 + "\n") == [
+        "spec.yaml:1:71: values are nested more than 64 levels deep"
+    ]
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        loader.load_spec(tmp_path / "nope.yaml", display_root=tmp_path)
+    assert str(info.value) == "nope.yaml: no such file"
+
+
+def test_many_problems_in_one_pass(tmp_path: Path) -> None:
+    text = PRINCIPALS + dedent("""\
+    cases:
+      - {principal: cii, resource: prod, allow: pull}
+      - {principal: ci, resource: prd, allow: pull}
+      - {principal: ci, resource: prod, allow: ecr:Pushh}
+    """)
+    assert [p.split(": ", 1)[0] for p in errors(tmp_path, text)] == [
+        "spec.yaml:7:17",
+        "spec.yaml:8:31",
+        "spec.yaml:9:44",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The collection rule
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "collected"),
+    [
+        ("prod.yaml", "description: x\ncases:\n  - principal: ci\n", True),
+        ("prod.yml", "principals:\n  ci: arn\n\ncases: []\n", True),
+        ("typo.yaml", "principals: {}\ncase:\n  - principal: ci\n", True),
+        ("typo2.yaml", "principles:\n  ci: arn\nresourses: {}\n", True),
+        ("Cases.yaml", '"Cases": []\n', True),
+        ("defs.yaml", "principals:\n  ci: arn\npolicies: {}\n", True),
+        ("_org.yaml", "principals: {}\ncases: []\n", False),
+        ("notes.txt", "cases: []\n", False),
+        (
+            "docker-compose.yml",
+            "version: '3'\nservices:\n  web:\n    image: nginx\nvolumes: {}\nnetworks: {}\n",
+            False,
+        ),
+        ("compose.yaml", "services:\n  db:\n    image: postgres\n", False),
+        (
+            "ci.yml",
+            "name: CI\non:\n  push:\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+            "permissions:\n  contents: read\nenv:\n  A: b\n",
+            False,
+        ),
+        (
+            "template.yaml",
+            "AWSTemplateFormatVersion: '2010-09-09'\nDescription: repo\nParameters: {}\n"
+            "Resources:\n  Repo:\n    Type: AWS::ECR::Repository\n    Properties:\n"
+            "      RepositoryName: !Ref Name\nOutputs: {}\n",
+            False,
+        ),
+        ("sam.yaml", "Description: x\nResources:\n  Fn: !GetAtt X.Arn\n", False),
+        ("mkdocs.yml", "site_name: Docs\nnav:\n  - Home: index.md\ntheme: material\n", False),
+        (
+            "deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: 1\n",
+            False,
+        ),
+        (".pre-commit-config.yaml", "repos:\n  - repo: https://x\n    rev: v1\n", False),
+        ("engine.yaml", "engine_cases:\n  - name: x\n", False),
+        ("empty.yaml", "", False),
+        ("list.yaml", "- cases\n- principals\n", False),
+        ("binary.yaml", "\udcff\n", False),
+    ],
+)
+def test_collection_rule(tmp_path: Path, name: str, text: str, collected: bool) -> None:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    assert loader.looks_like_spec(path) is collected
+
+
+def test_collection_rule_on_a_directory_of_unrelated_yaml() -> None:
+    folder = DATA / "collection"
+    found = sorted(p.name for p in folder.iterdir() if loader.looks_like_spec(p))
+    assert found == ["misspelt.yaml", "spec.yml"]
+
+
+def test_collection_rule_never_raises(tmp_path: Path) -> None:
+    assert loader.looks_like_spec(tmp_path / "missing.yaml") is False
+    (tmp_path / "dir.yaml").mkdir()
+    assert loader.looks_like_spec(tmp_path / "dir.yaml") is False
