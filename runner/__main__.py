@@ -163,7 +163,14 @@ def _explain(spec: str, case: str) -> int:
 
 
 def _schema() -> int:
-    text = resources.files("runner").joinpath("data/spec.schema.json").read_text(encoding="utf-8")
+    try:
+        schema = resources.files("runner").joinpath("data/spec.schema.json")
+        text = schema.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(
+            "error: runner/data/spec.schema.json is missing from the installation", file=sys.stderr
+        )
+        return EXIT_ERROR
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
 

@@ -108,7 +108,12 @@ class SpecFile(pytest.File):
             raise
         self.spec = spec
         for check in spec.checks:
-            yield CheckItem.from_parent(self, name=check.test_id, check=check)
+            # The node id is passed whole so that pytest parses the "[...]" part as parameters,
+            # exactly as it parses the ids it stored for --lf / --ff (pytest >= 9.2 compares
+            # structured ids).
+            yield CheckItem.from_parent(
+                self, name=check.test_id, nodeid=f"{self.nodeid}::{check.test_id}", check=check
+            )
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]

@@ -122,7 +122,7 @@ case:
 """
 
 
-def write_project(root: Path, *, wrong: bool = False, typo: bool = False) -> None:
+def _write_project(root: Path, *, wrong: bool = False, typo: bool = False) -> None:
     """Write ``specs/app.yaml`` and its policy; optionally ``wrong.yaml`` and ``typo.yaml``."""
     (root / "specs" / "policies").mkdir(parents=True, exist_ok=True)
     (root / "specs" / "policies" / "app-repo.json").write_text(APP_REPO_POLICY)
@@ -135,6 +135,18 @@ def write_project(root: Path, *, wrong: bool = False, typo: bool = False) -> Non
 
 
 RunPytest = Callable[..., pytest.RunResult]
+WriteProject = Callable[..., None]
+
+
+@pytest.fixture
+def write_project() -> WriteProject:
+    """``write_project(root, wrong=False, typo=False)``: see :func:`_write_project`."""
+    return _write_project
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
 
 
 @pytest.fixture

@@ -1,0 +1,159 @@
+"""checks.py: expectation semantics, operation decisions, result dicts and failure text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runner import checks, loader
+
+
+@pytest.mark.parametrize(
+    ("decisions", "combined"),
+    [
+        (["allow"], "allow"),
+        (["allow", "allow", "allow"], "allow"),
+        (["allow", "implicit-deny", "allow"], "implicit-deny"),
+        (["implicit-deny", "explicit-deny", "allow"], "explicit-deny"),
+        (["explicit-deny"], "explicit-deny"),
+    ],
+)
+def test_an_operation_is_allowed_only_when_every_step_is(
+    decisions: list[str], combined: str
+) -> None:
+    assert checks.combine(decisions) == combined
+
+
+@pytest.mark.parametrize(
+    ("expected", "decision", "met"),
+    [
+        ("allow", "allow", True),
+        ("allow", "implicit-deny", False),
+        ("allow", "explicit-deny", False),
+        ("deny", "allow", False),
+        ("deny", "implicit-deny", True),
+        ("deny", "explicit-deny", True),
+        ("explicit-deny", "explicit-deny", True),
+        ("explicit-deny", "implicit-deny", False),
+        ("implicit-deny", "implicit-deny", True),
+        ("implicit-deny", "explicit-deny", False),
+        ("implicit-deny", "allow", False),
+    ],
+)
+def test_expectations(expected: str, decision: str, met: bool) -> None:
+    assert checks.expectation_met(expected, decision) is met
+
+
+def test_unknown_expectation_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown expectation 'allowed'"):
+        checks.expectation_met("allowed", "allow")
+
+
+@pytest.fixture
+def project(tmp_path: Path, write_project: Callable[..., None]) -> Path:
+    write_project(tmp_path, wrong=True)
+    return tmp_path
+
+
+def _runs(project: Path, name: str) -> dict[str, checks.CheckRun]:
+    spec = loader.load_spec(project / "specs" / name, display_root=project)
+    return {c.test_id: checks.evaluate_check(c) for c in spec.checks}
+
+
+def test_run_check_gives_plain_results_with_full_explanations(project: Path) -> None:
+    spec = loader.load_spec(project / "specs" / "app.yaml", display_root=project)
+    push = next(c for c in spec.checks if c.test_id == "ci-pushes[ci-app-push]")
+    result = checks.run_check(push)
+    assert json.loads(json.dumps(result)) == result  # plain built-in types only
+    assert result["id"] == "specs/app.yaml::ci-pushes[ci-app-push]"
+    assert (result["file"], result["line"], result["case"], result["case_index"]) == (
+        "specs/app.yaml",
+        push.loc.line,
+        "ci pushes",
+        0,
+    )
+    assert result["principal_arn"] == "arn:aws:sts::111122223333:assumed-role/ci/ci"
+    assert result["resource_arn"] == "arn:aws:ecr:us-east-1:111122223333:repository/app"
+    assert (result["expected"], result["decision"], result["passed"], result["outcome"]) == (
+        "allow",
+        "allow",
+        True,
+        "passed",
+    )
+    assert [s["action"] for s in result["steps"]] == [
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+    ]
+    assert all(s["decision"] == "allow" for s in result["steps"])
+    assert {"gates", "policies", "request"} <= set(result["steps"][0]["explanation"])
+
+
+def test_passing_checks_carry_compact_explanations_failing_ones_full(project: Path) -> None:
+    runs = _runs(project, "wrong.yaml")
+    passed = runs["auditor-looks[auditor-app-ecr:ListImages]"].to_result()
+    failed = runs["ci-deletes[ci-app-ecr:DeleteRepository]"].to_result()
+    assert passed["passed"] and not failed["passed"]
+    assert set(passed["steps"][0]["explanation"]) == set(checks.COMPACT_KEYS)
+    assert passed["steps"][0]["explanation"]["decisive"][0]["sid"] == "AuditorsDescribe"
+    assert {"policies", "gates"} <= set(failed["steps"][0]["explanation"])
+    # the compact form agrees with the full one on what it keeps
+    full = runs["auditor-looks[auditor-app-ecr:ListImages]"].to_result(explain=True)
+    for key in checks.COMPACT_KEYS:
+        assert passed["steps"][0]["explanation"][key] == full["steps"][0]["explanation"][key]
+
+
+def test_an_operation_fails_on_one_denied_step(project: Path) -> None:
+    runs = _runs(project, "app.yaml")
+    cannot_push = runs["auditor-cannot-push[auditor-app-push]"]
+    assert cannot_push.decision == "implicit-deny" and cannot_push.passed
+    denies = _runs(project, "wrong.yaml")["auditor-pushes[auditor-app-push]"]
+    assert not denies.passed
+    assert denies.decision == "implicit-deny"
+
+
+def test_failure_text_names_the_decisive_statement(project: Path) -> None:
+    run = _runs(project, "wrong.yaml")["ci-deletes[ci-app-ecr:DeleteRepository]"]
+    text = checks.format_failure(run.to_result(explain=True))
+    assert text.splitlines() == [
+        "expected allow, got explicit-deny",
+        "case:      ci deletes (specs/wrong.yaml:7)",
+        "principal: ci (arn:aws:sts::111122223333:assumed-role/ci/ci)",
+        "action:    ecr:DeleteRepository",
+        "resource:  app (arn:aws:ecr:us-east-1:111122223333:repository/app)",
+        "context:   aws:SourceIp=203.0.113.7",
+        "reason:    explicitly denied by statement NoDeletes of repository policy app-repo",
+        "gate:      resource",
+        "decisive statements:",
+        "  Deny statement NoDeletes (#1) of repository policy app-repo, "
+        "specs/policies/app-repo.json:10",
+    ]
+
+
+def test_spec_files_run_one_by_one_and_errors_do_not_stop_the_others(project: Path) -> None:
+    (project / "specs" / "broken.yaml").write_text("cases: [{principal: nobody}]\n")
+    files, problems = checks.find_spec_files([project / "specs"])
+    assert problems == []
+    assert [f.name for f in files] == ["app.yaml", "broken.yaml", "wrong.yaml"]
+    runs = list(checks.run_spec_files(files, display_root=project))
+    assert [len(r.runs) for r in runs] == [6, 0, 3]
+    assert runs[1].error is not None and runs[0].error is None
+    assert str(runs[1].error).startswith("specs/broken.yaml:1:")
+
+
+def test_missing_paths_and_include_files_are_problems(project: Path) -> None:
+    files, problems = checks.find_spec_files(
+        [project / "nope.yaml", project / "specs" / "_shared.yaml"]
+    )
+    assert files == []
+    assert [p.message for p in problems] == [
+        f"{project / 'nope.yaml'}: no such file or directory",
+        f"{project / 'specs' / '_shared.yaml'}: an include file (name starts with _) is not a spec",
+    ]

@@ -1,0 +1,318 @@
+"""The pytest plugin as a user sees it: collection, ids, failures, errors, xdist, the report."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+RunPytest = Callable[..., pytest.RunResult]
+WriteProject = Callable[..., None]
+
+APP_IDS = [
+    "specs/app.yaml::ci-pushes[ci-app-push]",
+    "specs/app.yaml::auditor-looks[auditor-app-ecr:DescribeImages]",
+    "specs/app.yaml::auditor-looks[auditor-app-ecr:ListImages]",
+    "specs/app.yaml::auditor-cannot-push[auditor-app-push]",
+    "specs/app.yaml::auditor-cannot-push[auditor-app-ecr:PutImage]",
+    "specs/app.yaml::nobody-deletes[ci-app-ecr:DeleteRepository]",
+]
+WRONG_FAILED = [
+    "specs/wrong.yaml::auditor-pushes[auditor-app-push]",
+    "specs/wrong.yaml::ci-deletes[ci-app-ecr:DeleteRepository]",
+]
+
+UNRELATED = {
+    "docker-compose.yml": "services:\n  web:\n    image: nginx:1.27\n    ports: ['80:80']\n",
+    "mkdocs.yml": "site_name: Docs\nnav:\n  - Home: index.md\n"
+    "markdown_extensions:\n  - pymdownx.emoji:\n"
+    "      emoji_index: !!python/name:material.extensions.emoji.twemoji\n",
+    ".github/workflows/ci.yml": "name: ci\non: [push]\njobs:\n  test:\n"
+    "    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n",
+    "cloudformation/ecr.yaml": "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n"
+    "  Repo:\n    Type: AWS::ECR::Repository\n    Properties:\n"
+    "      RepositoryName: !Ref RepoName\n      RepositoryPolicyText: !Sub '${AWS::AccountId}'\n",
+    "k8s/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n",
+    "config/empty.yaml": "",
+    "config/list.yaml": "- a\n- b\n",
+}
+
+
+def _collected_ids(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if "::" in line and " " not in line]
+
+
+def test_only_spec_files_are_collected_among_unrelated_yaml(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path)
+    for name, text in UNRELATED.items():
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    collected = run_pytest("--collect-only", "-q")
+    assert _collected_ids(collected) == APP_IDS
+    assert "error" not in collected.stdout.str().lower()
+
+    result = run_pytest()
+    result.assert_outcomes(passed=6)
+    assert result.ret == 0
+
+
+def test_a_yaml_file_named_on_the_command_line_is_always_a_spec(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    pytester.path.joinpath("docker-compose.yml").write_text(UNRELATED["docker-compose.yml"])
+    result = run_pytest("docker-compose.yml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["docker-compose.yml:1:1: unknown top-level key 'services'*"])
+
+
+def test_a_spec_error_is_a_collection_error_without_traceback_and_others_still_run(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, typo=True)
+    result = run_pytest()
+    result.assert_outcomes(passed=6, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "specs/typo.yaml:3:1: unknown top-level key 'case'; did you mean 'cases'?" in out, out
+    assert "Traceback" not in out
+    assert "runner/" not in out and "SpecError" not in out
+    result.stdout.fnmatch_lines(["ERROR specs/typo.yaml*"])
+
+
+def test_ids_select_single_checks_with_k(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path)
+    result = run_pytest("-v", "-k", "auditor and PutImage")
+    result.assert_outcomes(passed=1, deselected=5)
+    result.stdout.fnmatch_lines(["*auditor-cannot-push[[]auditor-app-ecr:PutImage[]] PASSED*"])
+
+
+def test_failed_checks_rerun_alone_with_lf(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    first = run_pytest()
+    first.assert_outcomes(passed=7, failed=2)
+    again = run_pytest("--lf", "-v")
+    again.assert_outcomes(failed=2, passed=0)
+    for node_id in WRONG_FAILED:
+        assert f"{node_id} FAILED" in again.stdout.str()
+
+
+def test_junitxml_names_each_check(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    run_pytest("--junitxml=junit.xml", "-o", "junit_family=xunit1")  # xunit1 records file/line
+    tree = ET.parse(pytester.path / "junit.xml")
+    cases = {tc.get("name"): tc for tc in tree.iter("testcase")}
+    assert set(cases) == {i.split("::")[1] for i in APP_IDS} | {
+        "auditor-pushes[auditor-app-push]",
+        "ci-deletes[ci-app-ecr:DeleteRepository]",
+        "auditor-looks[auditor-app-ecr:ListImages]",
+    }
+    failed = {name for name, tc in cases.items() if tc.find("failure") is not None}
+    assert failed == {"auditor-pushes[auditor-app-push]", "ci-deletes[ci-app-ecr:DeleteRepository]"}
+    deletes = cases["ci-deletes[ci-app-ecr:DeleteRepository]"]
+    assert deletes.get("file") == "specs/wrong.yaml"
+    assert deletes.get("line") == "6"  # the case's line (7), 0-based as pytest reports it
+    message = deletes.find("failure").get("message")  # type: ignore[union-attr]
+    assert message is not None and "expected allow, got explicit-deny" in message
+
+
+def test_failure_output_explains_the_decision(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    result = run_pytest()
+    result.stdout.fnmatch_lines(
+        [
+            "*ci ecr:DeleteRepository on app: expect allow*",
+            "expected allow, got explicit-deny",
+            "case:      ci deletes (specs/wrong.yaml:7)",
+            "principal: ci (arn:aws:sts::111122223333:assumed-role/ci/ci)",
+            "action:    ecr:DeleteRepository",
+            "resource:  app (arn:aws:ecr:us-east-1:111122223333:repository/app)",
+            "context:   aws:SourceIp=203.0.113.7",
+            "reason:    explicitly denied by statement NoDeletes of repository policy app-repo",
+            "gate:      resource",
+            "decisive statements:",
+            "  Deny statement NoDeletes (#1) of repository policy app-repo, "
+            "specs/policies/app-repo.json:10",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "expected allow, got implicit-deny",
+            "case:      auditor pushes (specs/wrong.yaml:3)",
+            "principal: auditor (arn:aws:iam::111122223333:user/auditor)",
+            "action:    push (ecr:GetAuthorizationToken, *, ecr:PutImage, ecr:BatchGetImage)",
+            "steps of push:",
+            "  ecr:GetAuthorizationToken: implicit-deny [[]identity[]]: *",
+            "  ecr:PutImage: implicit-deny [[]identity[]]: *",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def _results(path: Path) -> dict[str, object]:
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_results_file_holds_checks_errors_and_policies(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True, typo=True)
+    result = run_pytest("--policy-results=out/results.json")
+    result.stdout.fnmatch_lines(
+        ["policy report: reports/policy-report.html; policy results: out/results.json"]
+    )
+    data = _results(pytester.path / "out" / "results.json")
+    assert data["format"] == "policyspec-results/1"
+    checks = data["checks"]
+    assert isinstance(checks, list)
+    by_id = {c["id"]: c for c in checks}
+    assert set(by_id) >= set(APP_IDS) | set(WRONG_FAILED)
+    assert len(by_id) == 9
+    assert {c["outcome"] for c in checks} == {"passed", "failed"}
+    deletes = by_id[WRONG_FAILED[1]]
+    assert (deletes["expected"], deletes["decision"], deletes["passed"]) == (
+        "allow",
+        "explicit-deny",
+        False,
+    )
+    assert deletes["context"] == {"aws:SourceIp": ["203.0.113.7"]}
+    [step] = deletes["steps"]
+    assert step["explanation"]["decisive"][0]["sid"] == "NoDeletes"
+    push = by_id[APP_IDS[0]]
+    assert [s["action"] for s in push["steps"]][-2:] == ["ecr:PutImage", "ecr:BatchGetImage"]
+    assert push["principal_arn"] == "arn:aws:sts::111122223333:assumed-role/ci/ci"
+    assert data["errors"] == [
+        {
+            "file": "specs/typo.yaml",
+            "line": 3,
+            "col": 1,
+            "message": "unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
+            "description, include, policies, principals, resources, organization, context, cases",
+        }
+    ]
+    policies = data["policies"]
+    assert isinstance(policies, list)
+    repo = [p for p in policies if p["name"] == "app-repo" and p["spec"] == "specs/app.yaml"]
+    assert repo and repo[0]["file"] == "specs/policies/app-repo.json"
+    assert [(s["index"], s["sid"]) for s in repo[0]["statements"]] == [
+        (0, "AuditorsDescribe"),
+        (1, "NoDeletes"),
+    ]
+    assert (pytester.path / "reports" / "policy-report.html").is_file()
+
+
+WRITE_LOG = """
+import os
+import runner.report
+
+_real = runner.report.write_report
+
+def _logged(results, path):
+    with open(os.path.join(os.path.dirname(__file__), "writes.log"), "a") as log:
+        log.write(f"{os.getpid()} {path}\\n")
+    _real(results, path)
+
+runner.report.write_report = _logged
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_the_controller_writes_one_report(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    workers: list[str],
+) -> None:
+    import os
+
+    write_project(pytester.path, wrong=True, typo=True)
+    pytester.makeconftest(WRITE_LOG)
+    result = run_pytest(*workers, "--policy-results=results.json", "--policy-report=r/x.html")
+    result.assert_outcomes(passed=7, failed=2, errors=1)
+    writes = (pytester.path / "writes.log").read_text().splitlines()
+    assert writes == [f"{os.getpid()} {pytester.path / 'r' / 'x.html'}"]
+    html = (pytester.path / "r" / "x.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html")
+    data = _results(pytester.path / "results.json")
+    checks = data["checks"]
+    assert isinstance(checks, list) and len(checks) == 9
+    assert len(data["errors"]) == 1  # type: ignore[arg-type]
+    assert {p["name"] for p in data["policies"]} >= {"app-repo", "ci-identity"}  # type: ignore[attr-defined]
+
+
+def test_same_outcomes_with_xdist(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    serial = run_pytest("--policy-results=serial.json", "--no-policy-report")
+    parallel = run_pytest("-n", "2", "--policy-results=parallel.json", "--no-policy-report")
+    serial.assert_outcomes(passed=7, failed=2)
+    parallel.assert_outcomes(passed=7, failed=2)
+
+    def outcomes(name: str) -> dict[str, tuple[str, str]]:
+        checks = _results(pytester.path / name)["checks"]
+        assert isinstance(checks, list)
+        return {c["id"]: (c["decision"], c["outcome"]) for c in checks}
+
+    assert outcomes("serial.json") == outcomes("parallel.json")
+    assert not (pytester.path / "reports").exists()
+
+
+def test_xdist_keeps_a_spec_file_on_one_worker(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    result = run_pytest("-n", "2", "-v", "--no-policy-report")
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        m = re.match(r"\[(gw\d+)\] .*(PASSED|FAILED) (specs/\w+\.yaml)::", line)
+        if m:
+            workers.setdefault(m[3], set()).add(m[1])
+    assert set(workers) == {"specs/app.yaml", "specs/wrong.yaml"}
+    assert all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_no_report_without_spec_checks_or_when_disabled(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    run_pytest().assert_outcomes(passed=1)
+    assert not (pytester.path / "reports").exists()
+
+    write_project(pytester.path)
+    result = run_pytest("--no-policy-report")
+    result.assert_outcomes(passed=7)
+    assert not (pytester.path / "reports").exists()
+    assert "policy report" not in result.stdout.str()
+
+
+def test_default_report_goes_under_the_rootdir(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_project(pytester.path)
+    pytester.makeini("[pytest]\n")
+    monkeypatch.chdir(pytester.path / "specs")
+    result = run_pytest("app.yaml")
+    result.assert_outcomes(passed=6)
+    assert (pytester.path / "reports" / "policy-report.html").is_file()
+    assert not (pytester.path / "specs" / "reports").exists()
