@@ -92,8 +92,15 @@ def closest_actions(text: str, n: int = 3) -> tuple[str, ...]:
     lowered = text.lower()
     if not lowered.startswith("ecr:"):
         lowered = "ecr:" + lowered.split(":", 1)[-1]
-    hits = difflib.get_close_matches(lowered, list(_BY_LOWER), n=n, cutoff=0.6)
-    return tuple(_BY_LOWER[h] for h in hits)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, lowered, name).ratio(), name) for name in _BY_LOWER),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < 0.6:
+        return ()
+    # only the names about as close as the best one: a clear typo gets one suggestion
+    best = scored[0][0]
+    return tuple(_BY_LOWER[name] for score, name in scored[:n] if score >= max(0.6, best - 0.05))
 
 
 def _suggest(closest: tuple[str, ...]) -> str:
