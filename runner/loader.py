@@ -12,6 +12,7 @@ The format is described in ``docs/spec-reference.md`` and ``runner/data/spec.sch
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -118,8 +119,8 @@ def _display(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _read_text(path: Path) -> tuple[str | None, list[tuple[int, int, str]]]:
-    """The UTF-8 text of ``path``, or None and problems as (line, col, message)."""
+def _read_bytes(path: Path) -> tuple[bytes | None, list[tuple[int, int, str]]]:
+    """The bytes of ``path``, or None and problems as (line, col, message)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -131,9 +132,12 @@ def _read_text(path: Path) -> tuple[str | None, list[tuple[int, int, str]]]:
                     f"{MAX_FILE_BYTES} bytes are read",
                 )
             ]
-        data = path.read_bytes()
+        return path.read_bytes(), []
     except OSError as exc:
         return None, [(1, 1, f"cannot read the file: {exc.strerror or exc}")]
+
+
+def _decode(data: bytes) -> tuple[str | None, list[tuple[int, int, str]]]:
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -292,27 +296,24 @@ def _compose(text: str) -> tuple[Node | None, list[tuple[int, int, str]]]:
     return root, _check_graph(root)
 
 
+#: A file's identity for the caches: its resolved path and a digest of its content (not its
+#: mtime, which may not change between two quick writes).
+_FileKey: TypeAlias = tuple[str, bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     """A file read and composed: ``root`` (None when empty), or ``problems``."""
 
+    key: _FileKey | None
     text: str | None
     root: Node | None
     problems: tuple[tuple[int, int, str], ...]
 
 
-_FileKey: TypeAlias = tuple[str, int, int]
-_parse_cache: dict[tuple[_FileKey, bool], _Parsed] = {}
+_parse_cache: dict[_FileKey, _Parsed] = {}
 _compiled_cache: dict[tuple[object, ...], validate.CompiledPolicy] = {}
 _CACHE_LIMIT = 4096
-
-
-def _file_key(path: Path) -> _FileKey | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path), st.st_mtime_ns, st.st_size)
 
 
 def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
@@ -321,20 +322,23 @@ def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
     cache[key] = value
 
 
-def _parse_file(path: Path, fkey: _FileKey | None, *, compose: bool = True) -> _Parsed:
-    """Read (and compose) ``path``, cached by (path, mtime, size) for the whole process."""
-    if fkey is not None and (fkey, compose) in _parse_cache:
-        return _parse_cache[(fkey, compose)]
-    text, problems = _read_text(path)
+def _parse_file(path: Path) -> _Parsed:
+    """Read and compose ``path``; an include or policy file shared by many specs is composed
+    once per process (cached by path and content)."""
+    data, problems = _read_bytes(path)
+    if data is None:
+        return _Parsed(None, None, None, tuple(problems))
+    key = (str(path), hashlib.blake2b(data, digest_size=16).digest())
+    cached = _parse_cache.get(key)
+    if cached is not None:
+        return cached
+    text, problems = _decode(data)
     if text is None:
-        parsed = _Parsed(None, None, tuple(problems))
-    elif not compose:
-        parsed = _Parsed(text, None, ())
+        parsed = _Parsed(key, None, None, tuple(problems))
     else:
         root, problems = _compose(text)
-        parsed = _Parsed(text, root, tuple(problems))
-    if fkey is not None:
-        _remember(_parse_cache, (fkey, compose), parsed)
+        parsed = _Parsed(key, text, root, tuple(problems))
+    _remember(_parse_cache, key, parsed)
     return parsed
 
 
@@ -660,8 +664,7 @@ class _Load:
             else:
                 self.err(at[0], at[1], f"cannot include {at[1].value!r}: {what} ({display})")
             return None
-        fkey = _file_key(path)
-        parsed = _parse_file(path, fkey)
+        parsed = _parse_file(path)
         for line, col, message in parsed.problems:
             self.err(display, (line, col), message)
         if parsed.problems:
@@ -683,7 +686,7 @@ class _Load:
                 f"got {_describe(parsed.root)}",
             )
             return None
-        return _File(path, display, fkey, parsed.root)
+        return _File(path, display, parsed.key, parsed.root)
 
     def gather(self, f: _File, chain: list[Path]) -> dict[str, tuple[ScalarNode, Node]]:
         """Read the definitions of ``f`` and (first) of the files it includes."""
@@ -893,17 +896,16 @@ class _Load:
         )
 
     def _file_source(self, path: Path, display: str) -> _PolicySource | None:
-        fkey = _file_key(path)
         is_json = path.suffix.lower() == ".json"
-        parsed = _parse_file(path, fkey)
+        parsed = _parse_file(path)
+        fkey = parsed.key
         if is_json:
-            raw = _parse_file(path, fkey, compose=False)
-            if raw.text is None:
-                for line, col, message in raw.problems:
+            if parsed.text is None:
+                for line, col, message in parsed.problems:
                     self.err(display, (line, col), message)
                 return None
             try:
-                document = json.loads(raw.text, object_pairs_hook=_no_duplicates)
+                document = json.loads(parsed.text, object_pairs_hook=_no_duplicates)
             except json.JSONDecodeError as exc:
                 self.err(display, (exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")
                 return None
