@@ -30,7 +30,8 @@ principals:
 resources:
   repo: {arn: "arn:aws:ecr:eu-west-1:111122223333:repository/a/b", policy: rp, tags: {x: 1}}
 policies:
-  id: {document: {Version: "2012-10-17", Statement: {Effect: Allow, Action: "ecr:*", Resource: "*"}}}
+  id:
+    document: {Version: "2012-10-17", Statement: {Effect: Allow, Action: "ecr:*", Resource: "*"}}
   rp: {file: ../policies/get-repository-policy.json}
   scp: {document: '{"Statement": {"Effect": "Deny", "Action": "ecr:Delete*", "Resource": "*"}}'}
 organization: {id: o-a1b2c3d4e5, accounts: ["111122223333"], scps: [FullAWSAccess, scp], rcps: []}
