@@ -1028,3 +1028,46 @@ def test_collection_rule_never_raises(tmp_path: Path) -> None:
     assert loader.looks_like_spec(tmp_path / "missing.yaml") is False
     (tmp_path / "dir.yaml").mkdir()
     assert loader.looks_like_spec(tmp_path / "dir.yaml") is False
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON Schema says the same as the loader
+
+
+def test_schema_lists_exactly_the_keys_the_loader_reads() -> None:
+    schema = json.loads((Path(loader.__file__).parent / "data" / "spec.schema.json").read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    props = schema["properties"]
+    assert tuple(props) == loader.SPEC_KEYS
+    assert set(props["policies"]["additionalProperties"]["properties"]) == {"file", "document"}
+    arn_form, service_form = props["principals"]["additionalProperties"]["oneOf"][1:]
+    assert set(arn_form["properties"]) | set(service_form["properties"]) == {
+        "arn",
+        "session",
+        "policies",
+        "boundary",
+        "session-policy",
+        "tags",
+        "service",
+    }
+    resource_form = props["resources"]["additionalProperties"]["oneOf"][1]
+    assert set(resource_form["properties"]) == {"arn", "policy", "tags"}
+    assert set(props["organization"]["properties"]) == {
+        "id",
+        "management-account",
+        "accounts",
+        "scps",
+        "rcps",
+    }
+    case = props["cases"]["items"]
+    assert tuple(case["properties"]) == (
+        "name",
+        "principal",
+        "resource",
+        "allow",
+        "deny",
+        "action",
+        "expect",
+        "context",
+    )
+    assert case["properties"]["expect"]["enum"] == list(model.EXPECTATIONS)
