@@ -318,10 +318,15 @@ def make_results(
     checks: list[dict[str, Any]] = []
     i = 0
     while len(checks) < n_checks:
-        spec = specs[i % n_files]
-        p = principals[(i // 3) % len(principals)]
-        act = kinds[i % len(kinds)]
-        r = None if act == "ecr:GetAuthorizationToken" else resources[(i // 7) % len(resources)]
+        # every principal x resource x action once: one matrix per resource, spec files
+        # holding a few resources each
+        n_p, n_r = len(principals), len(resources)
+        p = principals[i % n_p]
+        r_index = (i // n_p) % n_r
+        k = (i // (n_p * n_r)) % len(kinds)
+        act = kinds[k]
+        spec = specs[r_index % n_files]
+        r = None if act == "ecr:GetAuthorizationToken" else resources[r_index]
         steps_actions = PULL if act == "pull" else PUSH if act == "push" else (act,)
         steps = []
         for a in steps_actions:
@@ -340,7 +345,7 @@ def make_results(
         )
         expected = decision if rng.random() < 0.97 else ("allow" if decision != "allow" else "deny")
         passed = expected == decision or (expected == "deny" and decision != "allow")
-        case = f"case {i % 50} for {p['name']}"
+        case = f"{act} on {r['name'] if r else 'the account'}"
         outcome = "passed" if passed else "failed"
         if compact_passed and passed:
             for s in steps:
@@ -351,9 +356,9 @@ def make_results(
             {
                 "id": f"{spec}::{case}[{p['name']}-{r['name'] if r else 'none'}-{act}-{i}]",
                 "file": spec,
-                "line": 10 + (i % 50) * 6,
+                "line": 10 + k * 6,
                 "case": case,
-                "case_index": i % 50,
+                "case_index": k,
                 "principal": p["name"],
                 "principal_arn": p["arn"],
                 "resource": r["name"] if r else None,

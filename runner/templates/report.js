@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  var T0 = Date.now();
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
   var S = DATA.S, P = DATA.P, COL = {};
   DATA.columns.forEach(function (name, i) { COL[name] = i; });
@@ -49,7 +50,8 @@
     if (!Array.isArray(kids)) kids = [kids];
     kids.forEach(function (k) {
       if (k === null || k === undefined || k === false) return;
-      n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
+      if (Array.isArray(k)) add(n, k);
+      else n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
     });
     return n;
   }
@@ -169,21 +171,34 @@
       wrap.textContent = "";
       var ps = all ? principals : principals.slice(0, MAX_ROWS);
       var as = all ? actions : actions.slice(0, MAX_COLS);
-      var head = h("tr", null, [h("th", { "class": "corner", text: "principal \\ action" })].concat(as.map(function (a) {
-        return h("th", { "class": "a", title: a }, h("span", { text: a }));
+      // rows past the limit that hold a failed check are shown anyway, after a gap row
+      var late = all ? [] : principals.slice(MAX_ROWS).filter(function (p) {
+        return as.some(function (a) {
+          var list = r.cells.get(p + "\u0000" + a);
+          return list && list.some(function (c) { return c.outcome !== "passed"; });
+        });
+      });
+      var head = h("tr", null, [h("th", { "class": "corner", text: "principal \\ action (ecr:)" })].concat(as.map(function (a) {
+        return h("th", { "class": "a", title: a }, h("span", { text: a.replace(/^ecr:/, "") }));
       })));
-      var body = ps.map(function (p) {
+      var rowOf = function (p) {
         return h("tr", null, [h("th", { "class": "p", title: r.principals.get(p) || "", text: p })].concat(as.map(function (a) {
           var list = r.cells.get(p + "\u0000" + a);
           if (!list) return h("td", { "class": "empty-cell", title: "no check" });
           var bad = list.some(function (c) { return c.outcome !== "passed"; });
           return h("td", { "class": bad ? "failed-cell" : null }, list.map(cellLink));
         })));
-      });
+      };
+      var body = ps.map(rowOf);
+      if (late.length) {
+        body.push(h("tr", { "class": "gap" }, h("td", { colspan: String(as.length + 1),
+          text: "\u22EE " + (principals.length - ps.length - late.length) + " principals without failures not shown; those with failures follow" })));
+        body = body.concat(late.map(rowOf));
+      }
       wrap.appendChild(h("table", { "class": "matrix" }, [h("thead", null, head), h("tbody", null, body)]));
       if (ps.length < principals.length || as.length < actions.length) {
         wrap.appendChild(h("p", { "class": "more" }, [
-          "Showing " + ps.length + " of " + principals.length + " principals \u00D7 " + as.length + " of " + actions.length + " actions" +
+          "Showing " + (ps.length + late.length) + " of " + principals.length + " principals \u00D7 " + as.length + " of " + actions.length + " actions" +
             (r.bad ? " (" + r.bad + " failed checks in this resource; every one is in the list below)" : "") + ". ",
           h("button", { type: "button", onclick: function () { draw(true); }, text: "Show all" })
         ]));
@@ -330,6 +345,15 @@
     }
     if (!c.steps.length) d.appendChild(h("p", { "class": "empty", text: "No evaluation was recorded for this check." }));
     c.steps.forEach(function (st) { d.appendChild(step(st, c.steps.length > 1)); });
+    var short = c.steps.length && c.steps.every(function (st) {
+      var core = pool(st[3]);
+      return core && typeof core === "object" && core.policies === undefined && !st[2];
+    });
+    if (short) {
+      d.appendChild(h("p", { "class": "hint" }, ["This run recorded the short explanation of this check (deciding gate, reason and " +
+        "deciding statements). For every statement and condition evaluated, run ",
+        code("python -m runner explain " + (c.file || "SPEC") + " --case " + ((c.caseIndex === null || c.caseIndex === undefined) ? "N" : c.caseIndex + 1)), "."]));
+    }
     return d;
   }
 
@@ -501,12 +525,11 @@
     window.addEventListener("beforeprint", function () {
       document.querySelectorAll("details").forEach(function (d) { if (d.drawAll) d.drawAll(); d.open = true; });
     });
-    var t0 = Date.now();
     buildMatrices();
     refilter();
     renderList();
     if (location.hash.indexOf("#check-") === 0) goTo(location.hash.slice(1));
-    document.body.setAttribute("data-render-ms", String(Date.now() - t0));
+    document.body.setAttribute("data-render-ms", String(Date.now() - T0));
   }
 
   init();
