@@ -724,8 +724,7 @@ def test_unknown_action_with_suggestion(tmp_path: Path) -> None:
         "ecr:PutImag, s3:GetObject, ecr:Nothing*]}\n"
     )
     assert errors(tmp_path, text) == [
-        "spec.yaml:7:51: unknown Amazon ECR action 'ecr:PutImag'; did you mean ecr:PutImage, "
-        "ecr:ListImages or ecr:ReplicateImage?",
+        "spec.yaml:7:51: unknown Amazon ECR action 'ecr:PutImag'; did you mean ecr:PutImage?",
         "spec.yaml:7:64: 's3:GetObject' is not an Amazon ECR action: ECR actions start with 'ecr:'",
         "spec.yaml:7:78: the pattern 'ecr:Nothing*' matches no Amazon ECR action",
     ]
