@@ -20,7 +20,7 @@ built from it on the first ``Decision.to_dict()`` and cached.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from runner import catalog
@@ -32,6 +32,7 @@ from runner.model import (
     PrincipalType,
     Request,
     RequestContext,
+    Resource,
 )
 from runner.validate import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
 
@@ -89,7 +90,7 @@ def _iso(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _base_context(request: Request) -> dict[str, tuple[str, ...]]:
+def _base_context(request: Request, account_level: bool) -> dict[str, tuple[str, ...]]:
     p = request.principal
     res = request.resource
     org = request.organization
@@ -124,8 +125,7 @@ def _base_context(request: Request) -> dict[str, tuple[str, ...]]:
     if res is not None:
         out["aws:ResourceAccount"] = (res.account,)
         out["aws:RequestedRegion"] = (res.region,)
-        info = catalog.ACTIONS.get(request.action)
-        if info is None or not info.account_level:
+        if not account_level:
             for tag, value in res.tags.items():
                 out[f"aws:ResourceTag/{tag}"] = (value,)
                 out[f"ecr:ResourceTag/{tag}"] = (value,)
@@ -133,34 +133,78 @@ def _base_context(request: Request) -> dict[str, tuple[str, ...]]:
     return out
 
 
+# The keys filled in from the principal, the repository and the organization depend only on
+# those (frozen) objects, so they are computed once per combination. Entries keep the objects
+# alive, which keeps their ids unique while cached.
+_BASE_CACHE: dict[
+    tuple[int, int, int, bool],
+    tuple[Principal, Resource | None, Organization | None, RequestContext],
+] = {}
+_BASE_CACHE_LIMIT = 4096
+_time_cache: tuple[dt.datetime, dict[str, tuple[str, ...]]] | None = None
+
+
+def _base(request: Request, account_level: bool) -> RequestContext:
+    p, res, org = request.principal, request.resource, request.organization
+    key = (id(p), id(res), id(org), account_level)
+    hit = _BASE_CACHE.get(key)
+    if hit is not None and hit[0] is p and hit[1] is res and hit[2] is org:
+        return hit[3]
+    ctx = RequestContext(_base_context(request, account_level))
+    if len(_BASE_CACHE) >= _BASE_CACHE_LIMIT:
+        _BASE_CACHE.clear()
+    _BASE_CACHE[key] = (p, res, org, ctx)
+    return ctx
+
+
+def _time_keys(when: dt.datetime) -> dict[str, Sequence[str]]:
+    global _time_cache
+    cached = _time_cache
+    if cached is not None and cached[0] == when:
+        return dict(cached[1])
+    keys: dict[str, tuple[str, ...]] = {
+        "aws:CurrentTime": (_iso(when),),
+        "aws:EpochTime": (str(int(when.timestamp())),),
+    }
+    _time_cache = (when, keys)
+    return dict(keys)
+
+
+def _is_account_level(action: str) -> bool:
+    info = catalog.ACTIONS.get(action)
+    return info is not None and info.account_level
+
+
 def build_context(request: Request, *, now: dt.datetime | None = None) -> RequestContext:
     """The request context AWS would see: keys filled in from the principal, the repository
     and the organization, the time from ``now`` (default: the engine clock), then the
-    request's own ``context`` on top, key by key (key names ignore case)."""
-    when = now if now is not None else _clock()
-    base = _base_context(request)
-    base["aws:CurrentTime"] = (_iso(when),)
-    base["aws:EpochTime"] = (str(int(when.timestamp())),)
-    ctx = RequestContext(base)
+    request's own ``context`` on top, key by key (key names ignore case). Resource tags are
+    left out for an account-level action (its resource is ``*``)."""
+    return _build_context(request, _is_account_level(request.action), now or _clock())
+
+
+def _build_context(request: Request, account_level: bool, when: dt.datetime) -> RequestContext:
+    overrides = _time_keys(when)
     if request.context:
-        ctx = ctx.merged(request.context)
-    return ctx
+        overrides.update(request.context)
+    return _base(request, account_level).merged(overrides)
 
 
 class _Lazy:
     """The request context, built on first use (most decisions never need it)."""
 
-    __slots__ = ("ctx", "now", "request")
+    __slots__ = ("account_level", "ctx", "now", "request")
 
-    def __init__(self, request: Request, now: dt.datetime) -> None:
+    def __init__(self, request: Request, account_level: bool, now: dt.datetime) -> None:
         self.request = request
+        self.account_level = account_level
         self.now = now
         self.ctx: RequestContext | None = None
 
     def __call__(self) -> RequestContext:
         ctx = self.ctx
         if ctx is None:
-            ctx = self.ctx = build_context(self.request, now=self.now)
+            ctx = self.ctx = _build_context(self.request, self.account_level, self.now)
         return ctx
 
 
@@ -168,28 +212,31 @@ class _Lazy:
 # Matching one policy
 
 
-def _applies(stmt: CompiledStatement, arn: str, p: Principal, lazy: _Lazy) -> bool:
-    res = stmt.resource
-    if res is not None and not res.matches(arn, lazy):
-        return False
-    pm = stmt.principal
-    if pm is not None and not pm.matches(p):
-        return False
-    cond = stmt.conditions
-    return cond is None or cond.evaluate(lazy())
-
-
 _Run = tuple[CompiledPolicy, tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]
+#: (gate, result, note); a note naming a statement is kept as (policy, statement) and worded
+#: only when the explanation is built.
+_Gate = tuple[str, str, "str | tuple[CompiledPolicy, CompiledStatement]"]
+_NONE: tuple[CompiledStatement, ...] = ()
 
 
 def _run(policy: CompiledPolicy, action: str, arn: str, p: Principal, lazy: _Lazy) -> _Run:
     """(policy, applicable Deny statements, applicable Allow statements)."""
-    denies: list[CompiledStatement] = []
-    allows: list[CompiledStatement] = []
-    for stmt in policy.by_action.get(action, ()):
-        if _applies(stmt, arn, p, lazy):
-            (denies if stmt.effect == "Deny" else allows).append(stmt)
-    return policy, tuple(denies), tuple(allows)
+    denies = allows = _NONE
+    for stmt in policy.by_action.get(action, _NONE):
+        res = stmt.resource
+        if res is not None and not res.matches(arn, lazy):
+            continue
+        pm = stmt.principal
+        if pm is not None and not pm.matches(p):
+            continue
+        cond = stmt.conditions
+        if cond is not None and not cond.evaluate(lazy()):
+            continue
+        if stmt.effect == "Deny":
+            denies = (*denies, stmt)
+        else:
+            allows = (*allows, stmt)
+    return policy, denies, allows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +270,7 @@ class Decision:
         arn: str,
         runs: list[_Run],
         decisive: list[tuple[CompiledPolicy, CompiledStatement]],
-        gates: list[tuple[str, str, str]],
+        gates: list[_Gate],
         lazy: _Lazy,
         skipped: list[tuple[CompiledPolicy, str]],
     ) -> None:
@@ -297,7 +344,14 @@ class Decision:
                 "repository": req.resource.arn if req.resource is not None else None,
                 "context": ctx.to_dict(),
             },
-            "gates": [{"gate": g, "result": r, "note": n} for g, r, n in self._gates],
+            "gates": [
+                {
+                    "gate": g,
+                    "result": r,
+                    "note": n if isinstance(n, str) else f"allowed by {_label(*n)}",
+                }
+                for g, r, n in self._gates
+            ],
             "policies": policies,
             "decisive": [
                 {
@@ -436,11 +490,11 @@ def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
         raise ValueError(
             "the root user cannot have identity policies, a boundary or a session policy"
         )
-    lazy = _Lazy(request, now if now is not None else _clock())
+    lazy = _Lazy(request, account_level, now if now is not None else _clock())
     org = request.organization
 
     runs: list[_Run] = []
-    gates: list[tuple[str, str, str]] = []
+    gates: list[_Gate] = []
     skipped: list[tuple[CompiledPolicy, str]] = []
 
     # -- guardrails ---------------------------------------------------------------------------
@@ -512,7 +566,7 @@ def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
             return Decision(
                 request, "implicit-deny", "scp", reason, arn, runs, [], gates, lazy, skipped
             )
-        gates.append(("scp", "allow", f"allowed by {_label(*scp_allows[0])}"))
+        gates.append(("scp", "allow", scp_allows[0]))
         decisive.extend(scp_allows)
 
     # -- 3. RCPs (RCPFullAWSAccess allows everything; attached RCPs can only deny) ----------------
@@ -554,7 +608,7 @@ def _combine(
     id_runs: list[_Run],
     boundary_run: _Run | None,
     session_run: _Run | None,
-    gates: list[tuple[str, str, str]],
+    gates: list[_Gate],
     decisive: list[tuple[CompiledPolicy, CompiledStatement]],
 ) -> tuple[str, str, str]:
     """(decision, gate, reason) once no explicit deny and no SCP stands in the way."""
@@ -580,7 +634,7 @@ def _combine(
     elif grant == GRANT_NONE:
         gates.append(("resource", "implicit-deny", "no statement of the repository policy allows"))
     else:
-        gates.append(("resource", "allow", f"allowed by {_label(*res_allows[0])}"))
+        gates.append(("resource", "allow", res_allows[0]))
 
     if p.type not in _IDENTITY_TYPES:
         kind = "a service principal" if p.type is PrincipalType.SERVICE else "an anonymous caller"
@@ -611,7 +665,7 @@ def _combine(
     else:
         id_ok = bool(id_allows)
         if id_ok:
-            gates.append(("identity", "allow", f"allowed by {_label(*id_allows[0])}"))
+            gates.append(("identity", "allow", id_allows[0]))
         elif not p.policies:
             gates.append(("identity", "implicit-deny", f"{who} has no identity policies"))
         else:
@@ -622,7 +676,7 @@ def _combine(
     if boundary_run is None:
         gates.append(("boundary", "not-applicable", "no permissions boundary"))
     elif boundary_ok:
-        gates.append(("boundary", "allow", f"allowed by {_label(*boundary_allows[0])}"))
+        gates.append(("boundary", "allow", boundary_allows[0]))
     else:
         gates.append(
             (
@@ -636,7 +690,7 @@ def _combine(
     if session_run is not None:
         session_ok = bool(session_allows)
         if session_ok:
-            gates.append(("session", "allow", f"allowed by {_label(*session_allows[0])}"))
+            gates.append(("session", "allow", session_allows[0]))
         else:
             gates.append(
                 (
