@@ -460,6 +460,7 @@ def _rcp_applies(p: Principal, org: Organization | None, account: str | None) ->
     if account not in org.accounts:
         return f"the resource account {account} is not a member account of the organization"
     if p.is_service_linked_role:
+        # "Resource control policies (RCPs)", resources and entities not restricted by RCPs
         return "service-linked roles are not restricted by RCPs"
     if not org.rcps:
         return "only RCPFullAWSAccess is attached"

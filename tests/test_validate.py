@@ -1,0 +1,177 @@
+"""Policy validation and compilation: what the compiled form keeps, predefined policies, and
+properties that hold for every document (all problems reported, JSON text = mapping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner import catalog, validate
+from runner.model import PolicyInvalid, PolicyKind, PolicyProblem
+
+REPO = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AllowPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        },
+        {"Effect": "Deny", "Principal": "*", "Action": "ecr:Delete*"},
+    ],
+}
+
+
+def test_compiled_policy_keeps_what_explanations_need() -> None:
+    policy = validate.compile_policy(
+        REPO,
+        PolicyKind.RESOURCE,
+        name="prod-repo",
+        file="policies/prod.json",
+        line=3,
+        statement_lines=[5, 12],
+    )
+    assert (policy.name, policy.kind, policy.file, policy.line, policy.version) == (
+        "prod-repo",
+        PolicyKind.RESOURCE,
+        "policies/prod.json",
+        3,
+        "2012-10-17",
+    )
+    assert [(s.index, s.sid, s.effect, s.line) for s in policy.statements] == [
+        (0, "AllowPull", "Allow", 5),
+        (1, None, "Deny", 12),
+    ]
+    assert [s.label for s in policy.statements] == ["AllowPull", "#1"]
+
+
+def test_statement_lines_may_be_a_mapping() -> None:
+    policy = validate.compile_policy(REPO, PolicyKind.RESOURCE, name="p", statement_lines={1: 40})
+    assert [s.line for s in policy.statements] == [None, 40]
+
+
+def test_statements_are_indexed_by_the_actions_they_cover() -> None:
+    policy = validate.compile_policy(REPO, PolicyKind.RESOURCE, name="p")
+    assert [s.index for s in policy.for_action("ecr:BatchGetImage")] == [0]
+    assert [s.index for s in policy.for_action("ecr:DeleteRepository")] == [1]
+    assert policy.for_action("ecr:PutImage") == ()
+
+
+def test_not_action_covers_every_other_catalog_action() -> None:
+    policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": {"Effect": "Allow", "NotAction": "ecr:Delete*", "Resource": "*"},
+        },
+        PolicyKind.IDENTITY,
+        name="p",
+    )
+    covered = {a for a in catalog.ACTIONS if policy.for_action(a)}
+    assert covered == {a for a in catalog.ACTIONS if not a.startswith("ecr:Delete")}
+
+
+def test_missing_version_means_2008_rules() -> None:
+    policy = validate.compile_policy(
+        {"Statement": {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}},
+        PolicyKind.IDENTITY,
+        name="p",
+    )
+    assert policy.version == "2008-10-17"
+
+
+def test_version_read_by_yaml_as_a_date() -> None:
+    policy = validate.compile_policy(
+        {
+            "Version": dt.date(2012, 10, 17),
+            "Statement": {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+        },
+        PolicyKind.IDENTITY,
+        name="p",
+    )
+    assert policy.version == "2012-10-17"
+
+
+def test_predefined_full_access_policies() -> None:
+    assert validate.FULL_AWS_ACCESS.name == "FullAWSAccess"
+    assert validate.FULL_AWS_ACCESS.kind is PolicyKind.SCP
+    assert validate.RCP_FULL_AWS_ACCESS.name == "RCPFullAWSAccess"
+    assert validate.RCP_FULL_AWS_ACCESS.kind is PolicyKind.RCP
+    for action in catalog.ACTIONS:
+        assert len(validate.FULL_AWS_ACCESS.for_action(action)) == 1
+        assert len(validate.RCP_FULL_AWS_ACCESS.for_action(action)) == 1
+
+
+def test_policy_invalid_lists_every_problem_with_its_path() -> None:
+    with pytest.raises(PolicyInvalid) as info:
+        validate.compile_policy(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}, {"Effect": "Deny"}]},
+            PolicyKind.IDENTITY,
+            name="p",
+        )
+    assert info.value.problems == (
+        PolicyProblem(("Statement", 0), "a statement needs Action or NotAction"),
+        PolicyProblem(
+            ("Statement", 0),
+            'a statement of an identity-based policy needs Resource or NotResource ("Resource": '
+            '"*" for every resource)',
+        ),
+        PolicyProblem(("Statement", 1), "a statement needs Action or NotAction"),
+        PolicyProblem(
+            ("Statement", 1),
+            'a statement of an identity-based policy needs Resource or NotResource ("Resource": '
+            '"*" for every resource)',
+        ),
+    )
+    assert str(info.value).startswith("Statement[0]: a statement needs Action or NotAction; ")
+
+
+def test_json_text_and_mapping_compile_alike() -> None:
+    a = validate.compile_policy(REPO, PolicyKind.RESOURCE, name="p")
+    b = validate.compile_policy(json.dumps(REPO), PolicyKind.RESOURCE, name="p")
+    assert [(s.index, s.sid, s.effect, s.action.actions) for s in a.statements] == [
+        (s.index, s.sid, s.effect, s.action.actions) for s in b.statements
+    ]
+
+
+def test_the_document_is_not_modified() -> None:
+    before = json.dumps(REPO, sort_keys=True)
+    validate.compile_policy(REPO, PolicyKind.RESOURCE, name="p")
+    assert json.dumps(REPO, sort_keys=True) == before
+
+
+_KEYS = st.sampled_from(
+    ["Sid", "Effect", "Action", "NotAction", "Resource", "Principal", "Condition", "Bogus"]
+)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
+    st.just("*"),
+    st.just("ecr:*"),
+    st.just("Allow"),
+    st.lists(st.text(max_size=8), max_size=3),
+    st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=2),
+)
+
+
+@given(
+    st.sampled_from(list(PolicyKind)),
+    st.lists(st.dictionaries(_KEYS, _VALUES, max_size=6), min_size=1, max_size=3),
+)
+def test_any_document_compiles_or_fails_with_problems_never_crashes(
+    kind: PolicyKind, statements: list[dict[str, object]]
+) -> None:
+    doc = {"Version": "2012-10-17", "Statement": statements}
+    try:
+        validate.compile_policy(doc, kind, name="fuzz")
+    except PolicyInvalid as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.message
+            assert problem.path[:1] in ((), ("Statement",), ("Version",))
