@@ -396,7 +396,15 @@ def _explain_statement(
     if applied:
         note = _join(parts) + (" match" if len(parts) > 1 else " matches")
     else:
-        note = _join(failed) + (" do not match" if len(failed) > 1 else " does not match")
+        unmet = [w for w in failed if w != "conditions"]
+        phrases = []
+        if unmet:
+            phrases.append(
+                _join(unmet) + (" do not match" if len(unmet) > 1 else " does not match")
+            )
+        if "conditions" in failed:
+            phrases.append("conditions are not met")
+        note = " and ".join(phrases)
     if details:
         note += " (" + "; ".join(details) + ")"
     out: dict[str, Any] = {

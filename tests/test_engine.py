@@ -420,3 +420,42 @@ def test_requests_that_cannot_exist_are_refused() -> None:
         engine.evaluate(model.Request(principal, "ecr:PutImage"))
     with pytest.raises(ValueError, match="not an Amazon ECR action"):
         engine.evaluate(model.Request(principal, "s3:GetObject"))
+
+
+def test_statement_notes_say_what_did_not_match() -> None:
+    identity = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DevOnly",
+                    "Effect": "Allow",
+                    "Action": "ecr:PutImage",
+                    "Resource": "arn:aws:ecr:us-east-1:111122223333:repository/dev/*",
+                },
+                {
+                    "Sid": "Tagged",
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+                },
+            ],
+        },
+        PolicyKind.IDENTITY,
+        name="ci",
+    )
+    principal = model.principal_from_arn(
+        "ci", "arn:aws:iam::111122223333:role/ci", policies=[identity], tags={"team": "apps"}
+    )
+    resource = model.repository("prod", DEFAULT_REPOSITORY)
+    out = engine.evaluate(model.Request(principal, "ecr:PutImage", resource), now=NOW).to_dict()
+    assert out["decision"] == "implicit-deny"
+    notes = [s["note"] for s in out["policies"][0]["statements"]]
+    assert notes == [
+        "resource does not match (arn:aws:ecr:us-east-1:111122223333:repository/prod/app is not "
+        "in Resource [arn:aws:ecr:us-east-1:111122223333:repository/dev/*])",
+        "conditions are not met (arn:aws:ecr:us-east-1:111122223333:repository/prod/app matches "
+        "Resource [*]; condition not met: StringEquals aws:PrincipalTag/team)",
+    ]
+    assert out["policies"][0]["statements"][1]["conditions"][0]["actual"] == ["apps"]
