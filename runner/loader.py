@@ -12,6 +12,8 @@ The format is described in ``docs/spec-reference.md`` and ``runner/data/spec.sch
 from __future__ import annotations
 
 import difflib
+import functools
+import gc
 import hashlib
 import json
 import os
@@ -226,49 +228,14 @@ def _check_graph(root: Node) -> list[tuple[int, int, str]]:
             line, col = _node_loc(node)
             return [(line, col, f"values are nested more than {MAX_DEPTH} levels deep")]
         if node.tag not in _ALLOWED_TAGS and node.tag != _MERGE:
-            line, col = _node_loc(node)
-            problems.append(
-                (
-                    line,
-                    col,
-                    f"the YAML tag {_show_tag(node.tag)!r} is not supported; only plain "
-                    "strings, numbers, booleans, lists and mappings are read "
-                    "(tags are never executed)",
-                )
-            )
+            problems.append(_tag_problem(node))
         if isinstance(node, MappingNode):
-            seen: dict[str, int] = {}
-            for knode, _vnode in node.value:
-                line, col = _node_loc(knode)
-                if not isinstance(knode, ScalarNode):
-                    problems.append(
-                        (line, col, f"a mapping key must be plain text, not {_describe(knode)}")
-                    )
-                elif knode.tag == _MERGE:
-                    problems.append(
-                        (
-                            line,
-                            col,
-                            "merge keys ('<<') are not supported; write the keys out "
-                            "(an alias may still stand for a whole value)",
-                        )
-                    )
-                elif knode.value in seen:
-                    problems.append(
-                        (
-                            line,
-                            col,
-                            f"duplicate key {knode.value!r} (first defined on line "
-                            f"{seen[knode.value]})",
-                        )
-                    )
-                else:
-                    seen[knode.value] = line
+            problems.extend(_key_problems(node))
         active.add(key)
         stack.append((node, depth, True))
         for child in _children(node):
             stack.append((child, depth + 1, False))
-    return sorted(problems)
+    return sorted(set(problems))
 
 
 def _children(node: Node) -> list[Node]:
@@ -293,7 +260,93 @@ def _compose(text: str) -> tuple[Node | None, list[tuple[int, int, str]]]:
         return None, [(1, 1, f"values are nested more than {MAX_DEPTH} levels deep")]
     if root is None:
         return None, []
+    if "&" not in text:
+        # no anchor, so no alias: the document is a tree (the common case, checked faster)
+        return root, _check_tree(root)
     return root, _check_graph(root)
+
+
+def _tag_problem(node: Node) -> tuple[int, int, str]:
+    line, col = _node_loc(node)
+    return (
+        line,
+        col,
+        f"the YAML tag {_show_tag(node.tag)!r} is not supported; only plain "
+        "strings, numbers, booleans, lists and mappings are read "
+        "(tags are never executed)",
+    )
+
+
+def _key_problems(node: MappingNode) -> list[tuple[int, int, str]]:
+    """Non-text, merge and duplicate keys of one mapping."""
+    problems: list[tuple[int, int, str]] = []
+    seen: dict[str, int] = {}
+    for knode, _vnode in node.value:
+        line, col = _node_loc(knode)
+        if not isinstance(knode, ScalarNode):
+            problems.append(
+                (line, col, f"a mapping key must be plain text, not {_describe(knode)}")
+            )
+        elif knode.tag == _MERGE:
+            problems.append(
+                (
+                    line,
+                    col,
+                    "merge keys ('<<') are not supported; write the keys out "
+                    "(an alias may still stand for a whole value)",
+                )
+            )
+        elif knode.value in seen:
+            problems.append(
+                (
+                    line,
+                    col,
+                    f"duplicate key {knode.value!r} (first defined on line {seen[knode.value]})",
+                )
+            )
+        else:
+            seen[knode.value] = line
+    return problems
+
+
+def _check_tree(root: Node) -> list[tuple[int, int, str]]:
+    """:func:`_check_graph` for a document without aliases: the same problems, one pass."""
+    problems: list[tuple[int, int, str]] = []
+    allowed = _ALLOWED_TAGS
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            line, col = _node_loc(node)
+            return [(line, col, f"values are nested more than {MAX_DEPTH} levels deep")]
+        if node.tag not in allowed:
+            problems.append(_tag_problem(node))
+        if isinstance(node, MappingNode):
+            keys = set()
+            for knode, _vnode in node.value:
+                if type(knode) is not ScalarNode or knode.tag not in allowed or knode.value in keys:
+                    problems.extend(_key_problems(node))
+                    for k, _v in node.value:
+                        if k.tag not in allowed and k.tag != _MERGE:
+                            problems.append(_tag_problem(k))
+                    break
+                keys.add(knode.value)
+            for knode, vnode in node.value:
+                if type(vnode) is ScalarNode:
+                    if vnode.tag not in allowed:
+                        problems.append(_tag_problem(vnode))
+                else:
+                    stack.append((vnode, depth + 1))
+                if type(knode) is not ScalarNode:
+                    stack.append((knode, depth + 1))
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                if type(item) is ScalarNode:
+                    if item.tag not in allowed:
+                        problems.append(_tag_problem(item))
+                else:
+                    stack.append((item, depth + 1))
+    return sorted(set(problems))
 
 
 #: A file's identity for the caches: its resolved path and a digest of its content (not its
@@ -313,7 +366,7 @@ class _Parsed:
 
 _parse_cache: dict[_FileKey, _Parsed] = {}
 _compiled_cache: dict[tuple[object, ...], validate.CompiledPolicy] = {}
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 512
 
 
 def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
@@ -322,14 +375,15 @@ def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
     cache[key] = value
 
 
-def _parse_file(path: Path) -> _Parsed:
+def _parse_file(path: Path, *, cache: bool = True) -> _Parsed:
     """Read and compose ``path``; an include or policy file shared by many specs is composed
-    once per process (cached by path and content)."""
+    once per process (cached by path and content). Spec files are not cached: each is read
+    once, and keeping every tree alive would only slow the garbage collector down."""
     data, problems = _read_bytes(path)
     if data is None:
         return _Parsed(None, None, None, tuple(problems))
     key = (str(path), hashlib.blake2b(data, digest_size=16).digest())
-    cached = _parse_cache.get(key)
+    cached = _parse_cache.get(key) if cache else None
     if cached is not None:
         return cached
     text, problems = _decode(data)
@@ -338,7 +392,8 @@ def _parse_file(path: Path) -> _Parsed:
     else:
         root, problems = _compose(text)
         parsed = _Parsed(key, text, root, tuple(problems))
-    _remember(_parse_cache, key, parsed)
+    if cache:
+        _remember(_parse_cache, key, parsed)
     return parsed
 
 
@@ -664,7 +719,7 @@ class _Load:
             else:
                 self.err(at[0], at[1], f"cannot include {at[1].value!r}: {what} ({display})")
             return None
-        parsed = _parse_file(path)
+        parsed = _parse_file(path, cache=at is not None)
         for line, col, message in parsed.problems:
             self.err(display, (line, col), message)
         if parsed.problems:
@@ -714,7 +769,7 @@ class _Load:
             for name, node in (
                 self.name_list(f, top["include"][1], "file name", "a list of file names") or []
             ):
-                target = (f.path.parent / name).resolve()
+                target = _join(f.path, name)
                 if target in here:
                     cycle = [*here[here.index(target) :], target]
                     self.err(
@@ -835,7 +890,7 @@ class _Load:
         rel = self.text(f, v, "a file name")
         if rel is None:
             return None
-        path = (f.path.parent / rel).resolve()
+        path = _join(f.path, rel)
         display = _display(path, self.root)
         if not path.is_file():
             what = "no such file" if not path.exists() else "not a file"
@@ -1330,10 +1385,9 @@ class _Load:
                     ok = False
                     continue
             else:
-                try:
-                    resolved = catalog.resolve_action(text)
-                except catalog.UnknownAction as exc:
-                    self.err(f, item, str(exc))
+                resolved = _resolve_action(text)
+                if isinstance(resolved, str):
+                    self.err(f, item, resolved)
                     ok = False
                     continue
                 if not has_resource:
@@ -1546,6 +1600,15 @@ class _Load:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _resolve_action(text: str) -> tuple[str, ...] | str:
+    """``catalog.resolve_action`` once per distinct text: the actions, or the error message."""
+    try:
+        return tuple(catalog.resolve_action(text))
+    except catalog.UnknownAction as exc:
+        return str(exc)
+
+
 class _DuplicateKey(ValueError):
     pass
 
@@ -1579,14 +1642,35 @@ def load_spec(path: str | os.PathLike[str], *, display_root: Path | None = None)
     any other exception. Paths are shown relative to ``display_root`` (default: the current
     directory) when inside it.
     """
-    root = (display_root if display_root is not None else Path.cwd()).resolve()
+    root = _resolved_root(str(display_root if display_root is not None else Path.cwd()))
     spec_path = Path(path).resolve()
     load = _Load(root)
-    spec = _load(load, spec_path)
+    # Loading allocates many small, acyclic objects (YAML nodes, checks); the cyclic garbage
+    # collector would rescan everything alive again and again (about a third of the time for
+    # 800 spec files). It is paused for the load and restored afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        spec = _load(load, spec_path)
+    finally:
+        if collecting:
+            gc.enable()
     if load.problems:
         raise SpecError(_unique(load.problems))
     assert spec is not None
     return spec
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: str) -> Path:
+    return Path(root).resolve()
+
+
+def _join(including: Path, relative: str) -> Path:
+    """A path named in ``including`` (already absolute), relative to its folder; normalised
+    without touching the disk (``..`` removed), as resolving every path costs a stat per
+    component."""
+    return Path(os.path.normpath(including.parent / relative))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
