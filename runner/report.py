@@ -92,6 +92,20 @@ _CHECK_COLUMNS = (
 )
 
 
+#: Check fields the list of failed checks prints (a missing one prints as nothing).
+_SHOWN_FAILED = (
+    "principal",
+    "action",
+    "resource",
+    "expected",
+    "decision",
+    "outcome",
+    "file",
+    "line",
+    "case",
+)
+
+
 class ResultsError(ValueError):
     """A results file (or dict) that cannot be read or is not in the expected format."""
 
@@ -555,10 +569,14 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
             stats = by_file[file] = {"file": file, "passed": 0, "failed": 0, "error": 0}
         stats[outcome] += 1
         if outcome != "passed" and len(failed) < FAILED_LISTED:
-            failed.append({"check": check, "anchor": anchor})
+            shown = {k: check.get(k) for k in _SHOWN_FAILED}
+            failed.append({"check": shown, "anchor": anchor})
     errors = sorted(
-        (e for e in results.get("errors", []) if isinstance(e, dict)),
-        key=lambda e: (str(e.get("file")), _num(e.get("line")), _num(e.get("col"))),
+        (
+            {k: e.get(k) for k in ("file", "line", "col", "message")}
+            for e in results.get("errors", [])
+        ),
+        key=lambda e: (str(e["file"]), _num(e["line"]), _num(e["col"])),
     )
     for error in errors:
         file = str(error.get("file"))

@@ -620,3 +620,18 @@ def test_main_exit_2_on_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_main_exit_2_without_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main([]) == 2
     assert "RESULTS.json" in capsys.readouterr().err
+
+
+def test_sparse_results_render() -> None:
+    """Only the keys validation requires: nothing crashes, the gaps show as nothing."""
+    page = report.render_report(
+        {
+            "format": "policyspec-results/1",
+            "checks": [{"id": "specs/a.yaml::x[1]", "outcome": "error"}],
+            "errors": [{"message": "something broke"}],
+        }
+    )
+    assert "<b>1</b> errored" in page
+    assert '<span class="msg">something broke</span>' in page
+    assert 'got <span class="d">no decision</span>' in page
+    assert "None" not in _section(page, "failed")
