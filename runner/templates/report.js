@@ -90,7 +90,7 @@
       return h("tr", null, [h("th", null, code(k)), h("td", null, values(ctx[k]))]);
     })));
   }
-  function json(v) { return code(JSON.stringify(v)); }
+  function json(v) { return typeof v === "string" ? h("span", { "class": "mono pre", text: v }) : code(JSON.stringify(v)); }
 
   /* ---- Matrices ---------------------------------------------------------------------- */
 
@@ -340,7 +340,7 @@
     if (c.other) {
       add(d, kvTable(Object.keys(c.other).map(function (k) {
         var v = c.other[k];
-        return [k, typeof v === "string" ? h("span", { "class": "mono", style: "white-space:pre-wrap", text: v }) : json(v)];
+        return [k, json(v)];
       }), "other"));
     }
     if (!c.steps.length) d.appendChild(h("p", { "class": "empty", text: "No evaluation was recorded for this check." }));
