@@ -171,10 +171,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if not isinstance(item, CheckItem) or (report.when != "call" and report.passed):
+    if not isinstance(item, CheckItem):
+        return report
+    run = item.run
+    if report.when == "call":
+        item.run = None  # drop the decisions: 10,000 live explanations would only feed the GC
+    state = _state(item.config)
+    if not state.wanted or (report.when != "call" and report.passed):
         return report
     if report.when == "call":
-        run = item.run
         if run is not None:
             result = run.to_result(nodeid=item.nodeid)
         else:  # the engine raised: an internal error, shown with its traceback
@@ -183,7 +188,6 @@ def pytest_runtest_makereport(
         result = checks.base_result(item.check, nodeid=item.nodeid)
     report.policyspec = result  # type: ignore[attr-defined]
     parent = item.parent
-    state = _state(item.config)
     if isinstance(parent, SpecFile) and parent.nodeid not in state.inventory_sent:
         state.inventory_sent.add(parent.nodeid)
         report.policyspec_policies = parent.inventory()  # type: ignore[attr-defined]
@@ -263,6 +267,11 @@ class PolicySpecSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
+        #: Whether anything will use the results (the report or the results file); workers
+        #: see the same options as the controller.
+        self.wanted = bool(config.getoption("policy_results")) or not config.getoption(
+            "no_policy_report"
+        )
         self.start = time.time()
         self.explicit_files: frozenset[Path] | None = None
         self.inventory_sent: set[str] = set()

@@ -1,0 +1,183 @@
+"""The command line: python -m runner eval|explain|schema|report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runner import __version__, checks, loader
+from runner.__main__ import main
+
+EVAL_KEYS = {"file", "case", "principal", "action", "resource", "expected", "decision", "passed"}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+WriteProject = Callable[..., None]
+
+
+def _lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_eval_prints_one_json_object_per_check_and_exits_0(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project)
+    assert main(["eval", "specs"]) == 0
+    captured = capsys.readouterr()
+    rows = _lines(captured.out)
+    assert len(rows) == 6
+    assert all(EVAL_KEYS | {"id", "line", "steps"} <= set(r) for r in rows)
+    first = rows[0]
+    assert {k: first[k] for k in EVAL_KEYS} == {
+        "file": "specs/app.yaml",
+        "case": "ci pushes",
+        "principal": "ci",
+        "action": "push",
+        "resource": "app",
+        "expected": "allow",
+        "decision": "allow",
+        "passed": True,
+    }
+    assert captured.err == ""
+
+
+def test_eval_exits_1_when_a_check_fails(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True)
+    assert main(["eval", "specs/wrong.yaml"]) == 1
+    rows = _lines(capsys.readouterr().out)
+    assert [(r["case"], r["decision"], r["passed"]) for r in rows] == [
+        ("auditor pushes", "implicit-deny", False),
+        ("ci deletes", "explicit-deny", False),
+        ("auditor looks", "allow", True),
+    ]
+    # a failed check shows each step's full explanation
+    assert "policies" in rows[1]["steps"][0]["explanation"]  # type: ignore[index]
+
+
+def test_eval_exits_2_on_a_spec_error_and_still_evaluates_the_rest(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True, typo=True)
+    assert main(["eval", "specs"]) == 2
+    captured = capsys.readouterr()
+    assert len(_lines(captured.out)) == 9
+    assert captured.err.splitlines() == [
+        "specs/typo.yaml:3:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
+        "description, include, policies, principals, resources, organization, context, cases"
+    ]
+
+
+def test_eval_of_a_missing_path_is_a_message_not_a_traceback(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    assert main(["eval", "nowhere.yaml"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "error: nowhere.yaml: no such file or directory\n"
+
+
+def test_explain_prints_the_case_for_a_person(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True)
+    assert main(["explain", "specs/wrong.yaml", "--case", "2"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert (
+        lines[0]
+        == "specs/wrong.yaml::ci-deletes[ci-app-ecr:DeleteRepository]  (specs/wrong.yaml:7)"
+    )
+    assert lines[1] == "  FAIL: expected allow, got explicit-deny"
+    assert "  ecr:DeleteRepository: explicit-deny" in lines
+    assert (
+        "    reason: explicitly denied by statement NoDeletes of repository policy app-repo"
+        in lines
+    )
+    assert "    deciding gate: resource" in lines
+    assert any(
+        line.startswith("    repository policy app-repo (specs/policies/app-repo.json")
+        for line in lines
+    )
+    assert any(line.startswith("      #1 NoDeletes Deny matched") for line in lines)
+    assert lines[-1] == "0 of 1 check(s) passed"
+
+    assert main(["explain", "specs/wrong.yaml", "--case", "auditor looks"]) == 0
+    out = capsys.readouterr().out
+    assert "  PASS: expected allow, got allow" in out
+    assert "1 of 1 check(s) passed" in out
+
+
+def test_explain_rejects_an_unknown_case(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project)
+    assert main(["explain", "specs/app.yaml", "--case", "9"]) == 2
+    assert "--case 9 is not one" in capsys.readouterr().err
+    assert main(["explain", "specs/app.yaml", "--case", "ci pulls"]) == 2
+    assert "has no case named 'ci pulls'" in capsys.readouterr().err
+
+
+def test_schema_prints_the_packaged_json_schema(
+    capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    shipped = json.loads((repo_root / "runner" / "data" / "spec.schema.json").read_text())
+    assert printed == shipped
+
+
+def test_report_subcommand_renders_results_files(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True)
+    files, _ = checks.find_spec_files(["specs"])
+    results = {
+        "format": "policyspec-results/1",
+        "checks": [
+            run.to_result() for spec_run in checks.run_spec_files(files) for run in spec_run.runs
+        ],
+        "errors": [],
+        "policies": checks.policy_inventory(loader.load_spec("specs/app.yaml")),
+    }
+    (project / "results.json").write_text(json.dumps(results))
+    assert main(["report", "results.json", "-o", "out/report.html"]) == 0
+    html = (project / "out" / "report.html").read_text()
+    assert "auditor-pushes" in html
+    capsys.readouterr()
+    assert main(["report", "missing.json", "-o", "x.html"]) == 2
+
+
+def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"pytest-policyspec {__version__}\n"
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_python_dash_m_runner_runs_the_cli(
+    tmp_path: Path, write_project: WriteProject, repo_root: Path
+) -> None:
+    write_project(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "eval", "specs"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(repo_root), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 6
