@@ -152,7 +152,9 @@ def repo_root() -> Path:
 @pytest.fixture
 def run_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> RunPytest:
     """``pytester.runpytest`` with the plugin enabled; xdist workers can import ``runner``."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    if PLUGIN_ARGS:  # not installed: let xdist workers import the checkout
+        paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
     def run(*args: str) -> pytest.RunResult:
         return pytester.runpytest(*PLUGIN_ARGS, *args)
