@@ -280,6 +280,7 @@ class PolicySpecSession:
         self.other_collect_failures = 0
         self.policies: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.report_path: Path | None = None
+        self.write_errors: list[str] = []
         self.results_path: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -355,16 +356,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results_opt = config.getoption("policy_results")
     if results_opt:
         path = _resolve(results_opt, config.invocation_params.dir)
-        report.write_results(results, path)
-        state.results_path = path
+        try:
+            report.write_results(results, path)
+            state.results_path = path
+        except OSError as exc:
+            state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
     if not config.getoption("no_policy_report"):
         opt = config.getoption("policy_report")
         if opt:
             path = _resolve(opt, config.invocation_params.dir)
         else:
             path = _resolve(str(config.getini("policyspec_report")), config.rootpath)
-        report.write_report(results, path)
-        state.report_path = path
+        try:
+            report.write_report(results, path)
+            state.report_path = path
+        except OSError as exc:
+            state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    if state.write_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _resolve(value: str, base: Path) -> Path:
@@ -383,6 +392,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         parts.append(f"policy results: {_shown(state.results_path, config)}")
     if parts:
         terminalreporter.write_line("; ".join(parts))
+    for message in state.write_errors:
+        terminalreporter.write_line(f"policyspec: error: {message}", red=True)
 
 
 def _shown(path: Path, config: pytest.Config) -> str:

@@ -316,3 +316,15 @@ def test_default_report_goes_under_the_rootdir(
     result.assert_outcomes(passed=6)
     assert (pytester.path / "reports" / "policy-report.html").is_file()
     assert not (pytester.path / "specs" / "reports").exists()
+
+
+def test_an_unwritable_report_path_is_reported_and_fails_the_run(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path)
+    pytester.path.joinpath("blocker").write_text("a file, not a folder")
+    result = run_pytest("--policy-report=blocker/report.html")
+    result.assert_outcomes(passed=6)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["policyspec: error: cannot write */blocker/report.html: *"])
+    assert "Traceback" not in result.stdout.str()
