@@ -170,54 +170,47 @@ def many_files(out: Path, *, files: int, checks_per_file: int) -> int:
     return total
 
 
-def _heavy_policies(tag: int, statements: int) -> tuple[dict[str, object], dict[str, object]]:
-    """An identity policy and a repository policy of about ``statements`` statements each,
-    most with conditions that must be evaluated before the last ones decide."""
-    ident: list[dict[str, object]] = []
-    for i in range(statements - 2):
-        ident.append(
-            {
-                "Sid": f"Narrow{i}",
+def _heavy_policies(tag: int, statements: int) -> dict[str, dict[str, object]]:
+    """An identity policy, a permissions boundary, a repository policy and an SCP of about
+    ``statements`` statements each. Every statement names every ECR action and matches the
+    repository, so each one's conditions are evaluated for every action before the last
+    statements decide: the worst case for the engine, as in a large organisation's policies
+    written per team."""
+    repo_arn = f"arn:aws:ecr:us-*:{ACCOUNT}:repository/heavy{tag}/*"
+
+    def team_allows(prefix: str, resource: bool) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for i in range(statements - 1):
+            stmt: dict[str, object] = {
+                "Sid": f"{prefix}{i}",
                 "Effect": "Allow",
-                "Action": ["ecr:Describe*", "ecr:List*", "ecr:BatchGetImage"],
-                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team{i}/*",
+                "Action": "ecr:*",
                 "Condition": {
-                    "StringEquals": {"aws:PrincipalTag/team": f"team{i}"},
-                    "IpAddress": {"aws:SourceIp": [f"10.{i % 250}.0.0/16", "192.0.2.0/24"]},
+                    "IpAddress": {"aws:SourceIp": [f"10.{i % 250}.0.0/16", "203.0.113.0/24"]},
                     "StringLike": {"aws:RequestedRegion": "us-*"},
+                    "StringEquals": {"aws:PrincipalTag/team": f"team{i}"},
                 },
             }
-        )
+            if resource:
+                stmt["Resource"] = repo_arn
+            out.append(stmt)
+        return out
+
+    ident = team_allows("Team", True)
     ident.append(
         {
             "Sid": "Platform",
             "Effect": "Allow",
             "Action": "ecr:*",
-            "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/heavy{tag}/*",
-            "Condition": {
-                "StringEquals": {"aws:PrincipalTag/team": "platform"},
-                "Bool": {"aws:SecureTransport": "true"},
-            },
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
         }
     )
-    ident.append(
-        {"Sid": "Auth", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
-    )
-    repo: list[dict[str, object]] = []
-    for i in range(statements - 1):
-        acct = f"{500000000000 + i:012d}"
-        repo.append(
-            {
-                "Sid": f"Pull{i}",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Condition": {
-                    "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
-                    "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{acct}:role/ci-*"},
-                },
-            }
-        )
+    boundary = team_allows("Bound", True)
+    boundary.append({"Sid": "BoundPlatform", "Effect": "Allow", "Action": "ecr:*", "Resource": "*"})
+    repo = team_allows("Repo", False)
+    for stmt in repo:
+        stmt["Principal"] = {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"}
     repo.append(
         {
             "Sid": "NoDeletes",
@@ -227,34 +220,54 @@ def _heavy_policies(tag: int, statements: int) -> tuple[dict[str, object], dict[
             "Condition": {"StringNotEquals": {"aws:PrincipalTag/role": "admin"}},
         }
     )
-    return (
-        {"Version": "2012-10-17", "Statement": ident},
-        {"Version": "2012-10-17", "Statement": repo},
-    )
+    scp: list[dict[str, object]] = [
+        {
+            "Sid": f"Region{i}",
+            "Effect": "Deny",
+            "Action": "ecr:*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:RequestedRegion": f"xx-region-{i}"},
+                "StringNotLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/break{i}-*"},
+            },
+        }
+        for i in range(statements)
+    ]
+    return {
+        "identity": {"Version": "2012-10-17", "Statement": ident},
+        "boundary": {"Version": "2012-10-17", "Statement": boundary},
+        "repo": {"Version": "2012-10-17", "Statement": repo},
+        "scp": {"Version": "2012-10-17", "Statement": scp},
+    }
 
 
 def heavy(out: Path, *, files: int, statements: int, principals: int, repos: int) -> int:
-    """``files`` specs, each with its own identity and repository policy of about
-    ``statements`` statements with conditions, and principals x repos x 25 actions."""
+    """``files`` specs, each with its own identity policy, boundary, repository policy and
+    SCP of about ``statements`` statements with conditions, checking principals x repos x
+    (pull, push and 20 single actions allowed; 5 delete actions explicitly denied)."""
     out = _fresh(out)
-    allow, deny = ALLOWED[:20], DENIED[:5]
+    allow, deny = ["pull", "push", *ALLOWED[:18]], DENIED[:5]
     total = 0
     for f in range(files):
-        ident, repo = _heavy_policies(f, statements)
-        (out / f"identity_{f:03d}.json").write_text(json.dumps(ident, indent=1))
-        (out / f"repo_{f:03d}.json").write_text(json.dumps(repo, indent=1))
+        for kind, doc in _heavy_policies(f, statements).items():
+            (out / f"{kind}_{f:03d}.json").write_text(json.dumps(doc, indent=1))
         names = [f"h{f}p{i}" for i in range(principals)]
         text = (
             "policies:\n"
-            f"  identity:\n    file: identity_{f:03d}.json\n"
-            f"  repo:\n    file: repo_{f:03d}.json\n"
+            + "".join(
+                f"  {k}:\n    file: {k}_{f:03d}.json\n"
+                for k in ("identity", "boundary", "repo", "scp")
+            )
+            + 'organization:\n  id: o-a1b2c3d4e5\n  management-account: "999999999999"\n'
+            f'  accounts: ["{ACCOUNT}"]\n  scps: [FullAWSAccess, scp]\n'
             "context:\n  aws:SourceIp: 203.0.113.7\n"
             "principals:\n"
         )
         for name in names:
             text += (
                 f"  {name}:\n    arn: arn:aws:iam::{ACCOUNT}:role/{name}\n"
-                "    policies: [identity]\n    tags: {team: platform}\n"
+                "    policies: [identity]\n    boundary: boundary\n"
+                "    tags: {team: platform}\n"
             )
         text += "resources:\n"
         for r in range(repos):
