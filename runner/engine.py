@@ -42,7 +42,9 @@ Clock = Callable[[], dt.datetime]
 
 
 def _system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    # aws:CurrentTime has whole seconds; dropping the fraction lets the formatted time keys
+    # be reused by every request within the same second
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 _clock: Clock = _system_clock
