@@ -148,30 +148,51 @@ def bench_eval(work: Path, repeat: int) -> None:
     )
 
 
-def bench_xdist(work: Path, repeat: int) -> None:
-    spec = work / "heavy"
-    n = corpus.heavy(spec, files=8, statements=100, principals=10, repos=10)
+def _xdist_pair(spec: Path, n: int, repeat: int) -> tuple[float, float]:
     serial = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "0", ".")
     par = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "2", ".")
     _expect_count(_run(serial, spec)[1], n)
     _expect_count(_run(par, spec)[1], n)
-    t0 = _median(serial, spec, repeat)
-    t2 = _median(par, spec, repeat)
+    return _median(serial, spec, repeat), _median(par, spec, repeat)
+
+
+def bench_xdist(work: Path, repeat: int) -> None:
+    ops = work / "heavy-ops"
+    n = corpus.heavy(ops, files=8, statements=100, principals=20, repos=25, operations_only=True)
+    t0, t2 = _xdist_pair(ops, n, repeat)
     _row(
-        f"3. -n 2 vs -n 0, {n:,} checks, 8 policies x 100 statements",
-        f"{t0 / t2:.2f}x faster ({t2:.2f} s vs {t0:.2f} s)",
+        f"3. -n 2 vs -n 0: {n:,} pull/push checks, 8 x 4 policies x 100 statements",
+        f"{t0 / t2:.2f}x faster ({t2:.2f} s vs {t0:.2f} s, {t0 / n * 1e3:.1f} ms per check)",
         ">= 1.5x",
         t0 / t2 >= 1.5,
         "bench_scale.py xdist",
     )
-    light = work / "matrix10k"
-    if not light.exists():
-        corpus.matrix(light, principals=20, repos=20, actions=25, files=20)
-    l0 = _median(_pytest_cmd(*_ours(), "--no-policy-report", "-n", "0", "."), light, repeat)
-    l2 = _median(_pytest_cmd(*_ours(), "--no-policy-report", "-n", "2", "."), light, repeat)
+    mixed = work / "heavy-mixed"
+    n = corpus.heavy(mixed, files=8, statements=100, principals=10, repos=10)
+    t0, t2 = _xdist_pair(mixed, n, repeat)
     print(
-        f"|   light policies, 10,000 checks | -n 2 is {l0 / l2:.2f}x of -n 0 "
-        f"({l2:.2f} s vs {l0:.2f} s) | (information) | | `bench_scale.py xdist` |"
+        f"|   same policies, {n:,} checks of single actions and operations | -n 2 is "
+        f"{t0 / t2:.2f}x of -n 0 ({t2:.2f} s vs {t0:.2f} s, {t0 / n * 1e3:.1f} ms per check) "
+        "| (information) | | `bench_scale.py xdist` |"
+    )
+    light = work / "matrix10k"
+    n = corpus.matrix(light, principals=20, repos=20, actions=25, files=20)
+    t0, t2 = _xdist_pair(light, n, repeat)
+    print(
+        f"|   light policies, {n:,} checks | -n 2 is {t0 / t2:.2f}x of -n 0 ({t2:.2f} s vs "
+        f"{t0:.2f} s, {t0 / n * 1e3:.2f} ms per check) | (information) | | "
+        "`bench_scale.py xdist` |"
+    )
+    base0 = _median(
+        _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "-n", "0", "."), light, repeat
+    )
+    base2 = _median(
+        _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "-n", "2", "."), light, repeat
+    )
+    print(
+        f"|   bare no-op plugin, {n:,} items | -n 2 is {base0 / base2:.2f}x of -n 0 "
+        f"({base2:.2f} s vs {base0:.2f} s): xdist's own cost per item | (information) | | "
+        "`bench_scale.py xdist` |"
     )
 
 

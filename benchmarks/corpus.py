@@ -241,12 +241,24 @@ def _heavy_policies(tag: int, statements: int) -> dict[str, dict[str, object]]:
     }
 
 
-def heavy(out: Path, *, files: int, statements: int, principals: int, repos: int) -> int:
+def heavy(
+    out: Path,
+    *,
+    files: int,
+    statements: int,
+    principals: int,
+    repos: int,
+    operations_only: bool = False,
+) -> int:
     """``files`` specs, each with its own identity policy, boundary, repository policy and
     SCP of about ``statements`` statements with conditions, checking principals x repos x
-    (pull, push and 20 single actions allowed; 5 delete actions explicitly denied)."""
+    (pull, push and 18 single actions allowed; 5 delete actions explicitly denied), or with
+    ``operations_only`` just pull and push (3 and 7 actions per check)."""
     out = _fresh(out)
-    allow, deny = ["pull", "push", *ALLOWED[:18]], DENIED[:5]
+    if operations_only:
+        allow, deny = ["pull", "push"], []
+    else:
+        allow, deny = ["pull", "push", *ALLOWED[:18]], DENIED[:5]
     total = 0
     for f in range(files):
         for kind, doc in _heavy_policies(f, statements).items():
@@ -280,8 +292,9 @@ def heavy(out: Path, *, files: int, statements: int, principals: int, repos: int
             f"  - principal: {_yaml_list(names)}\n"
             f"    resource: {_yaml_list([f'r{r}' for r in range(repos)])}\n"
             f"    allow: {_yaml_list(allow)}\n"
-            f"    action: {_yaml_list(deny)}\n    expect: explicit-deny\n"
         )
+        if deny:
+            text += f"    action: {_yaml_list(deny)}\n    expect: explicit-deny\n"
         (out / f"spec_{f:03d}.yaml").write_text(text)
         total += principals * repos * (len(allow) + len(deny))
     return total
