@@ -116,23 +116,11 @@ def compact_explanation(decision: Decision) -> dict[str, Any]:
     """The explanation of a passing step as the report needs it: decision, gate, reason and
     the decisive statements (for statement coverage), without the costly full walk over every
     policy and condition that ``Decision.to_dict()`` does."""
-    # ``_decisive`` holds (CompiledPolicy, CompiledStatement) pairs; to_dict() renders the
-    # same pairs the same way. Reading them here avoids building the request context.
     return {
         "decision": decision.decision,
         "gate": decision.gate,
         "reason": decision.reason,
-        "decisive": [
-            {
-                "policy": policy.name,
-                "kind": policy.kind.value,
-                "file": policy.file,
-                "index": stmt.index,
-                "sid": stmt.sid,
-                "effect": stmt.effect,
-            }
-            for policy, stmt in decision._decisive
-        ],
+        "decisive": decision.decisive(),
     }
 
 

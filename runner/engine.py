@@ -355,18 +355,23 @@ class Decision:
                 for g, r, n in self._gates
             ],
             "policies": policies,
-            "decisive": [
-                {
-                    "policy": policy.name,
-                    "kind": policy.kind.value,
-                    "file": policy.file,
-                    "index": stmt.index,
-                    "sid": stmt.sid,
-                    "effect": stmt.effect,
-                }
-                for policy, stmt in self._decisive
-            ],
+            "decisive": self.decisive(),
         }
+
+    def decisive(self) -> list[dict[str, Any]]:
+        """The statements that produced the decision, as in ``to_dict()["decisive"]``; cheap
+        (no request context or statement walk), for callers that need only these."""
+        return [
+            {
+                "policy": policy.name,
+                "kind": policy.kind.value,
+                "file": policy.file,
+                "index": stmt.index,
+                "sid": stmt.sid,
+                "effect": stmt.effect,
+            }
+            for policy, stmt in self._decisive
+        ]
 
 
 def _who(p: Principal) -> str:
