@@ -124,8 +124,15 @@ def _base_context(request: Request, account_level: bool) -> dict[str, tuple[str,
             and (p.account in org.accounts or p.account == org.management_account)
         ):
             out["aws:PrincipalOrgID"] = (org.id,)
-    if res is not None:
+    if account_level:
+        # An account-level action (ecr:GetAuthorizationToken, registry settings) acts on the
+        # caller's own registry, whatever repository the check names: its resource account is
+        # the caller's, as for the RCPs that apply to it ("Resource control policies").
+        if p.account is not None:
+            out["aws:ResourceAccount"] = (p.account,)
+    elif res is not None:
         out["aws:ResourceAccount"] = (res.account,)
+    if res is not None:
         out["aws:RequestedRegion"] = (res.region,)
         if not account_level:
             for tag, value in res.tags.items():

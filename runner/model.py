@@ -283,8 +283,9 @@ class RequestContext(Mapping[str, tuple[str, ...]]):
 class Request:
     """One request to decide. ``action`` is a catalog action name (``ecr:BatchGetImage``).
     ``resource`` is the repository named by the check, or None; for an account-level action
-    the engine evaluates against resource ``*`` and ignores the repository policy, but still
-    uses the repository for region and account keys. ``context`` holds the spec's explicit
+    the engine evaluates against resource ``*`` in the caller's own account
+    (``aws:ResourceAccount``) and ignores the repository policy, but still takes the region
+    from the repository. ``context`` holds the spec's explicit
     keys; the engine fills in the rest (see ``engine.build_context``)."""
 
     principal: Principal
