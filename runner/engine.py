@@ -20,6 +20,7 @@ built from it on the first ``Decision.to_dict()`` and cached.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -41,10 +42,17 @@ __all__ = ["Decision", "build_context", "evaluate", "set_clock"]
 Clock = Callable[[], dt.datetime]
 
 
+_last_second: tuple[int, dt.datetime] = (-1, dt.datetime.min)
+
+
 def _system_clock() -> dt.datetime:
-    # aws:CurrentTime has whole seconds; dropping the fraction lets the formatted time keys
-    # be reused by every request within the same second
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # aws:CurrentTime has whole seconds; one datetime per second lets every request within
+    # that second reuse it and its formatted time keys
+    global _last_second
+    second = int(time.time())
+    if second != _last_second[0]:
+        _last_second = (second, dt.datetime.fromtimestamp(second, dt.UTC))
+    return _last_second[1]
 
 
 _clock: Clock = _system_clock
