@@ -6,6 +6,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 a usage or spec error.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "one JSON object per check. Exit 0 if all passed, 1 if any failed, 2 on a spec error.",
     )
     p_eval.add_argument("paths", nargs="+", metavar="SPEC_OR_DIR")
+    p_eval.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
 
     p_explain = sub.add_parser(
         "explain",
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the case: its 1-based position in the file or its name",
     )
+    p_explain.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
 
     sub.add_parser("schema", help="print the JSON Schema of spec files")
 
@@ -59,6 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_report.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+_TIME_HELP = (
+    "evaluate every check at this instant (aws:CurrentTime), e.g. 2027-01-01T00:00:00Z; "
+    "default: now"
+)
+
+
+def _instant(text: str) -> dt.datetime:
+    from runner import engine
+
+    try:
+        return engine.parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from runner import engine
+
+    # every check of this run sees the same aws:CurrentTime
+    engine.freeze_clock(getattr(args, "time", None))
     if args.command == "eval":
         return _eval(args.paths)
     if args.command == "explain":

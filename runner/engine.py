@@ -37,7 +37,7 @@ from runner.model import (
 )
 from runner.validate import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
 
-__all__ = ["Decision", "build_context", "evaluate", "set_clock"]
+__all__ = ["Decision", "build_context", "evaluate", "freeze_clock", "parse_instant", "set_clock"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -56,6 +56,31 @@ def _system_clock() -> dt.datetime:
 
 
 _clock: Clock = _system_clock
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """An instant given by a person: ISO 8601 with a time zone or ``Z`` (``2027-01-01T00:00:00Z``),
+    or a date alone (midnight UTC). Raises ValueError with what was expected."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date and time; expected ISO 8601 such as 2027-01-01T00:00:00Z"
+        ) from None
+    if when.tzinfo is None:
+        if "T" in text or " " in text.strip():
+            raise ValueError(f"{text!r} has no time zone; add Z for UTC or an offset like +02:00")
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def freeze_clock(at: dt.datetime | None = None) -> dt.datetime:
+    """Evaluate every later request at one instant: ``at``, or now (whole seconds). A run of
+    checks uses this so that all its checks see the same ``aws:CurrentTime``, also across
+    pytest-xdist workers. Returns the instant."""
+    when = at if at is not None else _system_clock()
+    set_clock(lambda: when)
+    return when
 
 
 def set_clock(clock: Clock | None) -> None:

@@ -27,6 +27,7 @@ from runner.errors import SpecError
 _SUFFIXES = (".yaml", ".yml")
 _RESULTS_FORMAT = "policyspec-results/1"
 _STATE_KEY = pytest.StashKey["PolicySpecSession"]()
+_TIME_KEY = "policyspec_now"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="also write the results as JSON (input of `python -m runner report`)",
     )
+    group.addoption(
+        "--policy-time",
+        metavar="ISO8601",
+        default=None,
+        type=_parse_time,
+        help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), e.g. "
+        "2027-01-01T00:00:00Z; default: when the run starts",
+    )
     parser.addini(
         "policyspec_report",
         "path of the HTML policy report, relative to the rootdir",
@@ -61,6 +70,36 @@ def pytest_configure(config: pytest.Config) -> None:
     state = PolicySpecSession(config)
     config.stash[_STATE_KEY] = state
     config.pluginmanager.register(state, "policyspec-session")
+    # One instant for the whole run (aws:CurrentTime, aws:EpochTime): the controller picks it
+    # and hands it to the xdist workers, so -n N sees the same time as a serial run.
+    from runner import engine
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _TIME_KEY in workerinput:
+        state.now = engine.freeze_clock(_dt.datetime.fromisoformat(workerinput[_TIME_KEY]))
+    else:
+        state.now = engine.freeze_clock(config.getoption("policy_time"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from runner import engine
+
+    engine.set_clock(None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: give each worker the run's instant."""
+    node.workerinput[_TIME_KEY] = _state(node.config).now.isoformat()
+
+
+def _parse_time(text: str) -> _dt.datetime:
+    from runner import engine
+
+    try:
+        return engine.parse_instant(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--policy-time: {exc}") from None
 
 
 def _state(config: pytest.Config) -> PolicySpecSession:
@@ -312,6 +351,7 @@ class PolicySpecSession:
             "no_policy_report"
         )
         self.start = time.time()
+        self.now = _dt.datetime.now(_dt.UTC)  # the run's instant, set in pytest_configure
         self.explicit_files: frozenset[Path] | None = None
         self.inventory_sent: set[str] = set()
         self.results: dict[str, dict[str, Any]] = {}

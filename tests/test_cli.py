@@ -181,3 +181,22 @@ def test_python_dash_m_runner_runs_the_cli(
     )
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 6
+
+
+def test_eval_time_pins_aws_current_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "timed.yaml"
+    spec.write_text(
+        "principals:\n  ci:\n    arn: arn:aws:iam::111122223333:role/ci\n    policies: [p]\n"
+        "policies:\n  p:\n    document:\n      Version: '2012-10-17'\n      Statement:\n"
+        "        - {Effect: Allow, Action: ecr:GetAuthorizationToken, Resource: '*',\n"
+        "           Condition: {DateLessThan: {aws:CurrentTime: '2027-01-01T00:00:00Z'}}}\n"
+        "cases:\n  - {principal: ci, action: ecr:GetAuthorizationToken, expect: allow}\n"
+    )
+    assert main(["eval", str(spec), "--time", "2026-12-31T23:59:59Z"]) == 0
+    assert main(["eval", str(spec), "--time", "2027-01-01T00:00:00+00:00"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["decision"] for line in lines] == ["allow", "implicit-deny"]
+    assert main(["eval", str(spec), "--time", "soon"]) == 2
+    assert "'soon' is not a date and time; expected ISO 8601" in capsys.readouterr().err

@@ -328,3 +328,72 @@ def test_an_unwritable_report_path_is_reported_and_fails_the_run(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["policyspec: error: cannot write */blocker/report.html: *"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_same_report_data_with_and_without_xdist(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    from runner import report
+
+    write_project(pytester.path, wrong=True, typo=True)
+    at = "--policy-time=2026-11-30T04:10:00Z"
+    run_pytest(at, "--policy-results=serial.json", "--no-policy-report")
+    run_pytest(at, "-n", "2", "--policy-results=parallel.json", "--no-policy-report")
+    serial = _results(pytester.path / "serial.json")
+    parallel = _results(pytester.path / "parallel.json")
+    for data in (serial, parallel):  # what differs between any two runs
+        data["generated"], data["duration"], data["command"] = "T", 0.0, "pytest"
+
+    def by_id(data: dict[str, object]) -> dict[str, object]:
+        checks = data["checks"]
+        assert isinstance(checks, list)
+        return {c["id"]: c for c in checks}
+
+    assert by_id(serial) == by_id(parallel)
+    assert serial["errors"] == parallel["errors"]
+    assert report.render_report(serial) == report.render_report(parallel)
+
+
+TIMED_SPEC = """\
+principals:
+  ci:
+    arn: arn:aws:iam::111122223333:role/ci
+    policies: [until-2027]
+policies:
+  until-2027:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: TemporaryPush
+          Effect: Allow
+          Action: ecr:GetAuthorizationToken
+          Resource: "*"
+          Condition: {DateLessThan: {aws:CurrentTime: "2027-01-01T00:00:00Z"}}
+cases:
+  - principal: ci
+    action: ecr:GetAuthorizationToken
+    expect: allow
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_policy_time_pins_aws_current_time(
+    pytester: pytest.Pytester, run_pytest: RunPytest, workers: list[str]
+) -> None:
+    pytester.makefile(".yaml", timed=TIMED_SPEC)
+    before = run_pytest(*workers, "--policy-time=2026-12-31T23:59:59Z", "--no-policy-report")
+    before.assert_outcomes(passed=1)
+    after = run_pytest(*workers, "--policy-time=2027-01-01", "--no-policy-report")
+    after.assert_outcomes(failed=1)
+    after.stdout.fnmatch_lines(["expected allow, got implicit-deny"])
+
+
+def test_policy_time_rejects_a_time_without_zone(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    pytester.makefile(".yaml", timed=TIMED_SPEC)
+    result = run_pytest("--policy-time=2027-01-01T10:00:00")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--policy-time: '2027-01-01T10:00:00' has no time zone; add Z for UTC or an offset*"]
+    )
