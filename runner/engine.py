@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from runner import catalog
+from runner.conditions import CompiledConditions
 from runner.matching import GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
 from runner.model import (
     Organization,
@@ -232,22 +233,67 @@ def _build_context(request: Request, account_level: bool, when: dt.datetime) -> 
     return _base(request, account_level).merged(overrides)
 
 
-class _Lazy:
-    """The request context, built on first use (most decisions never need it)."""
+# A whole context (filled-in keys, the request's own keys, the time) is the same for every
+# action of an operation and for every check of a case on one principal and repository, and a
+# condition block's result depends on nothing but the context. So contexts are shared, each
+# with a memo of the condition blocks already evaluated against it: a push (7 actions) against
+# large policies evaluates each block once instead of seven times. Checks come case by case,
+# so a small cache holds the contexts in use; entries keep their key objects alive, which
+# keeps the ids unique while cached.
+_Shared = tuple[
+    Principal, "Resource | None", "Organization | None", RequestContext, dict[int, bool]
+]
+_CtxKey = tuple[int, int, int, bool, tuple[tuple[str, tuple[str, ...]], ...], dt.datetime]
+_CTX_CACHE: dict[_CtxKey, _Shared] = {}
+_CTX_CACHE_LIMIT = 256
 
-    __slots__ = ("account_level", "ctx", "now", "request")
+
+def _shared_context(
+    request: Request, account_level: bool, when: dt.datetime
+) -> tuple[RequestContext, dict[int, bool]]:
+    p, res, org = request.principal, request.resource, request.organization
+    # the request's own keys by value: a caller may reuse one mapping with other contents
+    own = tuple((k, tuple(v)) for k, v in request.context.items()) if request.context else ()
+    key = (id(p), id(res), id(org), account_level, own, when)
+    hit = _CTX_CACHE.get(key)
+    if hit is not None and hit[0] is p and hit[1] is res and hit[2] is org:
+        return hit[3], hit[4]
+    ctx = _build_context(request, account_level, when)
+    memo: dict[int, bool] = {}
+    if len(_CTX_CACHE) >= _CTX_CACHE_LIMIT:
+        _CTX_CACHE.clear()
+    _CTX_CACHE[key] = (p, res, org, ctx, memo)
+    return ctx, memo
+
+
+class _Lazy:
+    """The request context, built (or found) on first use: most decisions never need it."""
+
+    __slots__ = ("account_level", "ctx", "memo", "now", "request")
 
     def __init__(self, request: Request, account_level: bool, now: dt.datetime) -> None:
         self.request = request
         self.account_level = account_level
         self.now = now
         self.ctx: RequestContext | None = None
+        self.memo: dict[int, bool] = {}
 
     def __call__(self) -> RequestContext:
         ctx = self.ctx
         if ctx is None:
-            ctx = self.ctx = _build_context(self.request, self.account_level, self.now)
+            ctx, self.memo = _shared_context(self.request, self.account_level, self.now)
+            self.ctx = ctx
         return ctx
+
+    def holds(self, conditions: CompiledConditions) -> bool:
+        """Whether a condition block holds in this request's context (memoised per context)."""
+        ctx = self.ctx if self.ctx is not None else self()
+        memo = self.memo
+        key = id(conditions)
+        result = memo.get(key)
+        if result is None:
+            result = memo[key] = conditions.evaluate(ctx)
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +318,7 @@ def _run(policy: CompiledPolicy, action: str, arn: str, p: Principal, lazy: _Laz
         if pm is not None and not pm.matches(p):
             continue
         cond = stmt.conditions
-        if cond is not None and not cond.evaluate(lazy()):
+        if cond is not None and not lazy.holds(cond):
             continue
         if stmt.effect == "Deny":
             denies = (*denies, stmt)

@@ -459,3 +459,37 @@ def test_statement_notes_say_what_did_not_match() -> None:
         "Resource [*]; condition not met: StringEquals aws:PrincipalTag/team)",
     ]
     assert out["policies"][0]["statements"][1]["conditions"][0]["actual"] == ["apps"]
+
+
+def test_shared_contexts_follow_the_request_context_by_value() -> None:
+    # Contexts (and the condition results remembered for them) are shared between requests;
+    # a caller that reuses one mapping with other contents must still get fresh answers.
+    policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}},
+                }
+            ],
+        },
+        PolicyKind.IDENTITY,
+        name="office",
+    )
+    ci = model.principal_from_arn("ci", "arn:aws:iam::111122223333:role/ci", policies=[policy])
+    repo = model.repository("app", "arn:aws:ecr:us-east-1:111122223333:repository/app")
+    context: dict[str, list[str]] = {"aws:SourceIp": ["203.0.113.7"]}
+    now = dt.datetime(2026, 11, 30, 4, 10, tzinfo=dt.UTC)
+
+    def decide(action: str) -> str:
+        request = model.Request(ci, action, repo, context=context)
+        return engine.evaluate(request, now=now).decision
+
+    assert [decide(a) for a in catalog.OPERATIONS["push"]] == ["allow"] * 7
+    context["aws:SourceIp"] = ["198.51.100.1"]
+    assert [decide(a) for a in catalog.OPERATIONS["push"]] == ["implicit-deny"] * 7
+    context["aws:SourceIp"] = ["203.0.113.200"]
+    assert decide("ecr:PutImage") == "allow"
