@@ -145,6 +145,10 @@ class PrincipalMatcher:
             return p.service in self.services
         if ptype is PrincipalType.ANONYMOUS:
             return False
+        if p.boundary is not None:
+            # "IAM JSON policy elements: NotPrincipal": a Deny with NotPrincipal always denies
+            # an IAM principal that has a permissions boundary, whatever NotPrincipal lists.
+            return False
         if p.account not in self.accounts:
             return False
         if ptype is PrincipalType.ROOT:
@@ -165,6 +169,11 @@ class PrincipalMatcher:
         if self.negated:
             if self.excludes(p):
                 return f"{who} is exempted by NotPrincipal [{listed}]"
+            if p.boundary is not None and p.type is not PrincipalType.SERVICE:
+                return (
+                    f"{who} is not exempted by NotPrincipal [{listed}]: a principal with a "
+                    "permissions boundary never is"
+                )
             return (
                 f"{who} is not exempted by NotPrincipal [{listed}] (an exemption must list "
                 "each identity the request carries: account, role and session, or user)"
