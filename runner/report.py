@@ -48,28 +48,6 @@ FAILED_LISTED = 50
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
-#: Check fields the page shows in their own places; any other field is shown as "other".
-_CHECK_KEYS = frozenset(
-    (
-        "id",
-        "file",
-        "line",
-        "case",
-        "case_index",
-        "principal",
-        "principal_arn",
-        "resource",
-        "resource_arn",
-        "action",
-        "expected",
-        "decision",
-        "passed",
-        "outcome",
-        "context",
-        "steps",
-    )
-)
-
 #: Column order of a check row in the embedded data (the page's JavaScript reads it from there).
 _CHECK_COLUMNS = (
     "id",
@@ -90,6 +68,10 @@ _CHECK_COLUMNS = (
     "steps",
     "other",
 )
+
+#: Check fields the page shows in their own places (``passed`` through ``outcome``); any other
+#: field is shown under "other".
+_CHECK_KEYS = frozenset(_CHECK_COLUMNS) - {"anchor", "other"} | {"passed"}
 
 
 #: Check fields the list of failed checks prints (a missing one prints as nothing).
