@@ -713,7 +713,7 @@ class _Load:
         """Parse a spec or include file; problems are reported in it (or at the include)."""
         display = _display(path, self.root)
         if not path.is_file():
-            what = "no such file" if not path.exists() else "not a file"
+            what = "no such file" if not path.exists() else "not a regular file"
             if at is None:
                 self.problems.append(Problem(None, f"{display}: {what}"))
             else:
@@ -893,8 +893,10 @@ class _Load:
         path = _join(f.path, rel)
         display = _display(path, self.root)
         if not path.is_file():
-            what = "no such file" if not path.exists() else "not a file"
-            self.err(f, v, f"policy file {rel!r} not found: {what} ({display})")
+            if path.exists():
+                self.err(f, v, f"policy file {rel!r} is not a regular file ({display})")
+            else:
+                self.err(f, v, f"policy file {rel!r} not found: no such file ({display})")
             return None
         return self._file_source(path, display)
 

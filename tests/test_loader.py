@@ -4,6 +4,7 @@ with its exact text at file:line:col."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -520,6 +521,24 @@ def test_missing_policy_file(tmp_path: Path) -> None:
     assert errors(tmp_path, text) == [
         "spec.yaml:8:11: policy file '../policies/missing.json' not found: no such file "
         f"({(tmp_path.parent / 'policies' / 'missing.json').resolve().as_posix()})"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_policy_file_that_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    # a directory, a FIFO or a device would block or never end if read: refused before reading
+    target = tmp_path / "special"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    text = (
+        PRINCIPALS
+        + "policies:\n  p:\n    file: special\n"
+        + "cases: [{principal: ci, allow: ecr:ListImages, resource: prod}]\n"
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:11: policy file 'special' is not a regular file (special)"
     ]
 
 
