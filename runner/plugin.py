@@ -226,14 +226,23 @@ def pytest_runtest_makereport(
             result = run.to_result(nodeid=item.nodeid)
         else:  # the engine raised: an internal error, shown with its traceback
             result = checks.base_result(item.check, nodeid=item.nodeid)
+            result["message"] = _error_line(call)
     else:  # setup or teardown failed
         result = checks.base_result(item.check, nodeid=item.nodeid)
+        result["message"] = f"{report.when} failed: {_error_line(call)}"
     report.policyspec = result  # type: ignore[attr-defined]
     parent = item.parent
     if isinstance(parent, SpecFile) and parent.nodeid not in state.inventory_sent:
         state.inventory_sent.add(parent.nodeid)
         report.policyspec_policies = parent.inventory()  # type: ignore[attr-defined]
     return report
+
+
+def _error_line(call: pytest.CallInfo[None]) -> str:
+    """The exception that stopped a check, in one line, for the report's error entries."""
+    if call.excinfo is None:
+        return "no decision was recorded"
+    return call.excinfo.exconly().strip().splitlines()[-1][:500]
 
 
 @pytest.hookimpl(wrapper=True)

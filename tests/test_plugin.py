@@ -397,3 +397,24 @@ def test_policy_time_rejects_a_time_without_zone(
     result.stderr.fnmatch_lines(
         ["*--policy-time: '2027-01-01T10:00:00' has no time zone; add Z for UTC or an offset*"]
     )
+
+
+def test_an_error_outside_the_decision_is_recorded_with_its_message(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path)
+    pytester.makeconftest(
+        "def pytest_runtest_setup(item):\n"
+        "    if item.name.startswith('auditor'):\n"
+        "        raise RuntimeError('the audit log is offline')\n"
+    )
+    result = run_pytest("--policy-results=results.json", "--no-policy-report")
+    outcomes = result.parseoutcomes()
+    assert outcomes["errors"] >= 1
+    checks = _results(pytester.path / "results.json")["checks"]
+    assert isinstance(checks, list)
+    errored = [c for c in checks if c["outcome"] == "error"]
+    assert errored and all(
+        c["message"] == "setup failed: RuntimeError: the audit log is offline" for c in errored
+    )
+    assert all(c["principal"] == "auditor" for c in errored)
