@@ -131,11 +131,13 @@ def _base_context(request: Request, account_level: bool) -> dict[str, tuple[str,
     res = request.resource
     org = request.organization
     out: dict[str, tuple[str, ...]] = {}
+    # "AWS global condition context keys": aws:PrincipalIsAWSService is present in every
+    # request signed with AWS credentials, so an unsigned (anonymous) request does not carry it.
     if p.type is PrincipalType.SERVICE:
         out["aws:PrincipalIsAWSService"] = ("true",)
         if p.service:
             out["aws:PrincipalServiceName"] = (p.service,)
-    else:
+    elif p.type is not PrincipalType.ANONYMOUS:
         out["aws:PrincipalIsAWSService"] = ("false",)
     if p.type in _IDENTITY_TYPES and p.arn and p.account:
         out["aws:PrincipalArn"] = (p.arn,)
