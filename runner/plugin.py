@@ -441,6 +441,7 @@ class PolicySpecSession:
             "format": _RESULTS_FORMAT,
             "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration": round(time.time() - self.start, 3),
+            "evaluated_at": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": f"pytest {args}".strip(),
             "versions": {
                 "policyspec": __version__,

@@ -202,6 +202,7 @@ def load_results(paths: Sequence[Path]) -> dict[str, Any]:
     policies: dict[tuple[Any, Any, str], dict[str, Any]] = {}
     generated: list[str] = []
     duration = 0.0
+    evaluated_at: list[str] = []
     commands: list[str] = []
     versions: dict[str, list[str]] = {}
     sources: list[str] = []
@@ -228,6 +229,9 @@ def load_results(paths: Sequence[Path]) -> dict[str, Any]:
             generated.append(data["generated"])
         if isinstance(data.get("duration"), int | float):
             duration += float(data["duration"])
+        at = data.get("evaluated_at")
+        if isinstance(at, str) and at not in evaluated_at:
+            evaluated_at.append(at)
         if isinstance(data.get("command"), str) and data["command"] not in commands:
             commands.append(data["command"])
         for name, version in (data.get("versions") or {}).items():
@@ -238,6 +242,7 @@ def load_results(paths: Sequence[Path]) -> dict[str, Any]:
         "format": RESULTS_FORMAT,
         "generated": max(generated) if generated else None,
         "duration": duration,
+        "evaluated_at": " | ".join(evaluated_at) if evaluated_at else None,
         "command": " | ".join(commands) if commands else None,
         "versions": {name: " | ".join(v) for name, v in versions.items()},
         "sources": sources,
@@ -587,6 +592,7 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "generated": results.get("generated"),
         "duration": _fmt_duration(results.get("duration")),
+        "evaluated_at": results.get("evaluated_at"),
         "command": results.get("command"),
         "versions": sorted(versions.items()) if isinstance(versions, dict) else [],
         "sources": results.get("sources") or [],

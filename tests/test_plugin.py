@@ -418,3 +418,15 @@ def test_an_error_outside_the_decision_is_recorded_with_its_message(
         c["message"] == "setup failed: RuntimeError: the audit log is offline" for c in errored
     )
     assert all(c["principal"] == "auditor" for c in errored)
+
+
+def test_the_report_says_as_of_when_checks_were_evaluated(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path)
+    run_pytest(
+        "--policy-time=2027-03-01T12:00:00Z", "--policy-results=r.json", "--policy-report=r.html"
+    )
+    assert _results(pytester.path / "r.json")["evaluated_at"] == "2027-03-01T12:00:00Z"
+    html = (pytester.path / "r.html").read_text()
+    assert "Evaluated as of <time>2027-03-01T12:00:00Z</time> (aws:CurrentTime)" in html
