@@ -45,6 +45,10 @@ def _env() -> dict[str, str]:
     return env
 
 
+#: pytest arguments for the bare no-op plugin (benchmarks/baseline_plugin.py) instead of ours
+_BASELINE = ("-p", "no:policyspec", "-p", "baseline_plugin")
+
+
 def _ours() -> list[str]:
     return [] if _plugin_installed() else ["-p", "runner.plugin"]
 
@@ -85,7 +89,7 @@ def _row(target: str, figure: str, goal: str, ok: bool, command: str) -> None:
 def bench_pytest(work: Path, repeat: int) -> None:
     spec = work / "matrix10k"
     n = corpus.matrix(spec, principals=20, repos=20, actions=25, files=20)
-    base_cmd = _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", ".")
+    base_cmd = _pytest_cmd(*_BASELINE, ".")
     ours_cmd = _pytest_cmd(*_ours(), "--no-policy-report", ".")
     _expect_count(_run(base_cmd, spec)[1], n)
     _expect_count(_run(ours_cmd, spec)[1], n)
@@ -148,9 +152,14 @@ def bench_eval(work: Path, repeat: int) -> None:
     )
 
 
-def _xdist_pair(spec: Path, n: int, repeat: int) -> tuple[float, float]:
-    serial = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "0", ".")
-    par = _pytest_cmd(*_ours(), "--no-policy-report", "-n", "2", ".")
+def _xdist_pair(
+    spec: Path, n: int, repeat: int, plugin: Sequence[str] | None = None
+) -> tuple[float, float]:
+    """Median seconds at -n 0 and -n 2 (ours by default, or the given plugin arguments),
+    after one run of each has shown all n checks passing."""
+    args = list(plugin) if plugin is not None else [*_ours(), "--no-policy-report"]
+    serial = _pytest_cmd(*args, "-n", "0", ".")
+    par = _pytest_cmd(*args, "-n", "2", ".")
     _expect_count(_run(serial, spec)[1], n)
     _expect_count(_run(par, spec)[1], n)
     return _median(serial, spec, repeat), _median(par, spec, repeat)
@@ -183,12 +192,7 @@ def bench_xdist(work: Path, repeat: int) -> None:
         f"{t0:.2f} s, {t0 / n * 1e3:.2f} ms per check) | (information) | | "
         "`bench_scale.py xdist` |"
     )
-    base0 = _median(
-        _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "-n", "0", "."), light, repeat
-    )
-    base2 = _median(
-        _pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "-n", "2", "."), light, repeat
-    )
+    base0, base2 = _xdist_pair(light, n, repeat, plugin=_BASELINE)
     print(
         f"|   bare no-op plugin, {n:,} items | -n 2 is {base0 / base2:.2f}x of -n 0 "
         f"({base2:.2f} s vs {base0:.2f} s): xdist's own cost per item | (information) | | "
@@ -215,7 +219,7 @@ def bench_memory(work: Path, repeat: int) -> None:
     n = corpus.matrix(spec, principals=50, repos=80, actions=25, files=80)
     eval_mb = _peak_rss_mb([sys.executable, "-m", "runner", "eval", "."], spec)
     pytest_mb = _peak_rss_mb(_pytest_cmd(*_ours(), "--no-policy-report", "."), spec)
-    base_mb = _peak_rss_mb(_pytest_cmd("-p", "no:policyspec", "-p", "baseline_plugin", "."), spec)
+    base_mb = _peak_rss_mb(_pytest_cmd(*_BASELINE, "."), spec)
     _row(
         f"4. peak memory, {n:,} checks",
         f"pytest {pytest_mb:.0f} MB (bare no-op plugin {base_mb:.0f} MB); eval {eval_mb:.0f} MB",
