@@ -151,12 +151,15 @@ def repo_root() -> Path:
 
 @pytest.fixture
 def run_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> RunPytest:
-    """``pytester.runpytest`` with the plugin enabled; xdist workers can import ``runner``."""
+    """``pytester.runpytest`` with the plugin enabled (``subprocess=True``: in a new
+    interpreter); xdist workers and subprocesses can import ``runner``."""
     if PLUGIN_ARGS:  # not installed: let xdist workers import the checkout
         paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
-    def run(*args: str) -> pytest.RunResult:
+    def run(*args: str, subprocess: bool = False) -> pytest.RunResult:
+        if subprocess:  # a fresh interpreter, through to its exit
+            return pytester.runpytest_subprocess(*PLUGIN_ARGS, *args)
         return pytester.runpytest(*PLUGIN_ARGS, *args)
 
     return run

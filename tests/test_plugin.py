@@ -108,11 +108,17 @@ def test_failed_checks_rerun_alone_with_lf(
         assert f"{node_id} FAILED" in again.stdout.str()
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_junitxml_names_each_check(
-    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    workers: list[str],
 ) -> None:
     write_project(pytester.path, wrong=True)
-    run_pytest("--junitxml=junit.xml", "-o", "junit_family=xunit1")  # xunit1 records file/line
+    # xunit1 records file/line; with -n 2 the passing checks' reports travel in the plugin's
+    # compact form, the failing ones in pytest's own
+    run_pytest(*workers, "--junitxml=junit.xml", "-o", "junit_family=xunit1")
     tree = ET.parse(pytester.path / "junit.xml")
     cases = {tc.get("name"): tc for tc in tree.iter("testcase")}
     assert set(cases) == {i.split("::")[1] for i in APP_IDS} | {
@@ -127,6 +133,9 @@ def test_junitxml_names_each_check(
     assert deletes.get("line") == "6"  # the case's line (7), 0-based as pytest reports it
     message = deletes.find("failure").get("message")  # type: ignore[union-attr]
     assert message is not None and "expected allow, got explicit-deny" in message
+    pushes = cases["ci-pushes[ci-app-push]"]
+    assert (pushes.get("file"), pushes.get("line")) == ("specs/app.yaml", "23")  # line 24
+    assert pushes.find("failure") is None and pushes.find("error") is None
 
 
 def test_failure_output_explains_the_decision(
@@ -430,3 +439,161 @@ def test_the_report_says_as_of_when_checks_were_evaluated(
     assert _results(pytester.path / "r.json")["evaluated_at"] == "2027-03-01T12:00:00Z"
     html = (pytester.path / "r.html").read_text()
     assert "Evaluated as of <time>2027-03-01T12:00:00Z</time> (aws:CurrentTime)" in html
+
+
+def _report(**changes: object) -> pytest.TestReport:
+    fields: dict[str, object] = {
+        "nodeid": "specs/app.yaml::ci-pushes[ci-app-push]",
+        "location": ("specs/app.yaml", 23, "ci push on app: expect allow"),
+        "keywords": {"ci-pushes[ci-app-push]": 1, "app.yaml": 1, "specs": 1},
+        "outcome": "passed",
+        "longrepr": None,
+        "when": "call",
+        "sections": [],
+        "duration": 0.0015,
+        "start": 1796018297.5702,
+        "stop": 1796018297.5717,
+        "user_properties": [],
+        "policyspec": {"id": "specs/app.yaml::ci-pushes[ci-app-push]", "decision": "allow"},
+    }
+    fields.update(changes)
+    return pytest.TestReport(**fields)  # type: ignore[arg-type]
+
+
+def _over_the_wire(data: dict[str, object]) -> dict[str, object]:
+    """What xdist does to a report's data: add its fields, go through execnet's serializer."""
+    from execnet.gateway_base import dumps_internal, loads_internal
+
+    data = {**data, "item_index": 7, "worker_id": "gw1", "testrun_uid": "0123abcd"}
+    loaded = loads_internal(dumps_internal(data))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_a_passing_checks_report_crosses_to_the_controller_unchanged() -> None:
+    from types import SimpleNamespace
+
+    from _pytest import reports as pytest_reports
+
+    from runner import plugin
+
+    worker = SimpleNamespace(workerinput={"workerid": "gw1"})
+    for when in ("setup", "call", "teardown"):
+        report = _report(when=when)
+        compact = plugin.pytest_report_to_serializable(worker, report)  # type: ignore[arg-type]
+        assert compact is not None and set(compact) == {"policyspec/report"}
+        ours = plugin.pytest_report_from_serializable(worker, _over_the_wire(compact))  # type: ignore[arg-type]
+        standard = pytest_reports.pytest_report_to_serializable(report)
+        assert standard is not None
+        theirs = pytest_reports.pytest_report_from_serializable(_over_the_wire(standard))
+        assert ours is not None and theirs is not None
+        assert type(ours) is type(theirs) is pytest.TestReport
+        assert vars(ours) == vars(theirs)
+        assert (ours.nodeid, ours.location, ours.passed) == (report.nodeid, report.location, True)
+        assert ours.policyspec == report.policyspec  # type: ignore[attr-defined]
+        assert ours.worker_id == "gw1"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"outcome": "failed", "longrepr": "expected allow, got explicit-deny"},
+        {"outcome": "skipped", "longrepr": ("specs/app.yaml", 23, "Skipped: no")},
+        {"sections": [("Captured stdout call", "hello\n")]},
+        {"user_properties": [("owner", "security")]},
+        {"nodeid": "tests/test_app.py::test_ok", "location": ("tests/test_app.py", 1, "test_ok")},
+    ],
+    ids=["failed", "skipped", "captured-output", "user-properties", "not-a-spec"],
+)
+def test_other_reports_keep_pytests_own_form(changes: dict[str, object]) -> None:
+    from types import SimpleNamespace
+
+    from runner import plugin
+
+    worker = SimpleNamespace(workerinput={"workerid": "gw1"})
+    report = _report(**changes)
+    assert plugin.pytest_report_to_serializable(worker, report) is None  # type: ignore[arg-type]
+    assert plugin.pytest_report_from_serializable(worker, {"nodeid": report.nodeid}) is None  # type: ignore[arg-type]
+
+
+def test_the_controller_serializes_reports_in_pytests_own_form() -> None:
+    """Other users of the hook (pytest-reportlog writes it to a file) see pytest's form."""
+    from types import SimpleNamespace
+
+    from runner import plugin
+
+    controller = SimpleNamespace()
+    assert plugin.pytest_report_to_serializable(controller, _report()) is None  # type: ignore[arg-type]
+
+
+def _many_checks_spec() -> str:
+    """60 principals x the 35 repository actions: 2,100 checks, enough for the plugin to keep
+    the collected checks away from the cyclic garbage collector (2,000)."""
+    from runner import catalog
+
+    actions = sorted(a for a, info in catalog.ACTIONS.items() if info.resource == "repository")
+    assert len(actions) == 35
+    names = [f"p{i}" for i in range(60)]
+    lines = ["principals:"]
+    arn = "arn:aws:iam::111122223333:role"
+    lines += [f"  {n}: {{arn: '{arn}/{n}', policies: [all]}}" for n in names]
+    lines += [
+        "policies:",
+        "  all:",
+        "    document:",
+        '      Version: "2012-10-17"',
+        "      Statement: [{Effect: Allow, Action: 'ecr:*', Resource: '*'}]",
+        "resources:",
+        "  app: arn:aws:ecr:us-east-1:111122223333:repository/app",
+        "cases:",
+        f"  - principal: [{', '.join(names)}]",
+        "    resource: app",
+        f"    action: [{', '.join(actions)}]",
+        "    expect: allow",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_in_process_run_gives_its_objects_back_to_the_garbage_collector(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    import gc
+
+    pytester.makefile(".yaml", many=_many_checks_spec())
+    result = run_pytest("--no-policy-report")
+    result.assert_outcomes(passed=2100)
+    assert gc.get_freeze_count() == 0
+
+
+#: A garbage cycle with a finalizer, made after pytest's own last garbage collections and with
+#: the automatic collector off: only a collection at interpreter exit finalizes it.
+LATE_CYCLE_CONFTEST = """\
+import gc
+from pathlib import Path
+
+def pytest_configure(config):
+    here = Path.cwd()
+
+    def late_cycle():
+        class Cycle:
+            def __del__(self):
+                (here / "finalized.txt").write_text("yes")
+        c = Cycle()
+        c.me = c
+        del c
+        gc.disable()
+
+    config.add_cleanup(late_cycle)
+"""
+
+
+def test_garbage_left_at_exit_is_still_finalized_after_a_large_run(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    """The plugin spares the interpreter's shutdown its walks over the checks still alive, but
+    garbage cycles left at exit still run their finalizers."""
+    pytester.makefile(".yaml", many=_many_checks_spec())
+    pytester.makeconftest(LATE_CYCLE_CONFTEST)
+    result = run_pytest("--no-policy-report", subprocess=True)
+    result.assert_outcomes(passed=2100)
+    assert (pytester.path / "finalized.txt").read_text() == "yes"
