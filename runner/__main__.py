@@ -128,15 +128,18 @@ def _eval(paths: Sequence[str]) -> int:
     cwd = Path.cwd()
     any_failed = False
     out = sys.stdout
+    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per line
     for spec_run in checks.run_spec_files(files, display_root=cwd):
         if spec_run.error is not None:
             _print_problems(spec_run.error)
             status = EXIT_ERROR
             continue
+        lines = []
         for run in spec_run.runs:
-            result = run.to_result()
             any_failed = any_failed or not run.passed
-            out.write(json.dumps(result, separators=(",", ":")) + "\n")
+            lines.append(encode(run.to_result()))
+        if lines:
+            out.write("\n".join(lines) + "\n")
     out.flush()
     if status == EXIT_OK and any_failed:
         status = EXIT_FAILED

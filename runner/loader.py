@@ -1774,7 +1774,7 @@ def looks_like_spec(path: Path) -> bool:
     if not keys:
         return False
     vocabulary = SPEC_KEYS
-    if any(k == "cases" or _near(k.lower(), ("cases",)) for k in keys):
+    if "cases" in keys or any(_near(k.lower(), ("cases",)) for k in keys):
         return True
     for key in keys:
         if key in vocabulary:
