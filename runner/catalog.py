@@ -8,6 +8,7 @@ acts on the caller's registry, never on one repository, so a repository policy c
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ def wildcard_action_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE | re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)  # the same few patterns recur across a run's policies
 def matching_actions(pattern: str) -> tuple[str, ...]:
     """Catalog actions matched by an IAM action pattern (any case), in catalog order."""
     if "*" not in pattern and "?" not in pattern:

@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 VERSIONS = ("2012-10-17", "2008-10-17")
+#: Every catalog action: what a NotAction statement covers is this minus its patterns.
+_ALL_ACTIONS = frozenset(catalog.ACTIONS)
 _TOP_KEYS = ("Version", "Id", "Statement")
 _STATEMENT_KEYS = (
     "Sid",
@@ -722,11 +724,12 @@ def _compile(
 
     if comp.problems:
         raise PolicyInvalid(comp.problems)
-    by_action: dict[str, tuple[CompiledStatement, ...]] = {}
-    for action in catalog.ACTIONS:
-        hits = tuple(s for s in statements if s.action.matches(action))
-        if hits:
-            by_action[action] = hits
+    hits: dict[str, list[CompiledStatement]] = {}
+    for stmt in statements:
+        matcher = stmt.action
+        for action in _ALL_ACTIONS - matcher.actions if matcher.negated else matcher.actions:
+            hits.setdefault(action, []).append(stmt)
+    by_action = {a: tuple(hits[a]) for a in catalog.ACTIONS if a in hits}
     return CompiledPolicy(
         name=name,
         kind=kind,
