@@ -179,6 +179,23 @@ def _xdist_pair(
     return _median_pair(serial, par, spec, repeat)
 
 
+def _cpu_by_process(spec: Path, workers: str) -> dict[str, float]:
+    """CPU seconds (user + sys) of each process of one run, by benchmarks/cpu_probe.py."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / "cpu.txt"
+        cmd = _pytest_cmd(*_ours(), "-p", "cpu_probe", "--no-policy-report", "-n", workers, ".")
+        os.environ["POLICYSPEC_CPU_PROBE"] = str(probe)
+        try:
+            _run(cmd, spec)
+        finally:
+            del os.environ["POLICYSPEC_CPU_PROBE"]
+        out: dict[str, float] = {}
+        for line in probe.read_text().splitlines():
+            name, user, system = line.split()
+            out[name] = float(user) + float(system)
+        return out
+
+
 def bench_xdist(work: Path, repeat: int) -> None:
     ops = work / "heavy-ops"
     n = corpus.heavy(ops, files=8, statements=100, principals=20, repos=25, operations_only=True)
@@ -189,6 +206,15 @@ def bench_xdist(work: Path, repeat: int) -> None:
         ">= 1.5x",
         t0 / t2 >= 1.5,
         "bench_scale.py xdist",
+    )
+    serial_cpu = _cpu_by_process(ops, "0")
+    par_cpu = _cpu_by_process(ops, "2")
+    workers = sorted(v for k, v in par_cpu.items() if k != "main")
+    print(
+        "|   CPU seconds per process (user + sys, one run each) | "
+        f"-n 0: {serial_cpu['main']:.1f} s; -n 2: controller {par_cpu['main']:.1f} s, workers "
+        f"{' and '.join(f'{w:.1f} s' for w in workers)} | (information) | | "
+        "`bench_scale.py xdist` |"
     )
     mixed = work / "heavy-mixed"
     n = corpus.heavy(mixed, files=8, statements=100, principals=10, repos=10)
