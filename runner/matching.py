@@ -51,6 +51,10 @@ class ActionMatcher:
     def matches(self, action: str) -> bool:
         return (action in self.actions) != self.negated
 
+    def covered(self, catalog_actions: frozenset[str]) -> frozenset[str]:
+        """The actions of ``catalog_actions`` that :meth:`matches`, all at once."""
+        return catalog_actions - self.actions if self.negated else self.actions
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceMatcher:

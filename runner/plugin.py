@@ -112,6 +112,11 @@ def _parse_time(text: str) -> _dt.datetime:
         raise pytest.UsageError(f"--policy-time: {exc}") from None
 
 
+def _is_check(nodeid: str) -> bool:
+    """Whether a test report's node id is a spec check's (its file is a spec file)."""
+    return nodeid.split("::", 1)[0].endswith(_SUFFIXES)
+
+
 def _state(config: pytest.Config) -> PolicySpecSession:
     return config.stash[_STATE_KEY]
 
@@ -384,7 +389,7 @@ def pytest_report_to_serializable(
         or report.longrepr is not None
         or report.sections
         or report.user_properties
-        or not report.nodeid.split("::", 1)[0].endswith(_SUFFIXES)
+        or not _is_check(report.nodeid)
     ):
         return None
     extra = {k: v for k, v in report.__dict__.items() if k not in _REPORT_FIELDS}
@@ -450,7 +455,7 @@ class PolicySpecSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """On the controller, every check's reports (xdist forwards the workers')."""
-        if report.when == "call" and report.nodeid.split("::", 1)[0].endswith(_SUFFIXES):
+        if report.when == "call" and _is_check(report.nodeid):
             self.spec_reports += 1
             if self.spec_reports >= self.next_freeze:
                 self._freeze_gc()

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 VERSIONS = ("2012-10-17", "2008-10-17")
-#: Every catalog action: what a NotAction statement covers is this minus its patterns.
+#: Every catalog action, for indexing statements by the actions they cover.
 _ALL_ACTIONS = frozenset(catalog.ACTIONS)
 _TOP_KEYS = ("Version", "Id", "Statement")
 _STATEMENT_KEYS = (
@@ -726,8 +726,7 @@ def _compile(
         raise PolicyInvalid(comp.problems)
     hits: dict[str, list[CompiledStatement]] = {}
     for stmt in statements:
-        matcher = stmt.action
-        for action in _ALL_ACTIONS - matcher.actions if matcher.negated else matcher.actions:
+        for action in stmt.action.covered(_ALL_ACTIONS):
             hits.setdefault(action, []).append(stmt)
     by_action = {a: tuple(hits[a]) for a in catalog.ACTIONS if a in hits}
     return CompiledPolicy(
