@@ -113,10 +113,12 @@ _FULL_NAMES = [*OPERATORS, *(f"{op}IfExists" for op in OPERATORS if op != "Null"
 _CONDITION_KEY = re.compile(r"^[A-Za-z0-9_.-]+:.+$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _EPOCH = re.compile(r"^\d+$")
+# The W3C profile of ISO 8601 that "Condition operators" names (Date condition operators):
+# YYYY-MM, YYYY-MM-DD, and with a time. A year alone is read as epoch seconds (all digits).
 _ISO_DATE = re.compile(
-    r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
+    r"^(?P<y>\d{4})-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
     r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
+    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?$"
 )
 _NO_CONTEXT = RequestContext()  # for templates without variables
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -132,9 +134,9 @@ def _number(text: str) -> Decimal | None:
 
 
 def _date(text: str) -> int | None:
-    """Nanoseconds since the epoch. ISO 8601 (``2024-05-01``, ``2024-05-01T12:00Z``,
+    """Nanoseconds since the epoch. ISO 8601 (``2024-05``, ``2024-05-01``, ``2024-05-01T12:00Z``,
     ``2024-05-01T12:00:00.5+02:00``; a time without zone is UTC, a date alone is its midnight
-    UTC) or epoch seconds (``1714564800``)."""
+    UTC, a month alone its first day) or epoch seconds (``1714564800``)."""
     if _EPOCH.match(text):
         return int(text) * 1_000_000_000
     m = _ISO_DATE.match(text)
@@ -151,7 +153,7 @@ def _date(text: str) -> int | None:
         moment = dt.datetime(
             int(m["y"]),
             int(m["mo"]),
-            int(m["d"]),
+            int(m["d"] or 1),
             int(m["h"] or 0),
             int(m["mi"] or 0),
             int(m["s"] or 0),
@@ -343,17 +345,10 @@ def _key_test(prepare: _Prepare, negated: bool, qualifier: str | None, if_exists
     else:
         missing = negated
 
-    if qualifier == "ForAnyValue" and negated:
-
-        def any_value_not(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
-            if not values:
-                return missing
-            match = prepare(ctx)
-            return not all(match(r) for r in values)
-
-        return any_value_not
+    if qualifier is not None:
+        return _set_test(prepare, negated, qualifier, missing)
     if negated:
-        # no qualifier or ForAllValues: no request value matches any policy value
+        # no request value matches any policy value
 
         def none_match(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
             if not values:
@@ -362,10 +357,44 @@ def _key_test(prepare: _Prepare, negated: bool, qualifier: str | None, if_exists
             return not any(match(r) for r in values)
 
         return none_match
+
+    def any_match(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
+        if not values:
+            return missing
+        match = prepare(ctx)
+        return any(match(r) for r in values)
+
+    return any_match
+
+
+def _set_test(prepare: _Prepare, negated: bool, qualifier: str, missing: bool) -> _KeyTest:
+    """ForAllValues / ForAnyValue. A request value that is only empty strings is the empty set:
+    "If the key values in the request resolve to an empty data set (for example, an empty
+    string), a condition operator modified by ForAllValues returns true, and a condition
+    operator modified by ForAnyValue returns false" (IAM User Guide, "Multivalued context
+    keys"). ``not any(values)``: no value, or only empty strings."""
+    if qualifier == "ForAnyValue" and negated:
+
+        def any_value_not(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
+            if not values or not any(values):
+                return missing
+            match = prepare(ctx)
+            return not all(match(r) for r in values)
+
+        return any_value_not
+    if negated:  # ForAllValues: no request value matches any policy value
+
+        def none_match(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
+            if not values or not any(values):
+                return missing
+            match = prepare(ctx)
+            return not any(match(r) for r in values)
+
+        return none_match
     if qualifier == "ForAllValues":
 
         def all_match(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
-            if not values:
+            if not values or not any(values):
                 return missing
             match = prepare(ctx)
             return all(match(r) for r in values)
@@ -373,7 +402,7 @@ def _key_test(prepare: _Prepare, negated: bool, qualifier: str | None, if_exists
         return all_match
 
     def any_match(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
-        if not values:
+        if not values or not any(values):
             return missing
         match = prepare(ctx)
         return any(match(r) for r in values)

@@ -139,6 +139,15 @@ def _base_context(request: Request, account_level: bool) -> dict[str, tuple[str,
             out["aws:PrincipalServiceName"] = (p.service,)
     elif p.type is not PrincipalType.ANONYMOUS:
         out["aws:PrincipalIsAWSService"] = ("false",)
+    else:
+        # aws:PrincipalAccount, aws:PrincipalType and aws:userid are "included in the request
+        # context for all requests, including anonymous requests"; for anonymous requests
+        # aws:PrincipalAccount is "anonymous" ("AWS global condition context keys"), and the
+        # table of principal key values ("Policy variables") gives aws:userid "anonymous" and
+        # aws:PrincipalType "Anonymous".
+        out["aws:PrincipalAccount"] = ("anonymous",)
+        out["aws:PrincipalType"] = (p.type.value,)
+        out["aws:userid"] = ("anonymous",)
     if p.type in _IDENTITY_TYPES and p.arn and p.account:
         out["aws:PrincipalArn"] = (p.arn,)
         out["aws:PrincipalAccount"] = (p.account,)

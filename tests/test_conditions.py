@@ -262,11 +262,14 @@ def test_qualifiers_test_each_request_value_on_its_own(
         return bool(_compile({op: {"k:v": policy}}).evaluate(RequestContext({"k:v": [value]})))
 
     ctx = RequestContext({"k:v": request})
-    assert _compile({f"ForAllValues:{op}": {"k:v": policy}}).evaluate(ctx) is all(
-        single(r) for r in request
+    # only empty strings: "an empty data set (for example, an empty string)", for which
+    # ForAllValues is true and ForAnyValue false ("Multivalued context keys")
+    empty_set = not any(request)
+    assert _compile({f"ForAllValues:{op}": {"k:v": policy}}).evaluate(ctx) is (
+        empty_set or all(single(r) for r in request)
     )
-    assert _compile({f"ForAnyValue:{op}": {"k:v": policy}}).evaluate(ctx) is any(
-        single(r) for r in request
+    assert _compile({f"ForAnyValue:{op}": {"k:v": policy}}).evaluate(ctx) is (
+        not empty_set and any(single(r) for r in request)
     )
 
 
