@@ -21,11 +21,12 @@ keys"; see also docs/internals.md):
   OP on its own. For a negated OP, "passes OP on its own" means "matches none of the policy
   values", so ``ForAllValues:StringNotEquals`` holds when no request value is in the policy list,
   and ``ForAnyValue:StringNotEquals`` when at least one request value is not in it.
-- A single-valued operator (no qualifier) meeting a key with several request values: AWS calls
-  this use not well defined ("Multivalued context keys"). We decide, rather than guess
-  silently: a positive operator holds when *any* request value matches a policy value; a
-  negated operator holds when *no* request value matches any policy value (the same as
-  ``ForAnyValue:`` / ``ForAllValues:`` respectively with a present key).
+- A single-valued operator (no qualifier) meeting a key with several request values: AWS only
+  says "Multivalued context keys require a condition set operator" ("Multivalued context
+  keys"). A spec that gives such a key several values for a policy testing it that way is
+  refused by the loader (:meth:`CompiledConditions.single_valued`). Called directly, the
+  engine reads a positive operator as holding when *any* request value matches a policy value
+  and a negated one when *no* request value does.
 - A request value that cannot be read as the operator's type (not a number, date, IP address,
   base64 text, ``true``/``false``, or an ARN with six parts) matches no policy value; a negated
   operator therefore holds for it.
@@ -436,6 +437,15 @@ class CompiledConditions:
     which key made the block true or false."""
 
     __slots__ = ("_entries", "_tests", "empty")
+
+    def single_valued(self) -> list[tuple[str, str]]:
+        """``(operator, key)`` of every test written without ForAllValues:/ForAnyValue:, Null
+        aside (it only asks whether the key is there)."""
+        return [
+            (e.operator, e.key)
+            for e in self._entries
+            if ":" not in e.operator and e.operator != "Null"
+        ]
 
     def __init__(self, entries: Sequence[_Entry]) -> None:
         self._entries = tuple(entries)

@@ -518,7 +518,8 @@ class _Names:
     principals: dict[str, _Def] = field(default_factory=dict)
     resources: dict[str, _Def] = field(default_factory=dict)
     organization: _Def | None = None
-    context: dict[str, tuple[str, tuple[str, ...], _Def]] = field(default_factory=dict)
+    #: lowercased key -> (key, values, the file's 'context' definition, the key's node)
+    context: dict[str, tuple[str, tuple[str, ...], _Def, ScalarNode]] = field(default_factory=dict)
 
 
 class _Load:
@@ -532,6 +533,8 @@ class _Load:
         self.descriptions: dict[Path, str] = {}
         self.sources: dict[str, _PolicySource | None] = {}
         self.compiled: dict[tuple[str, model.PolicyKind], validate.CompiledPolicy | None] = {}
+        #: file-level context keys already reported by single_valued_keys (once, not per case)
+        self.reported_context: set[str] = set()
         self.infos: list[model.PolicyInfo] = []
         self.principals: dict[str, model.Principal | None] = {}
         self.resources: dict[str, model.Resource | None] = {}
@@ -845,8 +848,59 @@ class _Load:
                         f"{prev[2].file.display}:{line}:{col}",
                     )
                     continue
-                self.names.context[key.lower()] = (key, values, d)
+                self.names.context[key.lower()] = (key, values, d, knode)
         return top
+
+    def single_valued_keys(
+        self,
+        f: _File,
+        context: Mapping[str, tuple[str, ...]],
+        own_nodes: Mapping[str, ScalarNode],
+        principals: Sequence[model.Principal],
+        resources: Sequence[model.Resource | None],
+        organization: model.Organization | None,
+    ) -> bool:
+        """A context key given several values must not meet a policy of the case that tests
+        it with a single-valued operator: AWS does not say how that evaluates, so the spec
+        is refused rather than answered by a guess. False when a problem was recorded."""
+        multi = [(k, v) for k, v in context.items() if len(v) > 1]
+        if not multi:
+            return True
+        policies: dict[int, validate.CompiledPolicy] = {}
+        for p in principals:
+            for pol in (*p.policies, p.boundary, p.session_policy):
+                if pol is not None:
+                    policies.setdefault(id(pol), pol)
+        for r in resources:
+            if r is not None and r.policy is not None:
+                policies.setdefault(id(r.policy), r.policy)
+        if organization is not None:
+            for pol in (*organization.scps, *organization.rcps):
+                policies.setdefault(id(pol), pol)
+        ok = True
+        for key, values in multi:
+            for pol in policies.values():
+                hit = pol.single_valued_test(key)
+                if hit is None:
+                    continue
+                stmt, operator = hit
+                message = (
+                    f"context key {key!r} has {len(values)} values, but statement "
+                    f"{stmt.label} of policy {pol.name!r} tests it with {operator}, which "
+                    "compares one value; "
+                    f"{_MULTIVALUED_DOC}. Give {key} one value here, or test it with "
+                    f"ForAnyValue:{operator} or ForAllValues:{operator}"
+                )
+                node = own_nodes.get(key.lower())
+                if node is not None:
+                    self.err(f, node, message)
+                elif key.lower() not in self.reported_context:
+                    self.reported_context.add(key.lower())
+                    _k, _v, d, knode = self.names.context[key.lower()]
+                    self.err(d.file, knode, message)
+                ok = False
+                break
+        return ok
 
     # -- policies
 
@@ -1545,13 +1599,16 @@ class _Load:
                 ok = self.actions(f, keys[key][1], expect, has_resource, actions) and ok
         # context
         context: dict[str, tuple[str, ...]] = dict(file_context)
+        own_nodes: dict[str, ScalarNode] = {}
         if "context" in keys:
             own = self.context(f, keys["context"][1])
-            lowered = {k.lower() for k, _v, _n in own}
-            context = {k: v for k, v in context.items() if k.lower() not in lowered}
+            own_nodes = {k.lower(): n for k, _v, n in own}
+            context = {k: v for k, v in context.items() if k.lower() not in own_nodes}
             for k, v, _n in own:
                 context[k] = v
         if not ok:
+            return None
+        if not self.single_valued_keys(f, context, own_nodes, principals, resources, organization):
             return None
         total = len(principals) * len(resources) * len(actions)
         if total > MAX_CHECKS:
@@ -1600,6 +1657,12 @@ class _Load:
                         )
                     )
         return out
+
+
+_MULTIVALUED_DOC = (
+    "AWS documents only ForAllValues: and ForAnyValue: for a key with several values "
+    '("Multivalued context keys require a condition set operator")'
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1702,7 +1765,7 @@ def _load(load: _Load, spec_path: Path) -> model.Spec | None:
         load.principal(name)
     for name in load.names.resources:
         load.resource(name)
-    file_context = {key: values for key, values, _d in load.names.context.values()}
+    file_context = {key: values for key, values, _d, _n in load.names.context.values()}
     if "cases" not in top:
         load.err(
             f,

@@ -141,6 +141,17 @@ class CompiledPolicy:
     def for_action(self, action: str) -> tuple[CompiledStatement, ...]:
         return self.by_action.get(action, ())
 
+    def single_valued_test(self, key: str) -> tuple[CompiledStatement, str] | None:
+        """The first statement (and its operator) that tests condition ``key`` (any case)
+        without ForAllValues:/ForAnyValue:, or None."""
+        wanted = key.lower()
+        for stmt in self.statements:
+            if stmt.conditions is not None:
+                for operator, tested in stmt.conditions.single_valued():
+                    if tested.lower() == wanted:
+                        return stmt, operator
+        return None
+
 
 def _closest(word: str, choices: Sequence[str]) -> str | None:
     lowered = {c.lower(): c for c in choices}

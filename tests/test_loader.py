@@ -1089,3 +1089,79 @@ def test_schema_lists_exactly_the_keys_the_loader_reads() -> None:
         "context",
     )
     assert case["properties"]["expect"]["enum"] == list(model.EXPECTATIONS)
+
+
+TAGGING = """\
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [tagging]}
+resources:
+  prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+policies:
+  tagging:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: OnlyTeamTags
+          Effect: Allow
+          Action: ecr:TagResource
+          Resource: "*"
+          Condition: {StringEquals: {aws:TagKeys: [team, env]}}
+  repo:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: "*"
+          Action: ecr:TagResource
+          Condition: {ForAllValues:StringEquals: {aws:tagkeys: [team, env]}}
+"""
+
+
+def test_several_values_for_a_key_tested_by_a_single_valued_operator(tmp_path: Path) -> None:
+    """AWS does not say how StringEquals reads a key with several request values, so the spec
+    is refused where it would need that answer: at the key, case-level or file-level."""
+    text = TAGGING + dedent("""\
+    context: {aws:TagKeys: [team, owner]}
+    cases:
+      - principal: ci
+        resource: prod
+        allow: ecr:TagResource
+      - principal: ci
+        resource: prod
+        allow: ecr:TagResource
+        context: {aws:TagKeys: [team, env]}
+      - principal: ci
+        resource: prod
+        deny: ecr:TagResource
+      - principal: ci
+        resource: prod
+        allow: ecr:TagResource
+        context: {aws:TagKeys: team}
+    """)
+    expected = (
+        "has 2 values, but statement OnlyTeamTags of policy 'tagging' tests it with "
+        "StringEquals, which compares one value; AWS documents only ForAllValues: and "
+        'ForAnyValue: for a key with several values ("Multivalued context keys require a '
+        'condition set operator"). Give aws:TagKeys one value here, or test it with '
+        "ForAnyValue:StringEquals or ForAllValues:StringEquals"
+    )
+    assert errors(tmp_path, text) == [
+        f"spec.yaml:23:11: context key 'aws:TagKeys' {expected}",  # once for two cases
+        f"spec.yaml:31:15: context key 'aws:TagKeys' {expected}",
+    ]
+
+
+def test_several_values_are_fine_for_set_operators_and_untested_keys(tmp_path: Path) -> None:
+    text = TAGGING.replace(
+        "Condition: {StringEquals: {aws:TagKeys: [team, env]}}",
+        "Condition: {ForAnyValue:StringEquals: {aws:TagKeys: [team, env]}, "
+        "StringEquals: {aws:SourceVpc: vpc-1}}",
+    ) + dedent("""\
+    cases:
+      - principal: ci
+        resource: prod
+        allow: ecr:TagResource
+        context: {aws:TagKeys: [team, env], aws:SourceVpc: vpc-1, aws:CalledVia: [a, b]}
+    """)
+    spec = load(tmp_path, text)
+    assert [c.context["aws:TagKeys"] for c in spec.checks] == [("team", "env")]
