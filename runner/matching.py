@@ -5,8 +5,9 @@ them. Rules ("IAM JSON policy elements: Action / Resource / Principal / NotPrinc
 
 - actions ignore case; ``*`` and ``?`` are wildcards. Requests name catalog actions only, so an
   action element compiles to the frozen set of catalog actions it covers;
-- resource ARNs are case-sensitive; ``*`` and ``?`` match any text, ``*`` crosses ``/`` and
-  ``:``; policy variables are substituted per request;
+- resource ARNs are case-sensitive; ``*`` and ``?`` match within one colon-separated segment
+  (``*`` crosses ``/``), and a ``*`` that ends a segment may also cross ``:``
+  (:meth:`runner.variables.Template.regex`); policy variables are substituted per request;
 - principals are matched exactly; ``*`` alone means everyone.
 """
 
@@ -77,7 +78,7 @@ class ResourceMatcher:
         if self.dynamic:
             context = ctx()
             for tpl in self.dynamic:
-                pattern = tpl.regex(context)
+                pattern = tpl.regex(context, resource=True)
                 if pattern is not None and pattern.fullmatch(arn):
                     return True
         return False

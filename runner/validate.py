@@ -54,6 +54,7 @@ _STATEMENT_KEYS = (
 _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
 _NAME = r"[\w+=,.@-]+"
 _PRINCIPAL_ARNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^arn:aws:iam::(?P<account>\d{12}):root$"), "root"),
@@ -246,7 +247,18 @@ class _Compiler:
         """Checks a Resource value's ARN shape; True when it is usable."""
         if text == "*":
             return True
-        parts = text.split(":", 5)
+        # A variable counts as one opaque character here, so the colon of ${aws:...} does not
+        # split the ARN.
+        masked = _VARIABLE.sub("\0", text) if self.version == "2012-10-17" else text
+        parts = masked.split(":", 5)
+        if any("\0" in part for part in parts[:5]):
+            self.problem(
+                where,
+                f"{text!r}: a policy variable can stand only in the resource part of an ARN, "
+                'after the fifth colon ("Policy variables": "You can\'t use a variable to '
+                'replace parts of the ARN before the fifth colon, such as the service or account")',
+            )
+            return False
         if parts[0] != "arn" or len(parts) < 4:
             self.problem(
                 where,
@@ -267,7 +279,7 @@ class _Compiler:
             return False
         if service.lower() == "ecr" and len(parts) == 6:
             region, account, rest = parts[3], parts[4], parts[5]
-            dynamic = ("*", "?", "$")
+            dynamic = ("*", "?", "$", "\0")
             if region and not _REGION.match(region) and not any(c in region for c in dynamic):
                 self.problem(where, f"{text!r}: {region!r} is not an AWS Region")
                 return False
@@ -306,7 +318,7 @@ class _Compiler:
             if tpl.has_variables:
                 dynamic.append(tpl)
             elif text != "*":
-                static.append(wildcard_regex(text))
+                static.append(wildcard_regex(text, resource=True))
         if not ok:
             return None
         return ResourceMatcher(

@@ -68,8 +68,8 @@ class Template:
         self.text: str = text
         self._parts = parts
         self.has_variables: bool = any(isinstance(p, _Variable) for p in parts)
-        self._static: dict[bool, re.Pattern[str]] = {}
-        self._cache: dict[tuple[bool, tuple[str, ...]], re.Pattern[str]] = {}
+        self._static: dict[int, re.Pattern[str]] = {}
+        self._cache: dict[tuple[int, tuple[str, ...]], re.Pattern[str]] = {}
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
@@ -99,7 +99,9 @@ class Template:
         it = iter(values)
         return "".join(next(it) if isinstance(p, _Variable) else p[1] for p in self._parts)
 
-    def regex(self, ctx: RequestContext, *, arn_components: bool = False) -> re.Pattern[str] | None:
+    def regex(
+        self, ctx: RequestContext, *, arn_components: bool = False, resource: bool = False
+    ) -> re.Pattern[str] | None:
         """A pattern to ``fullmatch`` against request text: ``*`` and ``?`` written in the
         policy are wildcards (``*`` may match nothing), everything else is literal.
 
@@ -108,22 +110,31 @@ class Template:
         colon-delimited components of the ARN is checked separately"): wildcards do not cross
         ``:`` in the first five parts; the sixth part (the resource) is the rest of the ARN, so
         there ``*`` may match ``:``. Text that is not an ARN (fewer than six parts) matches
-        nothing. ``None`` when a variable has no value and no default."""
+        nothing.
+
+        With ``resource`` the text is a ``Resource`` ARN pattern ("IAM JSON policy elements:
+        Resource"): wildcards work "within the individual segments of an ARN (the parts
+        separated by colons)", except that "if the * wildcard is the last character of a
+        resource ARN segment, it can expand to match beyond the colon boundaries". So ``?``
+        and a ``*`` inside a segment stay within it; a ``*`` that ends one may cross ``:``.
+
+        ``None`` when a variable has no value and no default."""
+        mode = _ARN if arn_components else _RESOURCE if resource else _TEXT
         if not self.has_variables:
-            pattern = self._static.get(arn_components)
+            pattern = self._static.get(mode)
             if pattern is None:
-                pattern = _compile(self._atoms(()), arn_components)
-                self._static[arn_components] = pattern
+                pattern = _compile(self._atoms(()), mode)
+                self._static[mode] = pattern
             return pattern
         values = self._values(ctx)
         if values is None:
             return None
-        key = (arn_components, values)
+        key = (mode, values)
         pattern = self._cache.get(key)
         if pattern is None:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            pattern = _compile(self._atoms(values), arn_components)
+            pattern = _compile(self._atoms(values), mode)
             self._cache[key] = pattern
         return pattern
 
@@ -145,8 +156,13 @@ class Template:
         return atoms
 
 
-def _compile(atoms: list[tuple[bool, str]], arn_components: bool) -> re.Pattern[str]:
-    if not arn_components:
+#: How _compile reads wildcards: in plain text, in an ARN compared component by component (ARN
+#: condition operators), in a Resource ARN pattern.
+_TEXT, _ARN, _RESOURCE = 0, 1, 2
+
+
+def _compile(atoms: list[tuple[bool, str]], mode: int) -> re.Pattern[str]:
+    if mode == _TEXT:
         out = []
         for wild, text in atoms:
             if wild:
@@ -170,17 +186,18 @@ def _compile(atoms: list[tuple[bool, str]], arn_components: bool) -> re.Pattern[
                 components[-1].append((False, head))
             if colon:
                 components.append([])
-    if len(components) < 6:
+    if len(components) < 6 and mode == _ARN:
         return _NEVER
     out = []
     for index, component in enumerate(components):
         last = index == 5
         piece = []
-        for wild, text in component:
+        for position, (wild, text) in enumerate(component):
             if not wild:
                 piece.append(re.escape(text))
             elif text == "*":
-                piece.append(".*" if last else "[^:]*")
+                ends_segment = mode == _RESOURCE and position == len(component) - 1
+                piece.append(".*" if last or ends_segment else "[^:]*")
             else:
                 piece.append("." if last else "[^:]")
         out.append("".join(piece))
@@ -231,11 +248,13 @@ def compile_template(text: str, *, version: str) -> Template:
 
 
 @lru_cache(maxsize=4096)
-def wildcard_regex(text: str, *, arn_components: bool = False) -> re.Pattern[str]:
+def wildcard_regex(
+    text: str, *, arn_components: bool = False, resource: bool = False
+) -> re.Pattern[str]:
     """``text`` with ``*`` and ``?`` as wildcards and no variables, as a pattern to
-    ``fullmatch``; ``arn_components`` as in :meth:`Template.regex`. Cached."""
+    ``fullmatch``; ``arn_components`` and ``resource`` as in :meth:`Template.regex`. Cached."""
     pattern = Template(text, ((_POLICY, text),) if text else ()).regex(
-        RequestContext(), arn_components=arn_components
+        RequestContext(), arn_components=arn_components, resource=resource
     )
     assert pattern is not None  # no variables, so always a pattern
     return pattern
