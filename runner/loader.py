@@ -987,7 +987,7 @@ class _Load:
         what: str,
     ) -> _PolicySource | None:
         try:
-            document = json.loads(text)
+            document = json.loads(text, object_pairs_hook=validate.unique_keys)
         except json.JSONDecodeError as exc:
             self.err(
                 display,
@@ -995,6 +995,9 @@ class _Load:
                 f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno} "
                 "of the text)",
             )
+            return None
+        except validate.RepeatedKey as exc:
+            self.err(display, at, f"{what}: {exc}")
             return None
         except RecursionError:
             self.err(display, at, f"{what} is nested too deeply")

@@ -16,7 +16,7 @@ import datetime
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -55,6 +55,30 @@ _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
+#: The policies of IAM itself (Sid: letters and digits only, "IAM JSON policy elements: Sid").
+_IAM_KINDS = frozenset({PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION})
+
+
+class RepeatedKey(ValueError):
+    """A JSON object of a policy document names the same key twice."""
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """``object_pairs_hook`` for policy JSON: Python keeps the last of two equal keys, AWS
+    rejects the document ("Grammar of the IAM JSON policy language": "Individual elements
+    must not contain multiple instances of the same key")."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RepeatedKey(
+                f"the key {key!r} appears twice in one JSON object; AWS rejects a policy that "
+                'repeats an element (IAM policy grammar: "Individual elements must not contain '
+                'multiple instances of the same key")'
+            )
+        out[key] = value
+    return out
+
+
 _NAME = r"[\w+=,.@-]+"
 _PRINCIPAL_ARNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^arn:aws:iam::(?P<account>\d{12}):root$"), "root"),
@@ -446,6 +470,12 @@ class _Compiler:
         if sid is not None and not isinstance(sid, str):
             self.problem((*path, "Sid"), f"Sid must be a string, not {_show(sid)}")
             sid = None
+        elif sid and kind in _IAM_KINDS and not (sid.isascii() and sid.isalnum()):
+            self.problem(
+                (*path, "Sid"),
+                f"Sid {sid!r} may contain only the letters A-Z and a-z and the digits 0-9 "
+                f'in {_KIND_NAMES[kind]} ("IAM JSON policy elements: Sid")',
+            )
 
         effect = raw.get("Effect")
         if effect is None:
@@ -474,6 +504,16 @@ class _Compiler:
             self.problem(
                 (*path, "NotAction"),
                 "RCPs do not support NotAction; list the actions in Action "
+                '(AWS Organizations "RCP syntax")',
+            )
+        elif (
+            kind is PolicyKind.RCP
+            and not self.internal
+            and "*" in (raw["Action"] if isinstance(raw["Action"], list) else [raw["Action"]])
+        ):
+            self.problem(
+                (*path, "Action"),
+                'an RCP cannot use "*" as an action: name the service, such as "ecr:*" '
                 '(AWS Organizations "RCP syntax")',
             )
         else:
@@ -633,6 +673,61 @@ def _version(value: object) -> str | None:
     return None
 
 
+#: The largest policy of each kind AWS accepts, in characters without white space
+#: ("IAM and AWS STS quotas": managed policies 6,144, inline policies at most 10,240, "IAM
+#: doesn't count white space"; AssumeRole: session policies 2,048; AWS Organizations quotas:
+#: SCPs 5,120, where every character counts, so the compact JSON is the least they can be).
+_MAX_CHARS = {
+    PolicyKind.IDENTITY: (10_240, "an identity policy (10,240 for the largest inline one)"),
+    PolicyKind.BOUNDARY: (6_144, "a permissions boundary (a managed policy: 6,144)"),
+    PolicyKind.SESSION: (2_048, "a session policy (2,048)"),
+    PolicyKind.SCP: (5_120, "an SCP (5,120)"),
+}
+_NOT_LATIN1 = re.compile(r"[^\t\n\r\x20-\xff]")
+
+
+def _check_text(doc: Mapping[str, object], kind: PolicyKind, comp: _Compiler) -> None:
+    """Characters and size, for the kinds whose limits AWS documents."""
+    if kind in _IAM_KINDS:
+        # "Policy documents can contain only the following Unicode characters: horizontal tab
+        # (U+0009), linefeed (U+000A), carriage return (U+000D), and characters in the range
+        # U+0020 to U+00FF" ("IAM and AWS STS quotas")
+        for where, text in _texts(doc, ()):
+            bad = _NOT_LATIN1.search(text)
+            if bad is not None:
+                comp.problem(
+                    where,
+                    f"{text!r} contains {bad.group()!r} (U+{ord(bad.group()):04X}); IAM policy "
+                    "documents may contain only tab, line feed, carriage return and the "
+                    'characters U+0020 to U+00FF ("IAM and AWS STS quotas")',
+                )
+                break
+    limit = _MAX_CHARS.get(kind)
+    if limit is not None:
+        compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+        size = sum(1 for c in compact if not c.isspace())
+        if size > limit[0]:
+            comp.problem(
+                (),
+                f"this policy has {size:,} characters without white space, more than AWS "
+                f"accepts in {limit[1]}",
+            )
+
+
+def _texts(value: object, path: PolicyPath) -> Iterator[tuple[PolicyPath, str]]:
+    """Every key and string in a JSON document, with where it is."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*path, key), key
+            yield from _texts(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _texts(item, (*path, i))
+
+
 def compile_policy(
     document: Mapping[str, object] | str,
     kind: PolicyKind,
@@ -664,7 +759,9 @@ def _compile(
     doc: object = document
     if isinstance(document, str):
         try:
-            doc = json.loads(document)
+            doc = json.loads(document, object_pairs_hook=unique_keys)
+        except RepeatedKey as exc:
+            raise PolicyInvalid([PolicyProblem((), str(exc))]) from None
         except json.JSONDecodeError as exc:
             raise PolicyInvalid(
                 [
@@ -695,11 +792,18 @@ def _compile(
             ("Version",),
             f'Version must be "2012-10-17" or "2008-10-17", not {_show(version_raw)}',
         )
-    if kind is PolicyKind.RCP and ("Version" not in doc or version == "2008-10-17"):
+    if kind in (PolicyKind.RCP, PolicyKind.SCP) and (
+        "Version" not in doc or version == "2008-10-17"
+    ):
+        short, page = (
+            ("an RCP", "RCP syntax") if kind is PolicyKind.RCP else ("an SCP", "SCP syntax")
+        )
         comp.problem(
             ("Version",) if "Version" in doc else (),
-            'an RCP needs "Version": "2012-10-17" (AWS Organizations "RCP syntax")',
+            f'{short} needs "Version": "2012-10-17" (AWS Organizations "{page}")',
         )
+    if not internal:
+        _check_text(doc, kind, comp)
     if "Id" in doc:
         if kind is not PolicyKind.RESOURCE:
             comp.problem(

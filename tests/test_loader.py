@@ -1165,3 +1165,23 @@ def test_several_values_are_fine_for_set_operators_and_untested_keys(tmp_path: P
     """)
     spec = load(tmp_path, text)
     assert [c.context["aws:TagKeys"] for c in spec.checks] == [("team", "env")]
+
+
+def test_a_policy_text_that_repeats_a_key_is_refused(tmp_path: Path) -> None:
+    """JSON keeps the last of two equal keys (this Deny would have become an Allow); AWS
+    rejects the document, and so does the loader, where the text is."""
+    text = dedent("""\
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [p]}
+    policies:
+      p:
+        document: '{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Effect": "Allow", "Action": "ecr:*", "Resource": "*"}}'
+    cases:
+      - principal: ci
+        deny: ecr:GetAuthorizationToken
+    """)  # noqa: E501
+    assert errors(tmp_path, text) == [
+        "spec.yaml:5:15: the document text: the key 'Effect' appears twice in one JSON object; "
+        'AWS rejects a policy that repeats an element (IAM policy grammar: "Individual '
+        'elements must not contain multiple instances of the same key")'
+    ]

@@ -175,3 +175,44 @@ def test_any_document_compiles_or_fails_with_problems_never_crashes(
         for problem in exc.problems:
             assert problem.message
             assert problem.path[:1] in ((), ("Statement",), ("Version",))
+
+
+def _sized(kind: PolicyKind, size: int) -> dict[str, object]:
+    """A valid policy of ``kind`` whose compact JSON has ``size`` characters, none of them
+    white space: one statement whose Sid (letters only) is as long as it takes."""
+    stmt: dict[str, object] = {"Sid": "", "Effect": "Deny", "Action": "ecr:DeleteRepository"}
+    stmt["Resource"] = "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"
+    doc: dict[str, object] = {"Version": "2012-10-17", "Statement": [stmt]}
+    stmt["Sid"] = "S" * (size - len(json.dumps(doc, separators=(",", ":"))))
+    assert len(json.dumps(doc, separators=(",", ":"))) == size
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit", "words"),
+    [
+        (PolicyKind.IDENTITY, 10_240, "an identity policy (10,240 for the largest inline one)"),
+        (PolicyKind.BOUNDARY, 6_144, "a permissions boundary (a managed policy: 6,144)"),
+        (PolicyKind.SESSION, 2_048, "a session policy (2,048)"),
+        (PolicyKind.SCP, 5_120, "an SCP (5,120)"),
+    ],
+)
+def test_policies_larger_than_aws_accepts_are_invalid(
+    kind: PolicyKind, limit: int, words: str
+) -> None:
+    """ "IAM and AWS STS quotas", AssumeRole (session policies) and AWS Organizations quotas."""
+    validate.compile_policy(_sized(kind, limit), kind, name="p")  # at the limit: fine
+    with pytest.raises(PolicyInvalid) as info:
+        validate.compile_policy(_sized(kind, limit + 1), kind, name="p")
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        (
+            (),
+            f"this policy has {limit + 1:,} characters without white space, more than AWS "
+            f"accepts in {words}",
+        )
+    ]
+
+
+def test_white_space_does_not_count_towards_the_size() -> None:
+    doc = _sized(PolicyKind.SESSION, 2_048)
+    validate.compile_policy(json.dumps(doc, indent=8), PolicyKind.SESSION, name="p")
