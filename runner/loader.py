@@ -851,6 +851,49 @@ class _Load:
                 self.names.context[key.lower()] = (key, values, d, knode)
         return top
 
+    def unknowable_keys(
+        self,
+        f: _File,
+        node: Node,
+        context: Mapping[str, tuple[str, ...]],
+        principals: Sequence[model.Principal],
+        resources: Sequence[model.Resource | None],
+        organization: model.Organization | None,
+        steps: set[str],
+    ) -> bool:
+        """A key that AWS puts in every request of a principal but whose value the tool cannot
+        know (aws:userid of an IAM user is an opaque unique ID) must come from the case's
+        context when a statement about the case's actions reads it: without it the engine
+        would answer as if the key were missing, which it never is. False when a problem was
+        recorded."""
+        given = {k.lower() for k in context}
+        ok = True
+        for p in principals:
+            unknown = {k: v for k, v in _UNKNOWABLE.get(p.type, {}).items() if k not in given}
+            if not unknown:
+                continue
+            for pol in _case_policies([p], resources, organization):
+                hits = [
+                    (stmt, key)
+                    for action in sorted(steps)
+                    for stmt in pol.for_action(action)
+                    for key in sorted(stmt.keys & unknown.keys())
+                ]
+                if hits:
+                    stmt, key = hits[0]
+                    what, example = unknown[key]
+                    self.err(
+                        f,
+                        node,
+                        f"statement {stmt.label} of policy {pol.name!r} reads {_KEY_NAMES[key]}, "
+                        f"which AWS puts in every request of {p.name!r} but whose value is "
+                        f"{what}, which the tool cannot know; give it in this case's context "
+                        f"(for example {_KEY_NAMES[key]}: {example})",
+                    )
+                    ok = False
+                    break
+        return ok
+
     def single_valued_keys(
         self,
         f: _File,
@@ -866,20 +909,10 @@ class _Load:
         multi = [(k, v) for k, v in context.items() if len(v) > 1]
         if not multi:
             return True
-        policies: dict[int, validate.CompiledPolicy] = {}
-        for p in principals:
-            for pol in (*p.policies, p.boundary, p.session_policy):
-                if pol is not None:
-                    policies.setdefault(id(pol), pol)
-        for r in resources:
-            if r is not None and r.policy is not None:
-                policies.setdefault(id(r.policy), r.policy)
-        if organization is not None:
-            for pol in (*organization.scps, *organization.rcps):
-                policies.setdefault(id(pol), pol)
+        policies = _case_policies(principals, resources, organization)
         ok = True
         for key, values in multi:
-            for pol in policies.values():
+            for pol in policies:
                 hit = pol.single_valued_test(key)
                 if hit is None:
                     continue
@@ -1613,6 +1646,11 @@ class _Load:
             return None
         if not self.single_valued_keys(f, context, own_nodes, principals, resources, organization):
             return None
+        case_steps = {a for _action, acts, _e, _i in actions.values() for a in acts}
+        if not self.unknowable_keys(
+            f, node, context, principals, resources, organization, case_steps
+        ):
+            return None
         total = len(principals) * len(resources) * len(actions)
         if total > MAX_CHECKS:
             self.err(
@@ -1660,6 +1698,54 @@ class _Load:
                         )
                     )
         return out
+
+
+def _case_policies(
+    principals: Sequence[model.Principal],
+    resources: Sequence[model.Resource | None],
+    organization: model.Organization | None,
+) -> list[validate.CompiledPolicy]:
+    """Every policy that takes part in some check of a case, each once."""
+    policies: dict[int, validate.CompiledPolicy] = {}
+    for p in principals:
+        for pol in (*p.policies, p.boundary, p.session_policy):
+            if pol is not None:
+                policies.setdefault(id(pol), pol)
+    for r in resources:
+        if r is not None and r.policy is not None:
+            policies.setdefault(id(r.policy), r.policy)
+    if organization is not None:
+        for pol in (*organization.scps, *organization.rcps):
+            policies.setdefault(id(pol), pol)
+    return list(policies.values())
+
+
+#: Keys that AWS puts in every request of a kind of principal, with values the tool cannot know
+#: ("AWS global condition context keys": aws:userid, aws:PrincipalAccount and aws:PrincipalType
+#: are "included in the request context for all requests"; "Policy variables", principal key
+#: values: aws:userid of a user is its unique ID, of a role session ROLE-ID:SESSION-NAME).
+#: Lowercased key -> (what its value is, an example).
+_UNKNOWABLE: dict[model.PrincipalType, dict[str, tuple[str, str]]] = {
+    model.PrincipalType.USER: {
+        "aws:userid": ("the user's unique ID", "AIDAJQABLZS4A3QDU576Q"),
+    },
+    model.PrincipalType.ROLE_SESSION: {
+        "aws:userid": (
+            "the role's unique ID and the session name",
+            "AROADBQP57FF2AEXAMPLE:session-name",
+        ),
+    },
+    model.PrincipalType.SERVICE: {
+        "aws:userid": ("not documented for service principals", "..."),
+        "aws:principalaccount": ("not documented for service principals", "..."),
+        "aws:principaltype": ("not documented for service principals", "..."),
+    },
+}
+_KEY_NAMES = {
+    "aws:userid": "aws:userid",
+    "aws:principalaccount": "aws:PrincipalAccount",
+    "aws:principaltype": "aws:PrincipalType",
+}
 
 
 _MULTIVALUED_DOC = (

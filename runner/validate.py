@@ -140,6 +140,9 @@ class CompiledStatement:
     principal: PrincipalMatcher | None
     conditions: CompiledConditions | None
     path: PolicyPath
+    #: the condition keys the statement reads, lowercased: in its Condition block and in the
+    #: policy variables of its Resource / NotResource / condition values
+    keys: frozenset[str] = frozenset()
 
     @property
     def is_deny(self) -> bool:
@@ -615,7 +618,27 @@ class _Compiler:
             principal=principal,
             conditions=conditions,
             path=path,
+            keys=self.keys_read(raw),
         )
+
+    def keys_read(self, raw: Mapping[object, object]) -> frozenset[str]:
+        """The lowercased condition keys a (valid) statement reads."""
+        keys: set[str] = set()
+        block = raw.get("Condition")
+        if isinstance(block, Mapping):
+            for body in block.values():
+                if isinstance(body, Mapping):
+                    keys.update(str(k).lower() for k in body)
+        if self.version == "2012-10-17":
+            parts = {k: raw[k] for k in ("Resource", "NotResource", "Condition") if k in raw}
+            for _where, text in _texts(parts, ()):
+                if "${" in text:
+                    try:
+                        tpl = compile_template(text, version=self.version)
+                    except TemplateError:
+                        continue
+                    keys.update(k.lower() for k in tpl.variable_keys)
+        return frozenset(keys)
 
 
 def _has_wildcard(text: str) -> bool:

@@ -74,6 +74,11 @@ class Template:
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
 
+    @property
+    def variable_keys(self) -> tuple[str, ...]:
+        """The condition keys of the variables, in order (``${*}`` and the like are text)."""
+        return tuple(p.key for p in self._parts if isinstance(p, _Variable))
+
     def _values(self, ctx: RequestContext) -> tuple[str, ...] | None:
         """The text of every variable, in order; None when one of them has no value."""
         out: list[str] = []

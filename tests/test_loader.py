@@ -12,7 +12,7 @@ from textwrap import dedent
 
 import pytest
 
-from runner import loader, model
+from runner import checks, loader, model
 from runner.errors import SpecError
 
 DATA = Path(__file__).parent / "data" / "loader"
@@ -1185,3 +1185,91 @@ def test_a_policy_text_that_repeats_a_key_is_refused(tmp_path: Path) -> None:
         'AWS rejects a policy that repeats an element (IAM policy grammar: "Individual '
         'elements must not contain multiple instances of the same key")'
     ]
+
+
+USERID = """\
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [own]}
+  build: {service: codebuild.amazonaws.com}
+resources:
+  prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+policies:
+  own:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: Pull
+          Effect: Allow
+          Action: [ecr:BatchGetImage, ecr:GetAuthorizationToken]
+          Resource: "*"
+        - Sid: OwnPrefix
+          Effect: Allow
+          Action: ecr:PutImage
+          Resource: "arn:aws:ecr:*:111122223333:repository/${aws:userid}/*"
+        - Sid: NotThatSession
+          Effect: Deny
+          Action: ecr:DeleteRepository
+          Resource: "*"
+          Condition: {StringLike: {aws:userid: "*:breakglass"}}
+  repo:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: Builds
+          Effect: Allow
+          Principal: {Service: codebuild.amazonaws.com}
+          Action: ecr:BatchGetImage
+          Condition: {StringEquals: {aws:PrincipalAccount: "111122223333"}}
+"""
+
+
+def test_a_key_aws_always_sets_but_the_tool_cannot_know_must_be_given(
+    tmp_path: Path,
+) -> None:
+    """aws:userid of a role session is ROLE-ID:SESSION; answering as if it were missing (it
+    never is) would be a guess, so a case whose statements read it must give it."""
+    text = USERID + dedent("""\
+    cases:
+      - principal: ci
+        resource: prod
+        allow: pull
+      - principal: ci
+        resource: prod
+        deny: ecr:DeleteRepository
+      - principal: ci
+        resource: prod
+        allow: ecr:PutImage
+      - principal: build
+        resource: prod
+        allow: ecr:BatchGetImage
+    """)
+    role = (
+        "which AWS puts in every request of 'ci' but whose value is the role's unique ID and "
+        "the session name, which the tool cannot know; give it in this case's context "
+        "(for example aws:userid: AROADBQP57FF2AEXAMPLE:session-name)"
+    )
+    assert errors(tmp_path, text) == [
+        f"spec.yaml:37:5: statement NotThatSession of policy 'own' reads aws:userid, {role}",
+        f"spec.yaml:40:5: statement OwnPrefix of policy 'own' reads aws:userid, {role}",
+        "spec.yaml:43:5: statement Builds of policy 'repo' reads aws:PrincipalAccount, which AWS "
+        "puts in every request of 'build' but whose value is not documented for service "
+        "principals, which the tool cannot know; give it in this case's context (for example "
+        "aws:PrincipalAccount: ...)",
+    ]
+
+
+def test_given_in_the_context_the_key_decides(tmp_path: Path) -> None:
+    text = USERID + dedent("""\
+    cases:
+      - principal: ci
+        resource: prod
+        action: ecr:DeleteRepository
+        expect: explicit-deny
+        context: {aws:userid: "AROADBQP57FF2AEXAMPLE:breakglass"}
+      - principal: build
+        resource: prod
+        allow: ecr:BatchGetImage
+        context: {aws:PrincipalAccount: "111122223333"}
+    """)
+    spec = load(tmp_path, text)
+    assert [checks.run_check(c)["decision"] for c in spec.checks] == ["explicit-deny", "allow"]
