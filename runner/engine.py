@@ -553,6 +553,23 @@ def _scp_applies(p: Principal, org: Organization | None) -> str | None:
     return None
 
 
+_CREATE_REPOSITORY: Final = "ecr:CreateRepository"
+#: The repository as ecr:CreateRepository sees it (no policy, no tags), one per repository so
+#: that the shared request contexts stay shared.
+_CREATED: dict[int, tuple[Resource, Resource]] = {}
+
+
+def _as_created(res: Resource) -> Resource:
+    hit = _CREATED.get(id(res))
+    if hit is not None and hit[0] is res:
+        return hit[1]
+    if len(_CREATED) >= _BASE_CACHE_LIMIT:
+        _CREATED.clear()
+    created = Resource(res.name, res.arn, res.region, res.account, res.repository)
+    _CREATED[id(res)] = (res, created)
+    return created
+
+
 def _rcp_account(p: Principal, request: Request, account_level: bool) -> str | None:
     # An action with no resource type is checked against the RCPs of the caller's account
     # ("Resource control policies (RCPs)"); account-level ECR actions act on the caller's
@@ -590,6 +607,14 @@ def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
         raise ValueError(f"{action!r} is not an Amazon ECR action of the catalog")
     account_level = info.resource == "*"
     res = request.resource
+    created_policy: CompiledPolicy | None = None
+    if action == _CREATE_REPOSITORY and res is not None and (res.policy or res.tags):
+        # The repository does not exist before ecr:CreateRepository makes it (if it did, the
+        # call would fail with RepositoryAlreadyExistsException): no repository policy and no
+        # resource tags take part; aws:RequestTag / aws:TagKeys are the request's tags.
+        created_policy = res.policy
+        res = _as_created(res)
+        request = Request(request.principal, action, res, request.context, request.organization)
     if account_level:
         arn = "*"
     elif res is None:
@@ -624,6 +649,13 @@ def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
 
     # -- resource side --------------------------------------------------------------------------
     res_run: _Run | None = None
+    if created_policy is not None:
+        skipped.append(
+            (
+                created_policy,
+                f"{action} creates the repository: its repository policy does not exist yet",
+            )
+        )
     if res is not None and res.policy is not None:
         if account_level:
             skipped.append(

@@ -389,6 +389,19 @@ def test_account_level_action_skips_the_repository_policy_in_the_explanation() -
     )
 
 
+def test_creating_a_repository_skips_its_policy_in_the_explanation() -> None:
+    request = _cross_account_request(True)
+    request = model.Request(request.principal, "ecr:CreateRepository", request.resource)
+    out = engine.evaluate(request, now=NOW).to_dict()
+    assert out["decision"] == "implicit-deny"
+    assert out["request"]["resource"] == request.resource.arn  # type: ignore[union-attr]
+    skipped = [p for p in out["policies"] if p.get("skipped")]
+    assert [p["name"] for p in skipped] == ["prod-repo"]
+    assert skipped[0]["skipped"] == (
+        "ecr:CreateRepository creates the repository: its repository policy does not exist yet"
+    )
+
+
 def test_clock_is_injectable() -> None:
     request = _cross_account_request(True)
     engine.set_clock(lambda: dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
