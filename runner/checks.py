@@ -331,7 +331,9 @@ def format_explanation(result: dict[str, Any]) -> str:
                         f"expected {cond.get('expected')}, actual {cond.get('actual')} "
                         f"-> {str(cond.get('result')).lower()}"
                     )
-            if policy.get("unmatched_by_action"):
+            if policy.get("skipped"):
+                lines.append(f"      (takes no part: {policy['skipped']})")
+            elif policy.get("unmatched_by_action"):
                 lines.append(
                     f"      ({policy['unmatched_by_action']} statement(s) not for this action)"
                 )

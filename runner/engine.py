@@ -427,7 +427,7 @@ class Decision:
                     "file": policy.file,
                     "line": policy.line,
                     "statements": [],
-                    "unmatched_by_action": len(policy.statements),
+                    "unmatched_by_action": 0,
                     "skipped": why,
                 }
             )
@@ -775,7 +775,12 @@ def _combine(
             )
         )
     elif res_run is None:
-        gates.append(("resource", "implicit-deny", "the repository has no repository policy"))
+        none = (
+            f"{action} creates the repository: it has no repository policy yet"
+            if action == _CREATE_REPOSITORY
+            else "the repository has no repository policy"
+        )
+        gates.append(("resource", "implicit-deny", none))
     elif grant == GRANT_NONE:
         gates.append(("resource", "implicit-deny", "no statement of the repository policy allows"))
     else:
@@ -923,7 +928,7 @@ def _combine(
             verdict, gate, reason = identity_failure(limits_only=True)
             return verdict, gate, reason + f" (the repository policy names the role of {who})"
         verdict, gate, reason = identity_failure()
-        if gate == "identity":
+        if gate == "identity" and res_run is not None:
             reason += ", and the repository policy does not grant it to the caller"
         return verdict, gate, reason
 
@@ -938,7 +943,10 @@ def _combine(
             f"the repository policy of {res.arn} does not allow {who} (cross-account access "
             "needs the repository policy too)"
             if res_run is not None
-            else f"{res.arn} has no repository policy (cross-account access needs one)",
+            else f"{res.arn} has no repository policy (cross-account access needs one)"
+            if action != _CREATE_REPOSITORY
+            else f"{action} creates the repository: no repository policy can grant it to "
+            "another account",
         )
     decisive.extend(id_allows + guard + res_allows)
     return (

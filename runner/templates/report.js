@@ -447,11 +447,13 @@
         h("thead", null, h("tr", null, ["#", "Sid", "Effect", "Line", "Matched", "Note"].map(function (t) { return h("th", { text: t }); }))),
         h("tbody", null, rows)]));
     }
-    if (p.unmatched_by_action) {
+    if (p.skipped) {
+      box.appendChild(h("p", { "class": "hint", text: "Takes no part: " + p.skipped + "." }));
+    } else if (p.unmatched_by_action) {
       box.appendChild(h("p", { "class": "hint", text: p.unmatched_by_action + " other statement" + (p.unmatched_by_action === 1 ? " does" : "s do") + " not cover this action." }));
     }
     Object.keys(p).forEach(function (k) {
-      if (["name", "kind", "file", "line", "statements", "unmatched_by_action"].indexOf(k) < 0) box.appendChild(h("p", null, [k + ": ", json(p[k])]));
+      if (["name", "kind", "file", "line", "statements", "unmatched_by_action", "skipped"].indexOf(k) < 0) box.appendChild(h("p", null, [k + ": ", json(p[k])]));
     });
     return box;
   }
