@@ -157,3 +157,32 @@ def test_missing_paths_and_include_files_are_problems(project: Path) -> None:
         f"{project / 'nope.yaml'}: no such file or directory",
         f"{project / 'specs' / '_shared.yaml'}: an include file (name starts with _) is not a spec",
     ]
+
+
+def test_the_explanation_says_why_a_policy_takes_no_part(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "principals:\n"
+        "  dev: arn:aws:iam::111122223333:user/dev\n"
+        "resources:\n"
+        "  app: {arn: 'arn:aws:ecr:us-east-1:111122223333:repository/app', policy: repo}\n"
+        "policies:\n"
+        "  repo:\n"
+        "    document:\n"
+        "      Version: '2012-10-17'\n"
+        "      Statement:\n"
+        "        - {Effect: Allow, Principal: {AWS: 'arn:aws:iam::111122223333:user/dev'},"
+        " Action: 'ecr:CreateRepository'}\n"
+        "cases:\n"
+        "  - {principal: dev, resource: app, allow: ecr:CreateRepository}\n"
+    )
+    spec = loader.load_spec(tmp_path / "s.yaml", display_root=tmp_path)
+    text = checks.format_explanation(checks.run_check(spec.checks[0]))
+    assert (
+        "    gate resource: implicit-deny (ecr:CreateRepository creates the repository: it has "
+        "no repository policy yet)"
+    ) in text.splitlines()
+    assert (
+        "      (takes no part: ecr:CreateRepository creates the repository: its repository "
+        "policy does not exist yet)"
+    ) in text.splitlines()
+    assert "not for this action" not in text
