@@ -873,6 +873,8 @@ class _Load:
             if not unknown:
                 continue
             for pol in _case_policies([p], resources, organization):
+                if pol.keys.isdisjoint(unknown):
+                    continue
                 hits = [
                     (stmt, key)
                     for action in sorted(steps)

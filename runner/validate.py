@@ -165,6 +165,8 @@ class CompiledPolicy:
     version: str
     statements: tuple[CompiledStatement, ...]
     by_action: Mapping[str, tuple[CompiledStatement, ...]] = field(repr=False)
+    #: every condition key its statements read (CompiledStatement.keys), lowercased
+    keys: frozenset[str] = frozenset()
 
     def for_action(self, action: str) -> tuple[CompiledStatement, ...]:
         return self.by_action.get(action, ())
@@ -630,14 +632,19 @@ class _Compiler:
                 if isinstance(body, Mapping):
                     keys.update(str(k).lower() for k in body)
         if self.version == "2012-10-17":
-            parts = {k: raw[k] for k in ("Resource", "NotResource", "Condition") if k in raw}
-            for _where, text in _texts(parts, ()):
-                if "${" in text:
-                    try:
-                        tpl = compile_template(text, version=self.version)
-                    except TemplateError:
-                        continue
-                    keys.update(k.lower() for k in tpl.variable_keys)
+            values: list[object] = [raw.get("Resource"), raw.get("NotResource")]
+            if isinstance(block, Mapping):
+                values += [
+                    v for body in block.values() if isinstance(body, Mapping) for v in body.values()
+                ]
+            for value in values:
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str) and "${" in text:
+                        try:
+                            tpl = compile_template(text, version=self.version)
+                        except TemplateError:
+                            continue
+                        keys.update(k.lower() for k in tpl.variable_keys)
         return frozenset(keys)
 
 
@@ -711,7 +718,13 @@ _NOT_LATIN1 = re.compile(r"[^\t\n\r\x20-\xff]")
 
 def _check_text(doc: Mapping[str, object], kind: PolicyKind, comp: _Compiler) -> None:
     """Characters and size, for the kinds whose limits AWS documents."""
-    if kind in _IAM_KINDS:
+    limit = _MAX_CHARS.get(kind)
+    if kind not in _IAM_KINDS and limit is None:
+        return
+    # json escapes control characters (\u0001): those, like any character past U+00FF, send
+    # the search below through the document to find where it is
+    compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+    if kind in _IAM_KINDS and (_NOT_LATIN1.search(compact) or "\\u" in compact):
         # "Policy documents can contain only the following Unicode characters: horizontal tab
         # (U+0009), linefeed (U+000A), carriage return (U+000D), and characters in the range
         # U+0020 to U+00FF" ("IAM and AWS STS quotas")
@@ -725,10 +738,8 @@ def _check_text(doc: Mapping[str, object], kind: PolicyKind, comp: _Compiler) ->
                     'characters U+0020 to U+00FF ("IAM and AWS STS quotas")',
                 )
                 break
-    limit = _MAX_CHARS.get(kind)
     if limit is not None:
-        compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
-        size = sum(1 for c in compact if not c.isspace())
+        size = len(compact) - sum(map(compact.count, " \t\n\r"))
         if size > limit[0]:
             comp.problem(
                 (),
@@ -887,6 +898,7 @@ def _compile(
         version=version or "2012-10-17",
         statements=tuple(statements),
         by_action=MappingProxyType(by_action),
+        keys=frozenset().union(*(st.keys for st in statements)),
     )
 
 
