@@ -216,3 +216,26 @@ def test_policies_larger_than_aws_accepts_are_invalid(
 def test_white_space_does_not_count_towards_the_size() -> None:
     doc = _sized(PolicyKind.SESSION, 2_048)
     validate.compile_policy(json.dumps(doc, indent=8), PolicyKind.SESSION, name="p")
+
+
+def test_a_control_character_is_found_where_it_is() -> None:
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Sid": "A"}],
+    }
+    doc["Statement"][0]["Condition"] = {"StringEquals": {"aws:username": "dev\x01"}}  # type: ignore[index]
+    with pytest.raises(PolicyInvalid) as info:
+        validate.compile_policy(doc, PolicyKind.IDENTITY, name="p")
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        (
+            ("Statement", 0, "Condition", "StringEquals", "aws:username"),
+            "'dev\\x01' contains '\\x01' (U+0001); IAM policy documents may contain only tab, "
+            "line feed, carriage return and the characters U+0020 to U+00FF "
+            '("IAM and AWS STS quotas")',
+        )
+    ]
+    # a repository policy is not an IAM policy: its characters are ECR's business
+    repo = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "ecr:ListImages", "Sid": "Équipe ✓"}
+    ]}  # fmt: skip
+    validate.compile_policy(repo, PolicyKind.RESOURCE, name="r")
