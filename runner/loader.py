@@ -579,10 +579,8 @@ class _Load:
                 out[k.value] = (k, v)
                 continue
             best = _suggestion(k.value, valid)
-            hint = f"; did you mean {best!r}?" if best else ""
-            self.err(
-                f, k, f"unknown {what} {k.value!r}{where}{hint} Valid keys: {', '.join(valid)}"
-            )
+            hint = f"; did you mean {best!r}? Valid keys" if best else "; valid keys"
+            self.err(f, k, f"unknown {what} {k.value!r}{where}{hint}: {', '.join(valid)}")
         return out
 
     def text(self, f: _File, node: Node, what: str) -> str | None:
@@ -1481,6 +1479,16 @@ class _Load:
             else:
                 resolved = _resolve_action(text)
                 if isinstance(resolved, str):
+                    bare = text.lower().removeprefix("ecr:")
+                    near = difflib.get_close_matches(
+                        bare, list(catalog.OPERATIONS), n=1, cutoff=0.6
+                    )
+                    if near:
+                        ops = catalog.OPERATIONS[near[0]]
+                        resolved = (
+                            f"unknown action {text!r}; did you mean the operation {near[0]!r} "
+                            f"(every action `docker {near[0]}` needs: {', '.join(ops)})?"
+                        )
                     self.err(f, item, resolved)
                     ok = False
                     continue
@@ -1900,12 +1908,32 @@ def _near(key: str, vocabulary: Sequence[str]) -> bool:
     return any(difflib.SequenceMatcher(None, key, v).ratio() >= 0.8 for v in vocabulary)
 
 
+_LEADING = re.compile(r"\A(?:\s+|#[^\n]*|---)*")
+
+
+def _flow_mapping_keys(text: str) -> list[str]:
+    """The top-level keys of a file written as one flow mapping (``{principals: ..., cases:
+    [...]}``), which has no ``key:`` line at column 0; composed only (no YAML tag is ever
+    interpreted). Empty for anything else."""
+    lead = _LEADING.match(text)
+    if not text[lead.end() if lead else 0 :].startswith("{"):
+        return []
+    try:
+        root = yaml.compose(text, Loader=_YamlLoader)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return []
+    if not isinstance(root, MappingNode):
+        return []
+    return [k.value for k, _v in root.value if isinstance(k, ScalarNode)]
+
+
 def looks_like_spec(path: Path) -> bool:
     """The collection rule: is ``path`` a spec file (including a misspelt one)?
 
     A ``.yaml``/``.yml`` file whose name does not start with ``_`` is a spec when, reading
     only the lines that start at column 0 with ``key:`` (no YAML parsing, so CloudFormation
-    tags and other YAML dialects are never interpreted), its top-level keys include ``cases``
+    tags and other YAML dialects are never interpreted; a file that is one flow mapping
+    ``{...}`` is composed instead), its top-level keys include ``cases``
     or a near-miss of it (``case``, ``Cases``), or when all of them are spec keys or
     near-misses of spec keys (difflib ratio >= 0.8, lowercase keys only) and at least one is.
     Never raises.
@@ -1925,6 +1953,8 @@ def looks_like_spec(path: Path) -> bool:
         m = _TOP_KEY_LINE.match(line)
         if m:
             keys.append(next(g for g in m.groups() if g is not None).strip())
+    if not keys:
+        keys = _flow_mapping_keys(text)
     if not keys:
         return False
     vocabulary = SPEC_KEYS

@@ -157,9 +157,13 @@ def principal_from_arn(
     if m := _ROLE_ARN.match(arn):
         sess = name if session is None else session
         if not _SESSION_NAME.match(sess):
-            raise ModelError(
-                f"invalid role session name {sess!r}: 2 to 64 letters, digits or =,.@_- "
-            )
+            rule = "a role session name has 2 to 64 letters, digits or the characters =,.@_-"
+            if session is None:
+                raise ModelError(
+                    f"the principal's name {name!r} is its role session name unless 'session' "
+                    f"gives one, and {rule}; write {name}: {{arn: {arn}, session: NAME}}"
+                )
+            raise ModelError(f"invalid role session name {sess!r}: {rule}")
         session_arn = f"arn:aws:sts::{m['account']}:assumed-role/{m['name']}/{sess}"
         return make(PrincipalType.ROLE_SESSION, arn, m["account"], session_arn)
     if m := _SESSION_ARN.match(arn):

@@ -1028,6 +1028,15 @@ def test_many_problems_in_one_pass(tmp_path: Path) -> None:
         ("empty.yaml", "", False),
         ("list.yaml", "- cases\n- principals\n", False),
         ("binary.yaml", "\udcff\n", False),
+        (
+            "flow.yaml",
+            "# one flow mapping\n---\n{principals: {p: 'arn:aws:iam::111122223333:user/p'},\n"
+            " cases: [{principal: p, action: ecr:GetAuthorizationToken, expect: allow}]}\n",
+            True,
+        ),
+        ("flow-other.yaml", "{name: CI, on: push, jobs: {}}\n", False),
+        ("flow-tagged.yaml", "{Resources: !Ref X, cases: []}\n", True),
+        ("flow-broken.yaml", "{cases: [\n", False),
     ],
 )
 def test_collection_rule(tmp_path: Path, name: str, text: str, collected: bool) -> None:
@@ -1273,3 +1282,39 @@ def test_given_in_the_context_the_key_decides(tmp_path: Path) -> None:
     """)
     spec = load(tmp_path, text)
     assert [checks.run_check(c)["decision"] for c in spec.checks] == ["explicit-deny", "allow"]
+
+
+def test_message_fixes_for_people(tmp_path: Path) -> None:
+    """An operation misspelt points to the operation; a principal key that cannot be a role
+    session name says how to name one."""
+    text = dedent("""\
+    principals:
+      r: arn:aws:iam::111122223333:role/deploy
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", sesion: x}
+    resources:
+      prod: arn:aws:ecr:us-east-1:111122223333:repository/prod/app
+    cases:
+      - principal: ci
+        resource: prod
+        deny: [psuh, ecr:pull]
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:6: the principal's name 'r' is its role session name unless 'session' "
+        "gives one, and a role session name has 2 to 64 letters, digits or the characters "
+        "=,.@_-; write r: {arn: arn:aws:iam::111122223333:role/deploy, session: NAME}",
+        "spec.yaml:3:50: unknown key 'sesion' in principal 'ci'; did you mean 'session'? "
+        "Valid keys: arn, session, policies, boundary, session-policy, tags, service",
+        "spec.yaml:9:12: unknown action 'psuh'; did you mean the operation 'push' (every "
+        "action `docker push` needs: ecr:GetAuthorizationToken, "
+        "ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, "
+        "ecr:CompleteLayerUpload, ecr:PutImage, ecr:BatchGetImage)?",
+        "spec.yaml:9:18: unknown action 'ecr:pull'; did you mean the operation 'pull' (every "
+        "action `docker pull` needs: ecr:GetAuthorizationToken, ecr:BatchGetImage, "
+        "ecr:GetDownloadUrlForLayer)?",
+    ]
+
+
+def test_an_unknown_key_without_a_near_miss_still_reads_as_a_sentence(tmp_path: Path) -> None:
+    text = PRINCIPALS + "zzz: 1\ncases:\n  - {principal: ci, allow: ecr:GetAuthorizationToken}\n"
+    [message] = errors(tmp_path, text)
+    assert message.startswith("spec.yaml:6:1: unknown top-level key 'zzz'; valid keys: ")
