@@ -53,7 +53,7 @@ from functools import lru_cache
 from typing import Any
 
 from runner.model import PolicyPath, PolicyProblem, RequestContext
-from runner.variables import Template, TemplateError, compile_template
+from runner.variables import Matcher, Template, TemplateError, compile_template
 
 __all__ = ["OPERATORS", "CompiledConditions", "compile_conditions"]
 
@@ -240,14 +240,23 @@ def _static(match: _Match) -> _Prepare:
     return lambda ctx: match
 
 
+def _any_fullmatch(patterns: list[Matcher | None]) -> Callable[[str], bool]:
+    """Whether a text matches any of the patterns: the regexes joined into one alternation,
+    the linear matchers (patterns with several ``*``) asked one by one."""
+    regexes = [p for p in patterns if isinstance(p, re.Pattern)]
+    others = [p for p in patterns if p is not None and not isinstance(p, re.Pattern)]
+    joined = re.compile("|".join(f"(?:{p.pattern})" for p in regexes), re.DOTALL)
+    if not others:
+        return lambda r: joined.fullmatch(r) is not None
+    if not regexes:
+        return lambda r: any(p.fullmatch(r) for p in others)
+    return lambda r: joined.fullmatch(r) is not None or any(p.fullmatch(r) for p in others)
+
+
 def _string_matcher(family: str, templates: list[Template]) -> _Prepare:
     if family == "string-like":
         if not any(t.has_variables for t in templates):
-            patterns = [t.regex(_NO_CONTEXT) for t in templates]
-            joined = re.compile(
-                "|".join(f"(?:{p.pattern})" for p in patterns if p is not None), re.DOTALL
-            )
-            return _static(lambda r: joined.fullmatch(r) is not None)
+            return _static(_any_fullmatch([t.regex(_NO_CONTEXT) for t in templates]))
 
         def prepare_like(ctx: RequestContext) -> _Match:
             found = [t.regex(ctx) for t in templates]
@@ -276,11 +285,8 @@ def _string_matcher(family: str, templates: list[Template]) -> _Prepare:
 
 def _arn_matcher(templates: list[Template]) -> _Prepare:
     if not any(t.has_variables for t in templates):
-        patterns = [t.regex(_NO_CONTEXT, arn_components=True) for t in templates]
-        joined = re.compile(
-            "|".join(f"(?:{p.pattern})" for p in patterns if p is not None), re.DOTALL
-        )
-        return _static(lambda r: r.count(":") >= 5 and joined.fullmatch(r) is not None)
+        matches = _any_fullmatch([t.regex(_NO_CONTEXT, arn_components=True) for t in templates])
+        return _static(lambda r: r.count(":") >= 5 and matches(r))
 
     def prepare(ctx: RequestContext) -> _Match:
         found = [t.regex(ctx, arn_components=True) for t in templates]

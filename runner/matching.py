@@ -13,12 +13,11 @@ them. Rules ("IAM JSON policy elements: Action / Resource / Principal / NotPrinc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.model import Principal, PrincipalType, RequestContext
-from runner.variables import Template
+from runner.variables import Matcher, Template
 
 __all__ = [
     "GRANT_ACCOUNT",
@@ -65,7 +64,7 @@ class ResourceMatcher:
 
     texts: tuple[str, ...]
     any_resource: bool
-    static: tuple[re.Pattern[str], ...]
+    static: tuple[Matcher, ...]
     dynamic: tuple[Template, ...]
     negated: bool
 

@@ -24,7 +24,7 @@ from runner import catalog
 from runner.conditions import CompiledConditions, compile_conditions
 from runner.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.model import PolicyInvalid, PolicyKind, PolicyPath, PolicyProblem
-from runner.variables import Template, TemplateError, compile_template, wildcard_regex
+from runner.variables import Matcher, Template, TemplateError, compile_template, wildcard_regex
 
 __all__ = [
     "FULL_AWS_ACCESS",
@@ -331,7 +331,7 @@ class _Compiler:
         if texts is None:
             return None
         ok = True
-        static: list[re.Pattern[str]] = []
+        static: list[Matcher] = []
         dynamic: list[Template] = []
         for i, text in enumerate(texts):
             where = (*path, i) if isinstance(value, list) else path

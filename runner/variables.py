@@ -26,10 +26,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from runner.model import RequestContext
 
-__all__ = ["Template", "TemplateError", "compile_template", "wildcard_regex"]
+__all__ = ["Matcher", "Template", "TemplateError", "compile_template", "wildcard_regex"]
 
 #: The one policy language version in which ``${...}`` is a policy variable.
 VARIABLES_VERSION = "2012-10-17"
@@ -68,8 +69,8 @@ class Template:
         self.text: str = text
         self._parts = parts
         self.has_variables: bool = any(isinstance(p, _Variable) for p in parts)
-        self._static: dict[int, re.Pattern[str]] = {}
-        self._cache: dict[tuple[int, tuple[str, ...]], re.Pattern[str]] = {}
+        self._static: dict[int, Matcher] = {}
+        self._cache: dict[tuple[int, tuple[str, ...]], Matcher] = {}
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
@@ -106,7 +107,7 @@ class Template:
 
     def regex(
         self, ctx: RequestContext, *, arn_components: bool = False, resource: bool = False
-    ) -> re.Pattern[str] | None:
+    ) -> Matcher | None:
         """A pattern to ``fullmatch`` against request text: ``*`` and ``?`` written in the
         policy are wildcards (``*`` may match nothing), everything else is literal.
 
@@ -166,47 +167,131 @@ class Template:
 _TEXT, _ARN, _RESOURCE = 0, 1, 2
 
 
-def _compile(atoms: list[tuple[bool, str]], mode: int) -> re.Pattern[str]:
+class Matcher(Protocol):
+    """What a wildcard pattern offers: ``fullmatch(text)`` is truthy when it matches."""
+
+    def fullmatch(self, string: str) -> object: ...
+
+
+# Tokens of a wildcard pattern for the linear matcher: a character, any one character, any run.
+# The argument of the last two: whether they may match ``:``.
+_LIT, _ONE, _RUN = 0, 1, 2
+_Token = tuple[int, str | bool]
+
+
+class _LinearMatcher:
+    """A pattern with several ``*`` as a set-of-states automaton: time linear in the text.
+
+    Python's backtracking ``re`` takes time exponential in the number of ``.*`` on hostile
+    text (``*a*a*a*a*a*a*a*a*a*a*b`` against sixty ``a``: hours). Results are remembered
+    per text: a run asks about the same few repository ARNs and context values again and
+    again."""
+
+    __slots__ = ("_memo", "_tokens")
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self._tokens = tokens
+        self._memo: dict[str, bool] = {}
+
+    def fullmatch(self, string: str) -> bool:
+        hit = self._memo.get(string)
+        if hit is None:
+            if len(self._memo) >= _CACHE_LIMIT:
+                self._memo.clear()
+            hit = self._memo[string] = self._run(string)
+        return hit
+
+    def _close(self, states: set[int]) -> set[int]:
+        tokens, end = self._tokens, len(self._tokens)
+        out: set[int] = set()
+        stack = list(states)
+        while stack:
+            i = stack.pop()
+            if i not in out:
+                out.add(i)
+                if i < end and tokens[i][0] == _RUN:
+                    stack.append(i + 1)  # a run may be empty
+        return out
+
+    def _run(self, text: str) -> bool:
+        tokens, end = self._tokens, len(self._tokens)
+        states = self._close({0})
+        for ch in text:
+            nxt: set[int] = set()
+            for i in states:
+                if i == end:
+                    continue
+                kind, arg = tokens[i]
+                if kind == _LIT:
+                    if arg == ch:
+                        nxt.add(i + 1)
+                elif arg or ch != ":":
+                    nxt.add(i + 1 if kind == _ONE else i)
+            if not nxt:
+                return False
+            states = self._close(nxt)
+        return end in states
+
+
+def _compile(atoms: list[tuple[bool, str]], mode: int) -> Matcher:
+    """The pattern as a regex, or, with more than one ``*``, as a linear matcher."""
+    rx: list[str] = []
+    tokens: list[_Token] = []
+    runs = 0
+
+    def literal(text: str) -> None:
+        rx.append(re.escape(text))
+        tokens.extend((_LIT, ch) for ch in text)
+
+    def wildcard(star: bool, crosses_colon: bool) -> None:
+        nonlocal runs
+        if star:
+            runs += 1
+            rx.append(".*" if crosses_colon else "[^:]*")
+            tokens.append((_RUN, crosses_colon))
+        else:
+            rx.append("." if crosses_colon else "[^:]")
+            tokens.append((_ONE, crosses_colon))
+
     if mode == _TEXT:
-        out = []
         for wild, text in atoms:
             if wild:
-                out.append(".*" if text == "*" else ".")
+                wildcard(text == "*", True)
             else:
-                out.append(re.escape(text))
-        return re.compile("".join(out), re.DOTALL)
-    # Split at the first five literal colons: six ARN components.
-    components: list[list[tuple[bool, str]]] = [[]]
-    for wild, text in atoms:
-        if wild:
-            components[-1].append((wild, text))
-            continue
-        rest = text
-        while rest:
-            if len(components) == 6:
-                components[-1].append((False, rest))
-                break
-            head, colon, rest = rest.partition(":")
-            if head:
-                components[-1].append((False, head))
-            if colon:
-                components.append([])
-    if len(components) < 6 and mode == _ARN:
-        return _NEVER
-    out = []
-    for index, component in enumerate(components):
-        last = index == 5
-        piece = []
-        for position, (wild, text) in enumerate(component):
-            if not wild:
-                piece.append(re.escape(text))
-            elif text == "*":
-                ends_segment = mode == _RESOURCE and position == len(component) - 1
-                piece.append(".*" if last or ends_segment else "[^:]*")
-            else:
-                piece.append("." if last else "[^:]")
-        out.append("".join(piece))
-    return re.compile(":".join(out), re.DOTALL)
+                literal(text)
+    else:
+        # Split at the first five literal colons: six ARN components.
+        components: list[list[tuple[bool, str]]] = [[]]
+        for wild, text in atoms:
+            if wild:
+                components[-1].append((wild, text))
+                continue
+            rest = text
+            while rest:
+                if len(components) == 6:
+                    components[-1].append((False, rest))
+                    break
+                head, colon, rest = rest.partition(":")
+                if head:
+                    components[-1].append((False, head))
+                if colon:
+                    components.append([])
+        if len(components) < 6 and mode == _ARN:
+            return _NEVER
+        for index, component in enumerate(components):
+            if index:
+                literal(":")
+            last = index == 5
+            for position, (wild, text) in enumerate(component):
+                if not wild:
+                    literal(text)
+                else:
+                    ends_segment = mode == _RESOURCE and position == len(component) - 1
+                    star = text == "*"
+                    wildcard(star, last or (star and ends_segment))
+    if runs > 1:
+        return _LinearMatcher(tokens)
+    return re.compile("".join(rx), re.DOTALL)
 
 
 def _parse(text: str) -> tuple[_Part, ...]:
@@ -253,9 +338,7 @@ def compile_template(text: str, *, version: str) -> Template:
 
 
 @lru_cache(maxsize=4096)
-def wildcard_regex(
-    text: str, *, arn_components: bool = False, resource: bool = False
-) -> re.Pattern[str]:
+def wildcard_regex(text: str, *, arn_components: bool = False, resource: bool = False) -> Matcher:
     """``text`` with ``*`` and ``?`` as wildcards and no variables, as a pattern to
     ``fullmatch``; ``arn_components`` and ``resource`` as in :meth:`Template.regex`. Cached."""
     pattern = Template(text, ((_POLICY, text),) if text else ()).regex(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runner.model import RequestContext
 from runner.variables import TemplateError, compile_template, wildcard_regex
@@ -227,3 +231,44 @@ def test_wildcard_regex_is_cached_and_plain() -> None:
     assert not first.fullmatch("ecr:batchGetImage")
     assert wildcard_regex("${aws:username}").fullmatch("${aws:username}")
     assert wildcard_regex("").fullmatch("")
+
+
+def _reference(matcher: object) -> re.Pattern[str]:
+    """The backtracking regex that a linear matcher stands for, from its tokens."""
+    out = []
+    for kind, arg in matcher._tokens:  # type: ignore[attr-defined]
+        if kind == 0:
+            out.append(re.escape(str(arg)))
+        elif kind == 1:
+            out.append("." if arg else "[^:]")
+        else:
+            out.append(".*" if arg else "[^:]*")
+    return re.compile("".join(out), re.DOTALL)
+
+
+@given(
+    pattern=st.text(alphabet="ab:*?", min_size=2, max_size=12).filter(lambda p: p.count("*") > 1),
+    texts=st.lists(st.text(alphabet="ab:", max_size=12), min_size=1, max_size=5),
+    mode=st.sampled_from(["text", "arn", "resource"]),
+)
+def test_patterns_with_several_stars_match_as_the_regex_would(
+    pattern: str, texts: list[str], mode: str
+) -> None:
+    tpl = compile_template(pattern, version="2012-10-17")
+    matcher = tpl.regex(RequestContext(), arn_components=mode == "arn", resource=mode == "resource")
+    assert matcher is not None
+    if isinstance(matcher, re.Pattern):  # an ARN pattern of fewer than six parts: never
+        return
+    reference = _reference(matcher)
+    for text in texts:
+        assert bool(matcher.fullmatch(text)) is (reference.fullmatch(text) is not None), text
+
+
+def test_many_stars_against_a_long_text_answer_at_once() -> None:
+    """Backtracking regexes take hours on this (exponential in the number of stars)."""
+    tpl = compile_template("arn:aws:ecr:*:*:repository/" + "*a" * 12 + "*b", version="2012-10-17")
+    matcher = tpl.regex(RequestContext(), resource=True)
+    assert matcher is not None
+    arn = "arn:aws:ecr:us-east-1:111122223333:repository/" + "a" * 80
+    assert not matcher.fullmatch(arn)
+    assert matcher.fullmatch(arn + "b")
