@@ -139,6 +139,8 @@ def _date(text: str) -> int | None:
     ``2024-05-01T12:00:00.5+02:00``; a time without zone is UTC, a date alone is its midnight
     UTC, a month alone its first day) or epoch seconds (``1714564800``)."""
     if _EPOCH.match(text):
+        if len(text) > 20:  # past any date Python can hold (and past int()'s digit limit)
+            return None
         return int(text) * 1_000_000_000
     m = _ISO_DATE.match(text)
     if not m:

@@ -547,6 +547,9 @@ class _Load:
     # -- reporting
 
     def err(self, file: _File | str, where: Node | Located | None, message: str) -> None:
+        if len(message) > _MAX_MESSAGE:  # a value quoted in full could be megabytes
+            cut = len(message) - _MAX_MESSAGE
+            message = f"{message[:_MAX_MESSAGE]}... ({cut:,} more characters)"
         display = file if isinstance(file, str) else file.display
         if where is None:
             line, col = 1, 1
@@ -771,6 +774,15 @@ class _Load:
                 self.name_list(f, top["include"][1], "file name", "a list of file names") or []
             ):
                 target = _join(f.path, name)
+                if target.suffix not in _SUFFIXES:
+                    self.err(
+                        f,
+                        node,
+                        f"cannot include {name!r}: an include file is a .yaml or .yml file of "
+                        "definitions",
+                    )
+                    self.fatal = True
+                    continue
                 if target in here:
                     cycle = [*here[here.index(target) :], target]
                     self.err(
@@ -1035,6 +1047,9 @@ class _Load:
         except RecursionError:
             self.err(display, at, f"{what} is nested too deeply")
             return None
+        except ValueError as exc:  # an integer too long for Python to convert
+            self.err(display, at, f"{what} is not valid JSON: {exc}")
+            return None
         count = 1
         if isinstance(document, dict) and isinstance(document.get("Statement"), list):
             count = max(1, len(document["Statement"]))
@@ -1066,6 +1081,9 @@ class _Load:
                 return None
             except RecursionError:
                 self.err(display, (1, 1), "the JSON is nested too deeply")
+                return None
+            except ValueError as exc:  # an integer too long for Python to convert
+                self.err(display, (1, 1), f"invalid JSON: {exc}")
                 return None
             root = parsed.root if not parsed.problems else None
         else:
@@ -1902,6 +1920,11 @@ _TOP_KEY_LINE = re.compile(
     r"""^(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"\-?:{}\[\]&*!|>%@`,][^:#\n]*?))\s*:(?:\s|$)"""
 )
 _SNIFF_BYTES = 256 * 1024
+#: The longest problem message, in characters.
+_MAX_MESSAGE = 2000
+#: A top-level key is looked for in this much of a line: the pattern is quadratic in the
+#: length of a line without a colon (a 256 KB one took a minute).
+_KEY_LINE_CHARS = 256
 
 
 def _near(key: str, vocabulary: Sequence[str]) -> bool:
@@ -1950,7 +1973,7 @@ def looks_like_spec(path: Path) -> bool:
     for line in text.splitlines():
         if not line or line[0] in " \t#":
             continue
-        m = _TOP_KEY_LINE.match(line)
+        m = _TOP_KEY_LINE.match(line[:_KEY_LINE_CHARS])
         if m:
             keys.append(next(g for g in m.groups() if g is not None).strip())
     if not keys:

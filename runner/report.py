@@ -167,6 +167,11 @@ def _read_results(path: Path) -> dict[str, Any]:
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}; "
             "expected a results file written by --policy-results"
         ) from None
+    except (ValueError, RecursionError) as exc:  # an integer too long, or nesting too deep
+        raise ResultsError(
+            f"{path}: not valid JSON ({exc or 'nested too deeply'}); expected a results file "
+            "written by --policy-results"
+        ) from None
     validate_results(data, str(path))
     assert isinstance(data, dict)
     return data

@@ -804,6 +804,10 @@ def _compile(
                     )
                 ]
             ) from None
+        except ValueError as exc:  # an integer too long for Python to convert
+            raise PolicyInvalid([PolicyProblem((), f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise PolicyInvalid([PolicyProblem((), "the JSON is nested too deeply")]) from None
     if not isinstance(doc, Mapping):
         raise PolicyInvalid(
             [

@@ -1318,3 +1318,80 @@ def test_an_unknown_key_without_a_near_miss_still_reads_as_a_sentence(tmp_path: 
     text = PRINCIPALS + "zzz: 1\ncases:\n  - {principal: ci, allow: ecr:GetAuthorizationToken}\n"
     [message] = errors(tmp_path, text)
     assert message.startswith("spec.yaml:6:1: unknown top-level key 'zzz'; valid keys: ")
+
+
+def test_hostile_numbers_are_errors_with_a_location(tmp_path: Path) -> None:
+    """Python refuses to convert an integer of more than 4,300 digits (ValueError), and an
+    epoch date of thousands of digits: each is a located problem, never a traceback."""
+    huge = "9" * 5000
+    (tmp_path / "p.json").write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", '
+        '"Resource": "*", "Condition": {"NumericLessThan": {"aws:EpochTime": ' + huge + "}}}]}"
+    )
+    text = dedent(f"""\
+    principals:
+      ci: {{arn: "arn:aws:iam::111122223333:role/ci", policies: [from-file, late]}}
+    policies:
+      from-file: {{file: p.json}}
+      late:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - {{Effect: Allow, Action: "ecr:*", Resource: "*", Condition: {{DateLessThan: {{aws:CurrentTime: "{huge}"}}}}}}
+    cases:
+      - principal: ci
+        allow: ecr:GetAuthorizationToken
+    """)  # noqa: E501
+    problems = errors(tmp_path, text)
+    assert problems[0].startswith("p.json:1:1: invalid JSON: Exceeds the limit (4300 digits)")
+    assert problems[1].startswith(
+        "spec.yaml:9:86: Statement[0].Condition.DateLessThan.aws:CurrentTime: DateLessThan "
+        "value '99999999999999999999"
+    )
+    assert problems[1].endswith("more characters)")
+    assert len(problems) == 2
+
+
+def test_a_huge_epoch_in_the_context_is_a_value_that_matches_no_date(tmp_path: Path) -> None:
+    text = dedent(f"""\
+    principals:
+      ci: {{arn: "arn:aws:iam::111122223333:role/ci", policies: [until]}}
+    policies:
+      until:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - {{Effect: Allow, Action: "ecr:*", Resource: "*", Condition: {{DateLessThan: {{aws:EpochTime: "1900000000"}}}}}}
+    cases:
+      - principal: ci
+        action: ecr:GetAuthorizationToken
+        expect: implicit-deny
+        context: {{aws:EpochTime: "{"9" * 5000}"}}
+    """)  # noqa: E501
+    spec = load(tmp_path, text)
+    assert checks.run_check(spec.checks[0])["decision"] == "implicit-deny"
+
+
+def test_only_yaml_files_can_be_included(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SECRET_TOKEN=supersecret123\n")
+    text = (
+        "include: [.env, /etc/passwd]\n"
+        + PRINCIPALS
+        + dedent("""\
+    cases:
+      - principal: ci
+        allow: ecr:GetAuthorizationToken
+    """)
+    )
+    assert errors(tmp_path, text) == [
+        "spec.yaml:1:11: cannot include '.env': an include file is a .yaml or .yml file of "
+        "definitions",
+        "spec.yaml:1:17: cannot include '/etc/passwd': an include file is a .yaml or .yml file "
+        "of definitions",
+    ]
+
+
+def test_the_collection_rule_reads_a_long_line_without_a_colon_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text("A" + " " * 262_000 + "x\n")
+    assert loader.looks_like_spec(path) is False  # used to take about a minute
