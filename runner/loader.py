@@ -139,7 +139,15 @@ def _read_bytes(path: Path) -> tuple[bytes | None, list[tuple[int, int, str]]]:
         return None, [(1, 1, f"cannot read the file: {exc.strerror or exc}")]
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode(data: bytes) -> tuple[str | None, list[tuple[int, int, str]]]:
+    if data[:2] in _UTF16_BOMS:  # YAML allows UTF-16 with a byte order mark
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError:
+            return None, [(1, 1, "the file starts as UTF-16 but is not UTF-16 text")]
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -1968,7 +1976,8 @@ def looks_like_spec(path: Path) -> bool:
             data = fh.read(_SNIFF_BYTES)
     except OSError:
         return False
-    text = data.decode("utf-8", errors="replace")
+    codec = "utf-16" if data[:2] in _UTF16_BOMS else "utf-8"
+    text = data.decode(codec, errors="replace")
     keys: list[str] = []
     for line in text.splitlines():
         if not line or line[0] in " \t#":

@@ -1395,3 +1395,11 @@ def test_the_collection_rule_reads_a_long_line_without_a_colon_quickly(tmp_path:
     path = tmp_path / "long.yaml"
     path.write_text("A" + " " * 262_000 + "x\n")
     assert loader.looks_like_spec(path) is False  # used to take about a minute
+
+
+def test_a_utf16_spec_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    text = PRINCIPALS + "cases:\n  - {principal: ci, allow: ecr:GetAuthorizationToken}\n"
+    (tmp_path / "spec.yaml").write_bytes(text.encode("utf-16"))
+    assert loader.looks_like_spec(tmp_path / "spec.yaml")
+    spec = loader.load_spec(tmp_path / "spec.yaml", display_root=tmp_path)
+    assert [c.test_id for c in spec.checks] == ["case1[ci-ecr:GetAuthorizationToken]"]
