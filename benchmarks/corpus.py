@@ -170,7 +170,7 @@ def many_files(out: Path, *, files: int, checks_per_file: int) -> int:
     return total
 
 
-def _heavy_policies(tag: int, statements: int) -> dict[str, dict[str, object]]:
+def _heavy_policies(tag: int, statements: int) -> dict[str, list[dict[str, object]]]:
     """An identity policy, a permissions boundary, a repository policy and an SCP of about
     ``statements`` statements each. Every statement names every ECR action and matches the
     repository, so each one's conditions are evaluated for every action before the last
@@ -231,14 +231,45 @@ def _heavy_policies(tag: int, statements: int) -> dict[str, dict[str, object]]:
                 "StringNotLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/break{i}-*"},
             },
         }
-        for i in range(statements)
+        for i in range(statements - statements // 25)  # 4 SCPs at the size limit for 100
     ]
+    # AWS's size limits (characters without white space): a managed policy 6,144, an SCP
+    # 5,120, a repository policy 10,240. About `statements` identity and SCP statements are
+    # spread over as many policies as that takes (a role has up to 10 managed policies, an
+    # account up to 5 SCPs); a boundary and a repository policy are one policy each, so they
+    # keep what fits, ending with their decisive last statement.
     return {
-        "identity": {"Version": "2012-10-17", "Statement": ident},
-        "boundary": {"Version": "2012-10-17", "Statement": boundary},
-        "repo": {"Version": "2012-10-17", "Statement": repo},
-        "scp": {"Version": "2012-10-17", "Statement": scp},
+        "identity": _packed(ident, 6_144),
+        "boundary": _packed(boundary, 6_144, single=True),
+        "repo": _packed(repo, 10_240, single=True),
+        "scp": _packed(scp, 5_120),
     }
+
+
+def _size(statements: list[dict[str, object]]) -> int:
+    return len(
+        json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+    )
+
+
+def _packed(
+    statements: list[dict[str, object]], limit: int, *, single: bool = False
+) -> list[dict[str, object]]:
+    """Policy documents of at most ``limit`` characters holding ``statements`` in order; with
+    ``single``, one document: the first statements that fit, then the last one."""
+    if single:
+        last, kept = statements[-1], []
+        for stmt in statements[:-1]:
+            if _size([*kept, stmt, last]) > limit:
+                break
+            kept.append(stmt)
+        return [{"Version": "2012-10-17", "Statement": [*kept, last]}]
+    docs: list[list[dict[str, object]]] = [[]]
+    for stmt in statements:
+        if docs[-1] and _size([*docs[-1], stmt]) > limit:
+            docs.append([])
+        docs[-1].append(stmt)
+    return [{"Version": "2012-10-17", "Statement": d} for d in docs]
 
 
 def heavy(
@@ -250,8 +281,9 @@ def heavy(
     repos: int,
     operations_only: bool = False,
 ) -> int:
-    """``files`` specs, each with its own identity policy, boundary, repository policy and
-    SCP of about ``statements`` statements with conditions, checking principals x repos x
+    """``files`` specs, each with its own identity policies, boundary, repository policy and
+    SCPs (about ``statements`` identity and SCP statements with conditions, within AWS's
+    policy size limits; see _heavy_policies), checking principals x repos x
     (pull, push and 18 single actions allowed; 5 delete actions explicitly denied), or with
     ``operations_only`` just pull and push (3 and 7 actions per check)."""
     out = _fresh(out)
@@ -261,24 +293,26 @@ def heavy(
         allow, deny = ["pull", "push", *ALLOWED[:18]], DENIED[:5]
     total = 0
     for f in range(files):
-        for kind, doc in _heavy_policies(f, statements).items():
-            (out / f"{kind}_{f:03d}.json").write_text(json.dumps(doc, indent=1))
+        names_of: dict[str, list[str]] = {}
+        text = "policies:\n"
+        for kind, docs in _heavy_policies(f, statements).items():
+            for j, doc in enumerate(docs):
+                name = f"{kind}{j}" if len(docs) > 1 else kind
+                (out / f"{name}_{f:03d}.json").write_text(json.dumps(doc, indent=1))
+                text += f"  {name}:\n    file: {name}_{f:03d}.json\n"
+                names_of.setdefault(kind, []).append(name)
         names = [f"h{f}p{i}" for i in range(principals)]
-        text = (
-            "policies:\n"
-            + "".join(
-                f"  {k}:\n    file: {k}_{f:03d}.json\n"
-                for k in ("identity", "boundary", "repo", "scp")
-            )
-            + 'organization:\n  id: o-a1b2c3d4e5\n  management-account: "999999999999"\n'
-            f'  accounts: ["{ACCOUNT}"]\n  scps: [FullAWSAccess, scp]\n'
+        text += (
+            'organization:\n  id: o-a1b2c3d4e5\n  management-account: "999999999999"\n'
+            f'  accounts: ["{ACCOUNT}"]\n'
+            f"  scps: {_yaml_list(['FullAWSAccess', *names_of['scp']])}\n"
             "context:\n  aws:SourceIp: 203.0.113.7\n"
             "principals:\n"
         )
         for name in names:
             text += (
                 f"  {name}:\n    arn: arn:aws:iam::{ACCOUNT}:role/{name}\n"
-                "    policies: [identity]\n    boundary: boundary\n"
+                f"    policies: {_yaml_list(names_of['identity'])}\n    boundary: boundary\n"
                 "    tags: {team: platform}\n"
             )
         text += "resources:\n"
