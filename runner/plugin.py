@@ -392,7 +392,12 @@ def pytest_report_to_serializable(
         or not _is_check(report.nodeid)
     ):
         return None
-    extra = {k: v for k, v in report.__dict__.items() if k not in _REPORT_FIELDS}
+    # as pytest's own form does: paths as text, no collection result
+    extra = {
+        k: os.fspath(v) if isinstance(v, os.PathLike) else None if k == "result" else v
+        for k, v in report.__dict__.items()
+        if k not in _REPORT_FIELDS
+    }
     values = (report.nodeid, report.location, dict(report.keywords), report.when)
     times = (report.duration, report.start, report.stop)
     return {_COMPACT: (values, times, extra)}

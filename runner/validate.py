@@ -54,7 +54,8 @@ _STATEMENT_KEYS = (
 _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-_VARIABLE = re.compile(r"\$\{[^}]*\}")
+#: A policy variable (not the escapes ${*}, ${?}, ${$}, which stand for a character).
+_VARIABLE = re.compile(r"\$\{(?![*?$]\})[^}]*\}")
 #: The policies of IAM itself (Sid: letters and digits only, "IAM JSON policy elements: Sid").
 _IAM_KINDS = frozenset({PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION})
 
@@ -721,10 +722,10 @@ def _check_text(doc: Mapping[str, object], kind: PolicyKind, comp: _Compiler) ->
     limit = _MAX_CHARS.get(kind)
     if kind not in _IAM_KINDS and limit is None:
         return
-    # json escapes control characters (\u0001): those, like any character past U+00FF, send
-    # the search below through the document to find where it is
+    # json escapes control characters (\u0001, \b, \f): any escape, like any character past
+    # U+00FF, sends the search below through the document to find where it is
     compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
-    if kind in _IAM_KINDS and (_NOT_LATIN1.search(compact) or "\\u" in compact):
+    if kind in _IAM_KINDS and (_NOT_LATIN1.search(compact) or "\\" in compact):
         # "Policy documents can contain only the following Unicode characters: horizontal tab
         # (U+0009), linefeed (U+000A), carriage return (U+000D), and characters in the range
         # U+0020 to U+00FF" ("IAM and AWS STS quotas")
@@ -739,11 +740,14 @@ def _check_text(doc: Mapping[str, object], kind: PolicyKind, comp: _Compiler) ->
                 )
                 break
     if limit is not None:
-        size = len(compact) - sum(map(compact.count, " \t\n\r"))
+        size = len(compact)
+        if kind is not PolicyKind.SCP:  # for SCPs every character counts
+            size -= sum(map(compact.count, " \t\n\r"))
         if size > limit[0]:
             comp.problem(
                 (),
-                f"this policy has {size:,} characters without white space, more than AWS "
+                f"this policy has {size:,} characters"
+                f"{'' if kind is PolicyKind.SCP else ' without white space'}, more than AWS "
                 f"accepts in {limit[1]}",
             )
 

@@ -121,8 +121,9 @@ class Template:
         With ``resource`` the text is a ``Resource`` ARN pattern ("IAM JSON policy elements:
         Resource"): wildcards work "within the individual segments of an ARN (the parts
         separated by colons)", except that "if the * wildcard is the last character of a
-        resource ARN segment, it can expand to match beyond the colon boundaries". So ``?``
-        and a ``*`` inside a segment stay within it; a ``*`` that ends one may cross ``:``.
+        resource ARN segment, it can expand to match beyond the colon boundaries". So in the
+        first five segments ``?`` and a ``*`` inside a segment stay within it, and a ``*`` that
+        ends one may cross ``:``; the sixth (the resource) is the rest of the ARN, as above.
 
         ``None`` when a variable has no value and no default."""
         mode = _ARN if arn_components else _RESOURCE if resource else _TEXT

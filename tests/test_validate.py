@@ -204,12 +204,9 @@ def test_policies_larger_than_aws_accepts_are_invalid(
     validate.compile_policy(_sized(kind, limit), kind, name="p")  # at the limit: fine
     with pytest.raises(PolicyInvalid) as info:
         validate.compile_policy(_sized(kind, limit + 1), kind, name="p")
+    counted = "" if kind is PolicyKind.SCP else " without white space"  # SCPs: every one
     assert [(p.path, p.message) for p in info.value.problems] == [
-        (
-            (),
-            f"this policy has {limit + 1:,} characters without white space, more than AWS "
-            f"accepts in {words}",
-        )
+        ((), f"this policy has {limit + 1:,} characters{counted}, more than AWS accepts in {words}")
     ]
 
 
@@ -239,3 +236,43 @@ def test_a_control_character_is_found_where_it_is() -> None:
         {"Effect": "Allow", "Principal": "*", "Action": "ecr:ListImages", "Sid": "Équipe ✓"}
     ]}  # fmt: skip
     validate.compile_policy(repo, PolicyKind.RESOURCE, name="r")
+
+
+def test_white_space_in_an_scp_counts() -> None:
+    """AWS Organizations quotas: for SCPs every character counts, spaces inside values too."""
+    stmt: dict[str, object] = {"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}
+    doc = {"Version": "2012-10-17", "Statement": [stmt]}
+    stmt["Condition"] = {"StringEquals": {"aws:username": "a"}}
+    pad = 5_121 - len(json.dumps(doc, separators=(",", ":")))
+    stmt["Condition"] = {"StringEquals": {"aws:username": "a" + " " * pad}}
+    assert len(json.dumps(doc, separators=(",", ":"))) == 5_121
+    with pytest.raises(PolicyInvalid):
+        validate.compile_policy(doc, PolicyKind.SCP, name="p")
+    validate.compile_policy(doc, PolicyKind.IDENTITY, name="p")  # IAM does not count them
+
+
+@pytest.mark.parametrize("char", ["\x08", "\x0c", "\x01", "\u0100"])
+def test_every_character_outside_latin1_or_a_control_one_is_refused(char: str) -> None:
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ecr:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:username": f"a{char}b"}},
+            }
+        ],
+    }
+    with pytest.raises(PolicyInvalid):
+        validate.compile_policy(doc, PolicyKind.IDENTITY, name="p")
+
+
+def test_an_escape_in_the_region_is_not_taken_for_a_variable() -> None:
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecr:*", "Resource": "arn:aws:ecr:us-east-${?}:*:*"}
+        ],
+    }
+    validate.compile_policy(doc, PolicyKind.IDENTITY, name="p")
