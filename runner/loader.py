@@ -924,10 +924,12 @@ class _Load:
         principals: Sequence[model.Principal],
         resources: Sequence[model.Resource | None],
         organization: model.Organization | None,
+        steps: set[str],
     ) -> bool:
-        """A context key given several values must not meet a policy of the case that tests
-        it with a single-valued operator: AWS does not say how that evaluates, so the spec
-        is refused rather than answered by a guess. False when a problem was recorded."""
+        """A context key given several values must not meet a statement about the case's
+        actions that tests it with a single-valued operator: AWS does not say how that
+        evaluates, so the spec is refused rather than answered by a guess. False when a
+        problem was recorded."""
         multi = [(k, v) for k, v in context.items() if len(v) > 1]
         if not multi:
             return True
@@ -935,7 +937,7 @@ class _Load:
         ok = True
         for key, values in multi:
             for pol in policies:
-                hit = pol.single_valued_test(key)
+                hit = pol.single_valued_test(key, steps)
                 if hit is None:
                     continue
                 stmt, operator = hit
@@ -1682,9 +1684,11 @@ class _Load:
                 context[k] = v
         if not ok:
             return None
-        if not self.single_valued_keys(f, context, own_nodes, principals, resources, organization):
-            return None
         case_steps = {a for _action, acts, _e, _i in actions.values() for a in acts}
+        if not self.single_valued_keys(
+            f, context, own_nodes, principals, resources, organization, case_steps
+        ):
+            return None
         if not self.unknowable_keys(
             f, node, context, principals, resources, organization, case_steps
         ):

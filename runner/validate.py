@@ -16,7 +16,7 @@ import datetime
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -172,11 +172,18 @@ class CompiledPolicy:
     def for_action(self, action: str) -> tuple[CompiledStatement, ...]:
         return self.by_action.get(action, ())
 
-    def single_valued_test(self, key: str) -> tuple[CompiledStatement, str] | None:
-        """The first statement (and its operator) that tests condition ``key`` (any case)
-        without ForAllValues:/ForAnyValue:, or None."""
+    def single_valued_test(
+        self, key: str, actions: Iterable[str]
+    ) -> tuple[CompiledStatement, str] | None:
+        """The first statement about one of ``actions`` (and its operator) that tests condition
+        ``key`` (any case) without ForAllValues:/ForAnyValue:, or None."""
         wanted = key.lower()
+        if wanted not in self.keys:
+            return None
+        about = {id(st) for action in actions for st in self.for_action(action)}
         for stmt in self.statements:
+            if id(stmt) not in about:
+                continue
             if stmt.conditions is not None:
                 for operator, tested in stmt.conditions.single_valued():
                     if tested.lower() == wanted:

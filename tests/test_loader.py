@@ -1403,3 +1403,17 @@ def test_a_utf16_spec_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     assert loader.looks_like_spec(tmp_path / "spec.yaml")
     spec = loader.load_spec(tmp_path / "spec.yaml", display_root=tmp_path)
     assert [c.test_id for c in spec.checks] == ["case1[ci-ecr:GetAuthorizationToken]"]
+
+
+def test_several_values_are_fine_where_no_statement_of_the_actions_compares_one(
+    tmp_path: Path,
+) -> None:
+    text = TAGGING + dedent("""\
+    cases:
+      - principal: ci
+        resource: prod
+        deny: ecr:DeleteRepository
+        context: {aws:TagKeys: [team, owner]}
+    """)
+    spec = load(tmp_path, text)
+    assert [c.action for c in spec.checks] == ["ecr:DeleteRepository"]
