@@ -1079,14 +1079,14 @@ class _Load:
                     self.err(display, (line, col), message)
                 return None
             try:
-                document = json.loads(parsed.text, object_pairs_hook=_no_duplicates)
+                document = json.loads(parsed.text, object_pairs_hook=validate.unique_keys)
             except json.JSONDecodeError as exc:
                 self.err(display, (exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")
                 return None
-            except _DuplicateKey as exc:
+            except validate.RepeatedKey as exc:
                 # reported with its line by the YAML pass when that pass worked
                 if not parsed.problems:
-                    self.err(display, (1, 1), f"duplicate key {exc.args[0]!r}")
+                    self.err(display, (1, 1), f"duplicate key {exc.key!r}")
                 else:
                     for line, col, message in parsed.problems:
                         self.err(display, (line, col), message)
@@ -1803,19 +1803,6 @@ def _resolve_action(text: str) -> tuple[str, ...] | str:
         return tuple(catalog.resolve_action(text))
     except catalog.UnknownAction as exc:
         return str(exc)
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
 
 
 def _slug(name: str) -> str:

@@ -61,7 +61,15 @@ _IAM_KINDS = frozenset({PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SES
 
 
 class RepeatedKey(ValueError):
-    """A JSON object of a policy document names the same key twice."""
+    """A JSON object of a policy document names the same key twice (``key``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"the key {key!r} appears twice in one JSON object; AWS rejects a policy that "
+            'repeats an element (IAM policy grammar: "Individual elements must not contain '
+            'multiple instances of the same key")'
+        )
+        self.key = key
 
 
 def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -71,11 +79,7 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in pairs:
         if key in out:
-            raise RepeatedKey(
-                f"the key {key!r} appears twice in one JSON object; AWS rejects a policy that "
-                'repeats an element (IAM policy grammar: "Individual elements must not contain '
-                'multiple instances of the same key")'
-            )
+            raise RepeatedKey(key)
         out[key] = value
     return out
 
