@@ -897,8 +897,7 @@ class _Load:
                     continue
                 hits = [
                     (stmt, key)
-                    for action in sorted(steps)
-                    for stmt in pol.for_action(action)
+                    for stmt in pol.statements_for(steps)
                     for key in sorted(stmt.keys & unknown.keys())
                 ]
                 if hits:

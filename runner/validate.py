@@ -176,6 +176,11 @@ class CompiledPolicy:
     def for_action(self, action: str) -> tuple[CompiledStatement, ...]:
         return self.by_action.get(action, ())
 
+    def statements_for(self, actions: Iterable[str]) -> list[CompiledStatement]:
+        """The statements about any of ``actions``, each once, in document order."""
+        about = {id(st) for action in actions for st in self.for_action(action)}
+        return [st for st in self.statements if id(st) in about]
+
     def single_valued_test(
         self, key: str, actions: Iterable[str]
     ) -> tuple[CompiledStatement, str] | None:
@@ -184,10 +189,7 @@ class CompiledPolicy:
         wanted = key.lower()
         if wanted not in self.keys:
             return None
-        about = {id(st) for action in actions for st in self.for_action(action)}
-        for stmt in self.statements:
-            if id(stmt) not in about:
-                continue
+        for stmt in self.statements_for(actions):
             if stmt.conditions is not None:
                 for operator, tested in stmt.conditions.single_valued():
                     if tested.lower() == wanted:
