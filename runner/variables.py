@@ -236,23 +236,13 @@ class _LinearMatcher:
 
 def _compile(atoms: list[tuple[bool, str]], mode: int) -> Matcher:
     """The pattern as a regex, or, with more than one ``*``, as a linear matcher."""
-    rx: list[str] = []
     tokens: list[_Token] = []
-    runs = 0
 
     def literal(text: str) -> None:
-        rx.append(re.escape(text))
         tokens.extend((_LIT, ch) for ch in text)
 
     def wildcard(star: bool, crosses_colon: bool) -> None:
-        nonlocal runs
-        if star:
-            runs += 1
-            rx.append(".*" if crosses_colon else "[^:]*")
-            tokens.append((_RUN, crosses_colon))
-        else:
-            rx.append("." if crosses_colon else "[^:]")
-            tokens.append((_ONE, crosses_colon))
+        tokens.append((_RUN if star else _ONE, crosses_colon))
 
     if mode == _TEXT:
         for wild, text in atoms:
@@ -290,9 +280,22 @@ def _compile(atoms: list[tuple[bool, str]], mode: int) -> Matcher:
                     ends_segment = mode == _RESOURCE and position == len(component) - 1
                     star = text == "*"
                     wildcard(star, last or (star and ends_segment))
-    if runs > 1:
+    if sum(kind == _RUN for kind, _arg in tokens) > 1:
         return _LinearMatcher(tokens)
-    return re.compile("".join(rx), re.DOTALL)
+    return token_regex(tokens)
+
+
+def token_regex(tokens: list[_Token]) -> re.Pattern[str]:
+    """The backtracking regex for a token list (what _LinearMatcher computes without it)."""
+    out: list[str] = []
+    for kind, arg in tokens:
+        if kind == _LIT:
+            out.append(re.escape(str(arg)))
+        elif kind == _ONE:
+            out.append("." if arg else "[^:]")
+        else:
+            out.append(".*" if arg else "[^:]*")
+    return re.compile("".join(out), re.DOTALL)
 
 
 def _parse(text: str) -> tuple[_Part, ...]:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.model import RequestContext
-from runner.variables import TemplateError, compile_template, wildcard_regex
+from runner.variables import TemplateError, compile_template, token_regex, wildcard_regex
 
 V12 = "2012-10-17"
 V08 = "2008-10-17"
@@ -235,15 +235,7 @@ def test_wildcard_regex_is_cached_and_plain() -> None:
 
 def _reference(matcher: object) -> re.Pattern[str]:
     """The backtracking regex that a linear matcher stands for, from its tokens."""
-    out = []
-    for kind, arg in matcher._tokens:  # type: ignore[attr-defined]
-        if kind == 0:
-            out.append(re.escape(str(arg)))
-        elif kind == 1:
-            out.append("." if arg else "[^:]")
-        else:
-            out.append(".*" if arg else "[^:]*")
-    return re.compile("".join(out), re.DOTALL)
+    return token_regex(matcher._tokens)  # type: ignore[attr-defined]
 
 
 @given(
