@@ -210,34 +210,42 @@ def bench_xdist(work: Path, repeat: int) -> None:
     serial_cpu = _cpu_by_process(ops, "0")
     par_cpu = _cpu_by_process(ops, "2")
     workers = sorted(v for k, v in par_cpu.items() if k != "main")
-    print(
-        "|   CPU seconds per process (user + sys, one run each) | "
+    _info(
+        "CPU seconds per process (user + sys, one run each)",
         f"-n 0: {serial_cpu['main']:.1f} s; -n 2: controller {par_cpu['main']:.1f} s, workers "
-        f"{' and '.join(f'{w:.1f} s' for w in workers)} | (information) | | "
-        "`bench_scale.py xdist` |"
+        f"{' and '.join(f'{w:.1f} s' for w in workers)}",
     )
     mixed = work / "heavy-mixed"
     n = corpus.heavy(mixed, files=8, statements=100, principals=10, repos=10)
     t0, t2 = _xdist_pair(mixed, n, repeat)
-    print(
-        f"|   same policies, {n:,} checks of single actions and operations | -n 2 is "
-        f"{t0 / t2:.2f}x of -n 0 ({t2:.2f} s vs {t0:.2f} s, {t0 / n * 1e3:.1f} ms per check) "
-        "| (information) | | `bench_scale.py xdist` |"
+    _info(
+        f"same policies, {n:,} checks of single actions and operations",
+        _versus(t0, t2, n, ".1f"),
     )
     light = work / "matrix10k"
     n = corpus.matrix(light, principals=20, repos=20, actions=25, files=20)
     t0, t2 = _xdist_pair(light, n, repeat)
-    print(
-        f"|   light policies, {n:,} checks | -n 2 is {t0 / t2:.2f}x of -n 0 ({t2:.2f} s vs "
-        f"{t0:.2f} s, {t0 / n * 1e3:.2f} ms per check) | (information) | | "
-        "`bench_scale.py xdist` |"
+    _info(
+        f"light policies, {n:,} checks",
+        _versus(t0, t2, n, ".2f"),
     )
     base0, base2 = _xdist_pair(light, n, repeat, plugin=_BASELINE)
-    print(
-        f"|   bare no-op plugin, {n:,} items | -n 2 is {base0 / base2:.2f}x of -n 0 "
-        f"({base2:.2f} s vs {base0:.2f} s): xdist's own cost per item | (information) | | "
-        "`bench_scale.py xdist` |"
+    _info(
+        f"bare no-op plugin, {n:,} items",
+        f"-n 2 is {base0 / base2:.2f}x of -n 0 ({base2:.2f} s vs {base0:.2f} s): xdist's own "
+        "cost per item",
     )
+
+
+def _versus(t0: float, t2: float, n: int, ms: str) -> str:
+    """-n 2 against -n 0, with the serial time per check in milliseconds (format ``ms``)."""
+    per_check = f"{t0 / n * 1e3:{ms}} ms per check"
+    return f"-n 2 is {t0 / t2:.2f}x of -n 0 ({t2:.2f} s vs {t0:.2f} s, {per_check})"
+
+
+def _info(what: str, figure: str) -> None:
+    """A row that informs the xdist figure, under it, with no goal of its own."""
+    print(f"|   {what} | {figure} | (information) | | `bench_scale.py xdist` |")
 
 
 def _peak_rss_mb(cmd: Sequence[str], cwd: Path) -> float:
