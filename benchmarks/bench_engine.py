@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner import catalog, engine, model, validate
+from runner import catalog, engine, model
+from runner import policy as validate
 from runner.model import PolicyKind
 
 A, B, C = "111122223333", "444455556666", "777788889999"

@@ -417,7 +417,8 @@ def _real_results(work: Path) -> tuple[dict[str, Any], float, float] | None:
     try:
         import corpus  # benchmarks/corpus.py
 
-        from runner import checks, loader
+        from runner import checks
+        from runner import spec as loader
     except ImportError:
         return None
     n = corpus.matrix(work, principals=20, repos=40, actions=25, files=40)

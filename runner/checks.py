@@ -366,7 +366,7 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     """Spec files named by ``paths``: a file is taken as given (unless it is an include file,
     whose name starts with ``_``); a directory is searched with the collection rule
     (``loader.looks_like_spec``). Missing paths become problems."""
-    from runner import loader
+    from runner import spec as loader
 
     found: list[Path] = []
     problems: list[Problem] = []
@@ -398,7 +398,7 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
 def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -> Iterator[SpecRun]:
     """Load and evaluate each spec file in turn; a file that cannot be loaded yields a
     :class:`SpecRun` with ``error`` set, and the following files still run."""
-    from runner import loader
+    from runner import spec as loader
 
     for path in paths:
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
-    from runner.validate import CompiledPolicy
+    from runner.policy.validate import CompiledPolicy
 
 #: A location inside a policy document: keys and list indexes from the document's root,
 #: e.g. ``("Statement", 2, "Condition", "StringEqualz")``. Keys are spelled as in the document.
@@ -45,7 +45,12 @@ class SourceLoc:
 
 
 class PolicyKind(enum.Enum):
-    """Where a policy is attached; each kind has its own grammar (see validate.py)."""
+    """Where a policy is attached; each kind has its own grammar (see ``runner.policy``).
+
+    ``label`` is how messages and explanations name the kind ("repository policy", "SCP");
+    ``long_label`` spells the organization kinds out ("service control policy") where a
+    message speaks of attaching one.
+    """
 
     IDENTITY = "identity"
     BOUNDARY = "boundary"
@@ -53,6 +58,66 @@ class PolicyKind(enum.Enum):
     RESOURCE = "resource"
     SCP = "scp"
     RCP = "rcp"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self][0]
+
+    @property
+    def long_label(self) -> str:
+        return _KIND_LABELS[self][1]
+
+
+_KIND_LABELS = {
+    PolicyKind.IDENTITY: ("identity policy", "identity policy"),
+    PolicyKind.BOUNDARY: ("permissions boundary", "permissions boundary"),
+    PolicyKind.SESSION: ("session policy", "session policy"),
+    PolicyKind.RESOURCE: ("repository policy", "repository policy"),
+    PolicyKind.SCP: ("SCP", "service control policy"),
+    PolicyKind.RCP: ("RCP", "resource control policy"),
+}
+
+
+class Verdict(enum.StrEnum):
+    """What the engine decides for one request (``Decision.decision``)."""
+
+    ALLOW = "allow"
+    EXPLICIT_DENY = "explicit-deny"
+    IMPLICIT_DENY = "implicit-deny"
+
+
+class Gate(enum.StrEnum):
+    """The parts of an evaluation that can decide a request (``Decision.gate``)."""
+
+    SCP = "scp"
+    RCP = "rcp"
+    IDENTITY = "identity"
+    RESOURCE = "resource"
+    BOUNDARY = "boundary"
+    SESSION = "session"
+    ACCOUNT_LEVEL = "account-level"
+
+
+class Expectation(enum.StrEnum):
+    """What a check expects: ``deny`` holds for either reason; the others pin the verdict."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    EXPLICIT_DENY = "explicit-deny"
+    IMPLICIT_DENY = "implicit-deny"
+
+    def met_by(self, verdict: str) -> bool:
+        if self is Expectation.DENY:
+            return verdict != Verdict.ALLOW
+        return verdict == self.value
+
+
+class Outcome(enum.StrEnum):
+    """How a check ended: ``error`` when its setup failed or evaluation raised."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
 
 
 class PrincipalType(enum.Enum):

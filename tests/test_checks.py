@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner import checks, loader
+from runner import checks
+from runner import spec as loader
 
 
 @pytest.mark.parametrize(

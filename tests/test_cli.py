@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import __version__, checks, loader
-from runner.__main__ import main
+from runner import __version__, checks
+from runner import spec as loader
+from runner.cli import main
 
 EVAL_KEYS = {"file", "case", "principal", "action", "resource", "expected", "decision", "passed"}
 

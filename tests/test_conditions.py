@@ -20,8 +20,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.conditions import compile_conditions
 from runner.model import PolicyProblem, RequestContext
+from runner.policy.conditions import compile_conditions
 
 CASES_DIR = Path(__file__).parent / "engine_cases"
 CASE_FILES = sorted([*CASES_DIR.glob("conditions-*.yaml"), *CASES_DIR.glob("variables-*.yaml")])

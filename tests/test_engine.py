@@ -31,7 +31,8 @@ from typing import Any
 import pytest
 import yaml
 
-from runner import catalog, engine, model, validate
+from runner import catalog, engine, model
+from runner import policy as validate
 from runner.model import PolicyKind
 
 CASES_DIR = Path(__file__).parent / "engine_cases"

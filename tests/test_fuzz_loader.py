@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner import loader, model
+from runner import model
+from runner import spec as loader
 from runner.errors import SpecError
 
 DATA = Path(__file__).parent / "data" / "loader"

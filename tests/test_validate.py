@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner import catalog, validate
+from runner import catalog
+from runner import policy as validate
 from runner.model import PolicyInvalid, PolicyKind, PolicyProblem
 
 REPO = {

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.model import RequestContext
-from runner.variables import TemplateError, compile_template, token_regex, wildcard_regex
+from runner.policy.variables import TemplateError, compile_template, token_regex, wildcard_regex
 
 V12 = "2012-10-17"
 V08 = "2008-10-17"

@@ -26,8 +26,9 @@ from typing import Any, TypeAlias
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from runner import catalog, model, validate
+from runner import catalog, model
 from runner.errors import Problem, SpecError
+from runner.policy import validate
 
 __all__ = ["MAX_FILE_BYTES", "SPEC_KEYS", "load_spec", "looks_like_spec"]
 

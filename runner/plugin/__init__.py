@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from runner import __version__, checks, loader, model
+from runner import __version__, checks, model
+from runner import spec as loader
 from runner.errors import SpecError
 
 _SUFFIXES = (".yaml", ".yml")

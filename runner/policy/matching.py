@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.model import Principal, PrincipalType, RequestContext
-from runner.variables import Matcher, Template
+from runner.policy.variables import Matcher, Template
 
 __all__ = [
     "GRANT_ACCOUNT",

@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from runner import catalog
-from runner.conditions import CompiledConditions, compile_conditions
-from runner.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.model import PolicyInvalid, PolicyKind, PolicyPath, PolicyProblem
-from runner.variables import Matcher, Template, TemplateError, compile_template, wildcard_regex
+from runner.policy.conditions import CompiledConditions, compile_conditions
+from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
+from runner.policy.variables import (
+    Matcher,
+    Template,
+    TemplateError,
+    compile_template,
+    wildcard_regex,
+)
 
 __all__ = [
     "FULL_AWS_ACCESS",

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from runner import catalog
-from runner.conditions import CompiledConditions
-from runner.matching import GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
 from runner.model import (
     Organization,
     PolicyKind,
@@ -36,7 +34,9 @@ from runner.model import (
     RequestContext,
     Resource,
 )
-from runner.validate import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
+from runner.policy.conditions import CompiledConditions
+from runner.policy.matching import GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
+from runner.policy.validate import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
 
 __all__ = ["Decision", "build_context", "evaluate", "freeze_clock", "parse_instant", "set_clock"]
 

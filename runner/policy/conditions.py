@@ -53,7 +53,7 @@ from functools import lru_cache
 from typing import Any
 
 from runner.model import PolicyPath, PolicyProblem, RequestContext
-from runner.variables import Matcher, Template, TemplateError, compile_template
+from runner.policy.variables import Matcher, Template, TemplateError, compile_template
 
 __all__ = ["OPERATORS", "CompiledConditions", "compile_conditions"]
 

@@ -1,0 +1,200 @@
+"""The command line: ``python -m runner eval|explain|schema|report`` (also ``policyspec ...``).
+
+Exit codes: 0 every check passed, 1 a check failed, 2 a usage or spec error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from runner import __version__, checks
+from runner.errors import SpecError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner",
+        description="Evaluate AWS policy spec files without pytest.",
+    )
+    parser.add_argument("--version", action="version", version=f"pytest-policyspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p_eval = sub.add_parser(
+        "eval",
+        help="evaluate spec files; print one JSON object per check",
+        description="Evaluate spec files (directories are searched like pytest does) and print "
+        "one JSON object per check. Exit 0 if all passed, 1 if any failed, 2 on a spec error.",
+    )
+    p_eval.add_argument("paths", nargs="+", metavar="SPEC_OR_DIR")
+    p_eval.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
+
+    p_explain = sub.add_parser(
+        "explain",
+        help="explain the checks of one case for a person",
+        description="Print the checks of one case of a spec file with their explanations.",
+    )
+    p_explain.add_argument("spec", metavar="SPEC")
+    p_explain.add_argument(
+        "--case",
+        required=True,
+        metavar="N",
+        help="the case: its 1-based position in the file or its name",
+    )
+    p_explain.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
+
+    sub.add_parser("schema", help="print the JSON Schema of spec files")
+
+    p_report = sub.add_parser(
+        "report",
+        help="render results files into one HTML report",
+        add_help=False,
+    )
+    p_report.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+_TIME_HELP = (
+    "evaluate every check at this instant (aws:CurrentTime), e.g. 2027-01-01T00:00:00Z; "
+    "default: now"
+)
+
+
+def _instant(text: str) -> dt.datetime:
+    from runner import engine
+
+    try:
+        return engine.parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "report":
+        from runner import report
+
+        return report.main(args_list[1:])
+    parser = _parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
+    try:
+        return _run(parser, args)
+    except BrokenPipeError:  # e.g. `python -m runner eval specs | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from runner import engine
+
+    # every check of this run sees the same aws:CurrentTime
+    engine.freeze_clock(getattr(args, "time", None))
+    if args.command == "eval":
+        return _eval(args.paths)
+    if args.command == "explain":
+        return _explain(args.spec, args.case)
+    if args.command == "schema":
+        return _schema()
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+    return EXIT_ERROR  # pragma: no cover
+
+
+def _print_problems(error: SpecError) -> None:
+    for problem in error.problems:
+        print(str(problem), file=sys.stderr)
+
+
+def _eval(paths: Sequence[str]) -> int:
+    files, problems = checks.find_spec_files(paths)
+    status = EXIT_OK
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+        status = EXIT_ERROR
+    cwd = Path.cwd()
+    any_failed = False
+    out = sys.stdout
+    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per line
+    for spec_run in checks.run_spec_files(files, display_root=cwd):
+        if spec_run.error is not None:
+            _print_problems(spec_run.error)
+            status = EXIT_ERROR
+            continue
+        lines = []
+        for run in spec_run.runs:
+            any_failed = any_failed or not run.passed
+            lines.append(encode(run.to_result()))
+        if lines:
+            out.write("\n".join(lines) + "\n")
+    out.flush()
+    if status == EXIT_OK and any_failed:
+        status = EXIT_FAILED
+    if not files and not problems:
+        print("error: no spec files found in " + " ".join(paths), file=sys.stderr)
+        status = EXIT_ERROR
+    return status
+
+
+def _explain(spec: str, case: str) -> int:
+    from runner import spec as loader
+
+    path = Path(spec)
+    if not path.is_file():
+        print(f"error: {spec}: no such file", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        loaded = loader.load_spec(path, display_root=Path.cwd())
+    except SpecError as exc:
+        _print_problems(exc)
+        return EXIT_ERROR
+    cases: dict[int, str] = {}
+    for check in loaded.checks:
+        cases.setdefault(check.case_index, check.case)
+    if case.isdigit():
+        index = int(case) - 1
+        if index not in cases:
+            print(
+                f"error: {spec} has {len(cases)} case(s) with checks; --case {case} is not one",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+    else:
+        matches = [i for i, name in cases.items() if name == case]
+        if not matches:
+            names = ", ".join(repr(n) for n in cases.values())
+            print(f"error: {spec} has no case named {case!r}; cases: {names}", file=sys.stderr)
+            return EXIT_ERROR
+        index = matches[0]
+    runs = [checks.evaluate_check(c) for c in loaded.checks if c.case_index == index]
+    blocks = [checks.format_explanation(run.to_result(explain=True)) for run in runs]
+    passed = sum(run.passed for run in runs)
+    print("\n\n".join(blocks))
+    print(f"\n{passed} of {len(runs)} check(s) passed")
+    return EXIT_OK if passed == len(runs) else EXIT_FAILED
+
+
+def _schema() -> int:
+    try:
+        schema = resources.files("runner").joinpath("data/spec.schema.json")
+        text = schema.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(
+            "error: runner/data/spec.schema.json is missing from the installation", file=sys.stderr
+        )
+        return EXIT_ERROR
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK

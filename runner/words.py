@@ -1,0 +1,54 @@
+"""Wording shared by every message the tool writes: did-you-mean suggestions and lists in prose.
+
+One place for these so that a typo gets the same kind of suggestion whether it is a spec key,
+a condition operator, a policy element or an action.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+#: How close a word must be (``difflib`` ratio, case-insensitive) to be suggested. Policy
+#: element names are short and their typos far (``Efect``), so the policy grammar asks with a
+#: lower cut-off (:data:`LOOSE`).
+CUTOFF = 0.6
+LOOSE = 0.5
+
+
+def closest(word: str, choices: Iterable[str], *, cutoff: float = CUTOFF) -> str | None:
+    """The choice closest to ``word`` ignoring case (an exact match in another case first), as
+    it is spelled in ``choices``; None when nothing is close enough."""
+    lowered: dict[str, str] = {}
+    for choice in choices:
+        lowered.setdefault(choice.lower(), choice)
+    key = word.lower()
+    if key in lowered:
+        return lowered[key]
+    hits = difflib.get_close_matches(key, list(lowered), n=1, cutoff=cutoff)
+    return lowered[hits[0]] if hits else None
+
+
+def by_closeness(word: str, choices: Iterable[str]) -> list[str]:
+    """``choices`` ordered from the closest to ``word`` (ignoring case) to the farthest."""
+    key = word.lower()
+    return sorted(choices, key=lambda c: -difflib.SequenceMatcher(None, key, c.lower()).ratio())
+
+
+def similarity(a: str, b: str) -> float:
+    """The ``difflib`` ratio of two words as they are (0 to 1)."""
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def join(words: Sequence[str], conjunction: str = "and") -> str:
+    """``["a"]`` -> ``a``; ``["a", "b"]`` -> ``a and b``; ``["a", "b", "c"]`` -> ``a, b and c``."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + f" {conjunction} {words[-1]}"
+
+
+def did_you_mean(options: Sequence[str]) -> str:
+    """``; did you mean X?`` (or ``X, Y or Z?``) for the options, or an empty string."""
+    if not options:
+        return ""
+    return f"; did you mean {join(options, 'or')}?"
