@@ -411,6 +411,9 @@ class Check:
     expected: str
     context: Mapping[str, tuple[str, ...]]
     organization: Organization | None
+    #: Set when this one check cannot be evaluated (``file:line:col: message``), for example
+    #: a key AWS always sets that the case must give; the spec's other checks still run.
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,3 +433,6 @@ class Spec:
     description: str | None
     checks: tuple[Check, ...]
     policies: tuple[PolicyInfo, ...]
+    #: Located problems that do not stop the spec (an unknown condition key, say), each
+    #: ``file:line:col: message``: pytest warnings, the CLI's stderr, the report.
+    warnings: tuple[str, ...] = ()
