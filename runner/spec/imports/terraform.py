@@ -1,0 +1,697 @@
+"""``terraform show -json PLANFILE``: the IAM users and roles, ECR repositories and
+organization policies a plan leaves behind.
+
+Shape: Terraform's "JSON Output Format" page. Values are read from
+``resource_changes[].change.after`` (``after_unknown`` says which are known only after apply)
+and, for data sources read while planning, from ``prior_state``. A value known only after apply
+is an error at its place, except the attributes that are unknown only because the provider
+computes them: a new role's ``managed_policy_arns`` and ``inline_policy`` when the
+configuration does not set them (the attachment resources of the plan say what they hold), and
+the ``arn``/``name``/``id`` of a user, role, policy or repository that the plan creates, found
+through ``configuration``'s ``references``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.errors import Problem
+from runner.model import PolicyKind, PolicyPath, SourceLoc
+from runner.policy import managed
+from runner.spec.imports.common import (
+    ImportedOrgPolicy,
+    ImportedPolicy,
+    ImportedPrincipal,
+    ImportedRepository,
+    ImportKind,
+    ImportResult,
+    PrincipalKind,
+    Settings,
+)
+from runner.spec.imports.jsonpos import JsonProblem, JsonText, parse_json
+
+__all__ = ["parse_plan"]
+
+_ORG_KINDS = {
+    "SERVICE_CONTROL_POLICY": PolicyKind.SCP,
+    "RESOURCE_CONTROL_POLICY": PolicyKind.RCP,
+}
+#: group resources are not read yet: a user's group policies would be missing, so a plan with
+#: them is refused rather than read without them
+_GROUP_TYPES = frozenset(
+    {
+        "aws_iam_group_policy",
+        "aws_iam_group_policy_attachment",
+        "aws_iam_user_group_membership",
+        "aws_iam_group_membership",
+        "aws_iam_group_policies_exclusive",
+        "aws_iam_group_policy_attachments_exclusive",
+    }
+)
+
+
+class _Unknown(Exception):
+    """A value the plan does not know; already reported."""
+
+
+@dataclass(slots=True, eq=False)
+class _Res:
+    """One resource instance of the plan (after apply)."""
+
+    module: str  # "" at the root, "module.a.module.b" inside modules
+    mode: str  # "managed" or "data"
+    type: str
+    name: str
+    index: object
+    values: Mapping[str, Any]
+    unknown: Mapping[str, Any]
+    #: JSON paths of ``values`` and of ``unknown`` in the plan
+    path: PolicyPath
+    unknown_path: PolicyPath | None
+    #: the JSON path of the resource's ``address``
+    origin: PolicyPath = ()
+    config: Mapping[str, Any] | None = None
+    computed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        prefix = f"{self.module}." if self.module else ""
+        data = "data." if self.mode == "data" else ""
+        index = ""
+        if isinstance(self.index, str):
+            index = f'["{self.index}"]'
+        elif self.index is not None:
+            index = f"[{self.index}]"
+        return f"{prefix}{data}{self.type}.{self.name}{index}"
+
+
+def _step(value: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return value[part] if isinstance(value, list) and 0 <= part < len(value) else None
+    return value.get(part) if isinstance(value, Mapping) else None
+
+
+def _has_true(value: object) -> PolicyPath | None:
+    """The path of the first ``true`` in an ``after_unknown`` structure, or None."""
+    if value is True:
+        return ()
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            sub = _has_true(item)
+            if sub is not None:
+                return (key, *sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            sub = _has_true(item)
+            if sub is not None:
+                return (i, *sub)
+    return None
+
+
+class _Plan:
+    def __init__(self, doc: JsonText, settings: Settings) -> None:
+        self.doc = doc
+        self.settings = settings
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.res: list[_Res] = []
+        self.config: dict[tuple[str, str, str, str], Mapping[str, Any]] = {}
+        self.outputs: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.account: str | None = None
+        self.region: str | None = None
+
+    # -- reporting
+
+    def err(self, loc: SourceLoc, message: str) -> None:
+        self.problems.append(Problem(loc, message))
+
+    def at(self, r: _Res, attr: PolicyPath) -> SourceLoc:
+        """The place of ``attr`` in the resource's values; ``()``: the resource's address."""
+        if not attr:
+            return self.doc.loc(r.origin)
+        return self.doc.loc((*r.path, *attr))
+
+    # -- reading the plan's structure
+
+    def read(self) -> None:
+        root = self.doc.value
+        if not isinstance(root, Mapping) or "format_version" not in root:
+            self.err(
+                self.doc.loc(()),
+                "not a Terraform plan: expected the JSON that `terraform show -json PLANFILE` "
+                "prints (an object with format_version and resource_changes)",
+            )
+            return
+        self.index_config(root.get("configuration"), "", ("configuration", "root_module"))
+        changes = root.get("resource_changes") or []
+        seen: set[str] = set()
+        for i, rc in enumerate(changes if isinstance(changes, list) else []):
+            change = rc.get("change") or {}
+            actions = change.get("actions") or []
+            seen.add(str(rc.get("address")))
+            if actions == ["delete"] or change.get("after") is None:
+                continue
+            base = ("resource_changes", i, "change")
+            self.res.append(
+                _Res(
+                    module=rc.get("module_address", ""),
+                    mode=rc.get("mode", "managed"),
+                    type=rc.get("type", ""),
+                    name=rc.get("name", ""),
+                    index=rc.get("index"),
+                    values=change.get("after") or {},
+                    unknown=change.get("after_unknown") or {},
+                    path=(*base, "after"),
+                    unknown_path=(*base, "after_unknown"),
+                    origin=("resource_changes", i, "address"),
+                )
+            )
+        prior = (root.get("prior_state") or {}).get("values") or {}
+        module = prior.get("root_module")
+        if isinstance(module, Mapping):
+            self.read_state(module, ("prior_state", "values", "root_module"), seen)
+        for r in self.res:
+            r.config = self.config.get((r.module, r.mode, r.type, r.name))
+        self.find_account_region(root)
+
+    def read_state(self, module: Mapping[str, Any], path: PolicyPath, seen: set[str]) -> None:
+        for j, res in enumerate(module.get("resources") or []):
+            if res.get("mode") != "data" or res.get("address") in seen:
+                continue
+            address = str(res.get("address", ""))
+            prefix = address.rsplit(".data.", 1)[0] if ".data." in address else ""
+            self.res.append(
+                _Res(
+                    module=prefix,
+                    mode="data",
+                    type=res.get("type", ""),
+                    name=res.get("name", ""),
+                    index=res.get("index"),
+                    values=res.get("values") or {},
+                    unknown={},
+                    path=(*path, "resources", j, "values"),
+                    unknown_path=None,
+                    origin=(*path, "resources", j, "address"),
+                )
+            )
+        for k, child in enumerate(module.get("child_modules") or []):
+            self.read_state(child, (*path, "child_modules", k), seen)
+
+    def index_config(self, config: object, module: str, path: PolicyPath) -> None:
+        if not isinstance(config, Mapping):
+            return
+        body = config.get("root_module") if not module else config
+        if not isinstance(body, Mapping):
+            return
+        for res in body.get("resources") or []:
+            key = (module, res.get("mode", "managed"), res.get("type", ""), res.get("name", ""))
+            self.config[key] = res
+        for name, out in (body.get("outputs") or {}).items():
+            self.outputs[(module, name)] = out
+        for name, call in (body.get("module_calls") or {}).items():
+            child = f"{module}.module.{name}" if module else f"module.{name}"
+            self.index_config(call.get("module"), child, (*path, "module_calls", name, "module"))
+
+    def find_account_region(self, root: Mapping[str, Any]) -> None:
+        for r in self.res:
+            if r.mode == "data" and r.type == "aws_caller_identity":
+                account = r.values.get("account_id")
+                if isinstance(account, str) and account:
+                    self.account = account
+            if r.mode == "data" and r.type == "aws_region":
+                region = r.values.get("region") or r.values.get("name")
+                if isinstance(region, str) and region:
+                    self.region = region
+        if self.region is None:
+            providers = (root.get("configuration") or {}).get("provider_config") or {}
+            regions = set()
+            for provider in providers.values():
+                if provider.get("name") != "aws":
+                    continue
+                expr = (provider.get("expressions") or {}).get("region") or {}
+                value = expr.get("constant_value")
+                if value is None and expr.get("references"):
+                    refs = [x for x in expr["references"] if x.startswith("var.")]
+                    if refs:
+                        var = (root.get("variables") or {}).get(refs[0][4:]) or {}
+                        value = var.get("value")
+                if isinstance(value, str):
+                    regions.add(value)
+            if len(regions) == 1:
+                self.region = regions.pop()
+        self.account = self.account or self.settings.account
+        self.region = self.region or self.settings.region
+
+    # -- values
+
+    def known(self, r: _Res, attr: str) -> Any:
+        """The value of ``attr``; raises _Unknown (reported) when it is known only after apply."""
+        where = _has_true(r.unknown.get(attr))
+        if where is None:
+            return r.values.get(attr)
+        assert r.unknown_path is not None
+        shown = attr + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)
+        self.err(
+            self.doc.loc((*r.unknown_path, attr, *where)),
+            f"{r.address}: {shown} is known only after apply, so the plan does not say what "
+            "it will be; make it known at plan time (a literal, or a value of a resource this "
+            "plan creates: its arn or name), or test the state after apply with an "
+            "authorization-details import",
+        )
+        raise _Unknown
+
+    def is_unknown(self, r: _Res, attr: str) -> bool:
+        return _has_true(r.unknown.get(attr)) is not None
+
+    def referenced(self, r: _Res, attr: str) -> _Res | None:
+        """The resource of this plan that ``attr``'s configuration names, when it names exactly
+        one (``aws_iam_policy.boundary.arn``), else None."""
+        expr = ((r.config or {}).get("expressions") or {}).get(attr)
+        if not isinstance(expr, Mapping):
+            return None
+        refs = [str(x) for x in expr.get("references") or []]
+        return self.resolve_refs(r.module, refs)
+
+    def resolve_refs(self, module: str, refs: list[str]) -> _Res | None:
+        # a reference is listed with each of its prefixes (aws_iam_policy.x.arn, aws_iam_policy.x)
+        longest = [x for x in refs if not any(o != x and o.startswith(x + ".") for o in refs)]
+        if len(longest) != 1:
+            return None
+        parts = longest[0].split(".")
+        if parts[0] == "module" and len(parts) >= 3:
+            child = f"{module}.module.{parts[1]}" if module else f"module.{parts[1]}"
+            out = self.outputs.get((child, parts[2]))
+            expr = (out or {}).get("expression") or {}
+            return self.resolve_refs(child, [str(x) for x in expr.get("references") or []])
+        mode = "managed"
+        if parts[0] == "data":
+            mode, parts = "data", parts[1:]
+        if len(parts) < 2 or "[" in parts[1]:
+            return None
+        hits = [
+            x
+            for x in self.res
+            if x.module == module and x.mode == mode and x.type == parts[0] and x.name == parts[1]
+        ]
+        return hits[0] if len(hits) == 1 else None
+
+    def arn_of(self, r: _Res) -> str:
+        """The ARN of a user, role, policy or repository, computed when the plan creates it."""
+        if "arn" in r.computed:
+            return r.computed["arn"]
+        if not self.is_unknown(r, "arn") and isinstance(r.values.get("arn"), str):
+            arn = str(r.values["arn"])
+        else:
+            name = self.known(r, "name")
+            if not isinstance(name, str) or not name:
+                self.err(self.at(r, ()), f"{r.address}: no name, so its ARN is unknown")
+                raise _Unknown
+            if self.account is None:
+                self.err(
+                    self.at(r, ()),
+                    f"{r.address}: its ARN needs the account, which this plan does not name "
+                    "(no data.aws_caller_identity); give `account:` in the import entry",
+                )
+                raise _Unknown
+            if r.type == "aws_ecr_repository":
+                if self.region is None:
+                    self.err(
+                        self.at(r, ()),
+                        f"{r.address}: its ARN needs the region, which this plan does not name "
+                        "(no provider region or data.aws_region); give `region:` in the import "
+                        "entry",
+                    )
+                    raise _Unknown
+                arn = f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
+            else:
+                path = self.known(r, "path") or "/"
+                kind = {"aws_iam_role": "role", "aws_iam_user": "user"}.get(r.type, "policy")
+                arn = f"arn:aws:iam::{self.account}:{kind}{path}{name}"
+        r.computed["arn"] = arn
+        return arn
+
+    def name_of(self, r: _Res) -> str:
+        name = self.known(r, "name")
+        if not isinstance(name, str) or not name:
+            self.err(self.at(r, ()), f"{r.address}: expected a name")
+            raise _Unknown
+        return name
+
+    def of_type(self, *types: str) -> Iterator[_Res]:
+        for r in self.res:
+            if r.mode == "managed" and r.type in types:
+                yield r
+
+    # -- documents
+
+    def document(self, r: _Res, attr: PolicyPath, name: str) -> ImportedPolicy:
+        """The policy document in the JSON string at ``attr`` of ``r``."""
+        full = (*r.path, *attr)
+        unknown: Any = r.unknown
+        for part in attr:
+            unknown = _step(unknown, part)
+        if _has_true(unknown) is not None:
+            self.known(r, str(attr[0]))  # reports it
+        value: Any = r.values
+        for part in attr:
+            value = _step(value, part)
+        loc = self.doc.loc(full)
+        if not isinstance(value, str) or not value.strip():
+            self.err(loc, f"{r.address}: expected a policy document (a JSON string)")
+            raise _Unknown
+        try:
+            inner = self.doc.embedded(full)
+        except JsonProblem as exc:
+            self.err(exc.loc, f"{r.address}: the policy is {exc.message}")
+            raise _Unknown from None
+        if not isinstance(inner.value, Mapping):
+            self.err(loc, f"{r.address}: the policy must be a JSON object")
+            raise _Unknown
+        return ImportedPolicy(name, loc, inner.value, inner.loc)
+
+    def policy_by_arn(self, r: _Res, attr: str, arn: object) -> ImportedPolicy:
+        """The policy an attribute names: a policy of this plan, a shipped AWS managed one, or
+        (when the value is unknown) the plan's policy its configuration references."""
+        loc = self.at(r, (attr,))
+        if self.is_unknown(r, attr):
+            target = self.referenced(r, attr)
+            if target is None or target.type != "aws_iam_policy":
+                self.known(r, attr)  # reports it
+            assert target is not None
+            return self.customer_policy(target)
+        if not isinstance(arn, str):
+            self.err(loc, f"{r.address}: {attr} must be a policy ARN")
+            raise _Unknown
+        if managed.is_aws_managed_arn(arn):
+            try:
+                shipped = managed.lookup(arn)
+            except managed.NotShipped as exc:
+                self.err(loc, f"{r.address}: {exc}")
+                raise _Unknown from None
+            assert shipped is not None
+            return ImportedPolicy(
+                shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
+            )
+        for p in self.of_type("aws_iam_policy"):
+            try:
+                if self.arn_of(p) == arn:
+                    return self.customer_policy(p)
+            except _Unknown:
+                continue
+        self.err(
+            loc,
+            f"{r.address}: {attr} {arn} is not a policy this plan creates or manages, so its "
+            "document is unknown; add the policy to the configuration, or import the account "
+            "with authorization-details",
+        )
+        raise _Unknown
+
+    def customer_policy(self, p: _Res) -> ImportedPolicy:
+        return self.document(p, ("policy",), self.name_of(p))
+
+    # -- entities
+
+    def principals(self) -> list[ImportedPrincipal]:
+        out: list[ImportedPrincipal] = []
+        kinds = {"aws_iam_role": PrincipalKind.ROLE, "aws_iam_user": PrincipalKind.USER}
+        for r in self.of_type("aws_iam_role", "aws_iam_user"):
+            try:
+                out.append(self.principal(r, kinds[r.type]))
+            except _Unknown:
+                continue
+        return out
+
+    def principal(self, r: _Res, kind: PrincipalKind) -> ImportedPrincipal:
+        name = self.name_of(r)
+        arn = self.arn_of(r)
+        word = kind.value
+        policies: list[ImportedPolicy] = []
+        failed = False
+        if kind is PrincipalKind.ROLE:
+            if self.is_unknown(r, "inline_policy") and self.has_expression(r, "inline_policy"):
+                self.known(r, "inline_policy")
+            for i, entry in enumerate(r.values.get("inline_policy") or []):
+                if not entry.get("name") and not entry.get("policy"):
+                    continue  # the provider's empty placeholder block
+                try:
+                    policies.append(
+                        self.document(r, ("inline_policy", i, "policy"), f"{name}/{entry['name']}")
+                    )
+                except _Unknown:
+                    failed = True
+            if self.is_unknown(r, "managed_policy_arns") and self.has_expression(
+                r, "managed_policy_arns"
+            ):
+                self.known(r, "managed_policy_arns")
+            for i, arn_text in enumerate(r.values.get("managed_policy_arns") or []):
+                try:
+                    policies.append(self.attached(r, ("managed_policy_arns", i), arn_text))
+                except _Unknown:
+                    failed = True
+        inline_types = {"role": ("aws_iam_role_policy", "role"), "user": ("aws_iam_user_policy", "user")}
+        attach_types = {
+            "role": ("aws_iam_role_policy_attachment", "role"),
+            "user": ("aws_iam_user_policy_attachment", "user"),
+        }
+        itype, ikey = inline_types[word]
+        for x in self.of_type(itype):
+            try:
+                if self.names_principal(x, ikey, r, name):
+                    policies.append(
+                        self.document(x, ("policy",), f"{name}/{self.name_of(x)}")
+                    )
+            except _Unknown:
+                failed = True
+        atype, akey = attach_types[word]
+        for x in self.of_type(atype):
+            try:
+                if self.names_principal(x, akey, r, name):
+                    policies.append(self.policy_by_arn(x, "policy_arn", x.values.get("policy_arn")))
+            except _Unknown:
+                failed = True
+        for x in self.of_type("aws_iam_policy_attachment"):
+            try:
+                members = self.known(x, f"{word}s") or []
+                if name in members:
+                    policies.append(self.policy_by_arn(x, "policy_arn", x.values.get("policy_arn")))
+            except _Unknown:
+                failed = True
+        try:
+            self.exclusive(r, word, name, policies)
+        except _Unknown:
+            failed = True
+        boundary = None
+        try:
+            if self.is_unknown(r, "permissions_boundary") or r.values.get("permissions_boundary"):
+                boundary = self.policy_by_arn(
+                    r, "permissions_boundary", r.values.get("permissions_boundary")
+                )
+        except _Unknown:
+            failed = True
+        tags = self.tags(r)
+        if failed:
+            raise _Unknown
+        return ImportedPrincipal(
+            name, kind, arn, self.at(r, ()), tuple(_dedupe(policies)), boundary, tags
+        )
+
+    def attached(self, r: _Res, where: PolicyPath, arn: object) -> ImportedPolicy:
+        loc = self.doc.loc((*r.path, *where))
+        if isinstance(arn, str) and managed.is_aws_managed_arn(arn):
+            try:
+                shipped = managed.lookup(arn)
+            except managed.NotShipped as exc:
+                self.err(loc, f"{r.address}: {exc}")
+                raise _Unknown from None
+            assert shipped is not None
+            return ImportedPolicy(
+                shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
+            )
+        for p in self.of_type("aws_iam_policy"):
+            try:
+                if self.arn_of(p) == arn:
+                    return self.customer_policy(p)
+            except _Unknown:
+                continue
+        self.err(
+            loc,
+            f"{r.address}: managed policy {arn} is not a policy this plan creates or manages, "
+            "so its document is unknown; add the policy to the configuration, or import the "
+            "account with authorization-details",
+        )
+        raise _Unknown
+
+    def has_expression(self, r: _Res, attr: str) -> bool:
+        return attr in ((r.config or {}).get("expressions") or {})
+
+    def names_principal(self, x: _Res, key: str, target: _Res, name: str) -> bool:
+        """Whether attribute ``key`` of ``x`` names the user or role ``target``."""
+        if self.is_unknown(x, key):
+            ref = self.referenced(x, key)
+            if ref is None:
+                self.known(x, key)  # reports it
+            return ref is target
+        return x.values.get(key) == name
+
+    def exclusive(self, r: _Res, word: str, name: str, policies: list[ImportedPolicy]) -> None:
+        """``aws_iam_{role,user}_polic{ies,y_attachments}_exclusive``: the principal holds
+        exactly the listed policies; one the plan does not define is an error."""
+        for x in self.of_type(f"aws_iam_{word}_policies_exclusive"):
+            if self.known(x, f"{word}_name") != name:
+                continue
+            listed = set(self.known(x, "policy_names") or [])
+            have = {p.name.split("/", 1)[1] for p in policies if "/" in p.name and not p.aws_managed}
+            for missing in sorted(listed - have):
+                self.err(
+                    self.at(x, ("policy_names",)),
+                    f"{x.address}: inline policy {missing!r} of {word} {name} is not in this "
+                    "plan, so its document is unknown",
+                )
+            for p in list(policies):
+                if "/" in p.name and not p.aws_managed and p.name.split("/", 1)[1] not in listed:
+                    policies.remove(p)
+        for x in self.of_type(f"aws_iam_{word}_policy_attachments_exclusive"):
+            if self.known(x, f"{word}_name") != name:
+                continue
+            for i, arn in enumerate(self.known(x, "policy_arns") or []):
+                policies.append(self.attached(x, ("policy_arns", i), arn))
+
+    def tags(self, r: _Res) -> dict[str, str]:
+        attr = "tags_all" if "tags_all" in r.values or self.is_unknown(r, "tags_all") else "tags"
+        value = self.known(r, attr) or {}
+        return {str(k): str(v) for k, v in value.items()}
+
+    def repositories(self) -> list[ImportedRepository]:
+        policies: dict[int, ImportedPolicy] = {}
+        by_name: dict[str, _Res] = {}
+        repos = list(self.of_type("aws_ecr_repository"))
+        for repo in repos:
+            try:
+                by_name[self.name_of(repo)] = repo
+            except _Unknown:
+                continue
+        for x in self.of_type("aws_ecr_repository_policy"):
+            try:
+                if self.is_unknown(x, "repository"):
+                    target = self.referenced(x, "repository")
+                    if target is None or target.type != "aws_ecr_repository":
+                        self.known(x, "repository")
+                    assert target is not None
+                else:
+                    name = x.values.get("repository")
+                    if name not in by_name:
+                        self.err(
+                            self.at(x, ("repository",)),
+                            f"{x.address}: repository {name!r} is not in this plan, so its ARN "
+                            "and tags are unknown; add it to the configuration",
+                        )
+                        continue
+                    target = by_name[str(name)]
+                if id(target) in policies:
+                    self.err(
+                        self.at(x, ()),
+                        f"{x.address}: a second repository policy for {target.address}; a "
+                        "repository has one policy",
+                    )
+                    continue
+                policies[id(target)] = self.document(
+                    x, ("policy",), f"{self.name_of(target)} repository policy"
+                )
+            except _Unknown:
+                continue
+        out: list[ImportedRepository] = []
+        for name, repo in by_name.items():
+            try:
+                out.append(
+                    ImportedRepository(
+                        name,
+                        self.arn_of(repo),
+                        self.at(repo, ()),
+                        policies.get(id(repo)),
+                        self.tags(repo),
+                    )
+                )
+            except _Unknown:
+                continue
+        return out
+
+    def organization_policies(self) -> list[ImportedOrgPolicy]:
+        attached: set[int] = set()
+        for x in self.of_type("aws_organizations_policy_attachment"):
+            if self.is_unknown(x, "policy_id"):
+                target = self.referenced(x, "policy_id")
+                if target is not None:
+                    attached.add(id(target))
+                    continue
+            for p in self.of_type("aws_organizations_policy"):
+                if not self.is_unknown(p, "id") and p.values.get("id") == x.values.get("policy_id"):
+                    attached.add(id(p))
+        out: list[ImportedOrgPolicy] = []
+        for p in self.of_type("aws_organizations_policy"):
+            kind = _ORG_KINDS.get(str(p.values.get("type") or "SERVICE_CONTROL_POLICY"))
+            if kind is None:
+                continue
+            if id(p) not in attached:
+                self.warnings.append(
+                    Problem(
+                        self.at(p, ()),
+                        f"{p.address}: not imported: no aws_organizations_policy_attachment of "
+                        "this plan attaches it",
+                    )
+                )
+                continue
+            try:
+                out.append(ImportedOrgPolicy(kind, self.document(p, ("content",), self.name_of(p))))
+            except _Unknown:
+                continue
+        return out
+
+    def refuse_groups(self) -> None:
+        for r in self.res:
+            if r.mode == "managed" and r.type in _GROUP_TYPES:
+                self.err(
+                    self.at(r, ()),
+                    f"{r.address}: IAM groups are not read from Terraform plans, and without "
+                    "them a member's group policies would be missing; import the account with "
+                    "authorization-details instead",
+                )
+
+
+def _dedupe(policies: list[ImportedPolicy]) -> list[ImportedPolicy]:
+    """Each policy once (a policy attached twice is attached)."""
+    seen: set[str] = set()
+    out = []
+    for p in policies:
+        key = p.name
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def parse_plan(display: str, text: str, settings: Settings | None = None) -> ImportResult:
+    """Read ``terraform show -json`` output (``text`` of the file shown as ``display``)."""
+    kind = ImportKind.TERRAFORM_PLAN
+    try:
+        doc = parse_json(display, text)
+    except JsonProblem as exc:
+        return ImportResult(display, kind, problems=(Problem(exc.loc, exc.message),))
+    plan = _Plan(doc, settings or Settings())
+    plan.read()
+    if plan.problems:
+        return ImportResult(display, kind, problems=tuple(plan.problems))
+    plan.refuse_groups()
+    principals = plan.principals()
+    repositories = plan.repositories()
+    org = plan.organization_policies()
+    return ImportResult(
+        display,
+        kind,
+        principals=tuple(principals),
+        repositories=tuple(repositories),
+        organization_policies=tuple(org),
+        problems=tuple(dict.fromkeys(plan.problems)),
+        warnings=tuple(plan.warnings),
+    )
