@@ -26,6 +26,7 @@ __all__ = [
     "ImportedRepository",
     "PrincipalKind",
     "Settings",
+    "unique_by_name",
 ]
 
 #: Where each part of a policy document is in the source file.
@@ -127,3 +128,15 @@ class ImportResult:
     problems: tuple[Problem, ...] = ()
     #: what the import left out on purpose and the user should know (an SCP attached nowhere)
     warnings: tuple[Problem, ...] = ()
+
+
+def unique_by_name(policies: list[ImportedPolicy]) -> tuple[ImportedPolicy, ...]:
+    """Each policy once, in order (a policy attached twice, or through two groups, is
+    attached)."""
+    seen: set[str] = set()
+    out: list[ImportedPolicy] = []
+    for policy in policies:
+        if policy.name not in seen:
+            seen.add(policy.name)
+            out.append(policy)
+    return tuple(out)

@@ -24,7 +24,7 @@ from runner.model import PolicyPath, SourceLoc
 __all__ = ["JsonProblem", "JsonText", "parse_json"]
 
 _WS = json.decoder.WHITESPACE  # type: ignore[attr-defined]  # a compiled regex in CPython
-_SCAN = json.JSONDecoder().scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
@@ -143,7 +143,9 @@ class JsonText:
         each of its characters in this file."""
         start = self.offsets(path)[1]
         raw = _raw_offsets(self.text, start)
-        decoded = "".join(self.text[a:b] if b - a == 1 else _unescape(self.text[a:b]) for a, b in raw)
+        decoded = "".join(
+            self.text[a:b] if b - a == 1 else _unescape(self.text[a:b]) for a, b in raw
+        )
         starts = [a for a, _b in raw]
         end = raw[-1][1] if raw else start + 1
         if url_encoded:

@@ -29,6 +29,7 @@ from runner.spec.imports.common import (
     ImportResult,
     PrincipalKind,
     Settings,
+    unique_by_name,
 )
 from runner.spec.imports.jsonpos import JsonProblem, JsonText, parse_json
 
@@ -450,7 +451,10 @@ class _Plan:
                     policies.append(self.attached(r, ("managed_policy_arns", i), arn_text))
                 except _Unknown:
                     failed = True
-        inline_types = {"role": ("aws_iam_role_policy", "role"), "user": ("aws_iam_user_policy", "user")}
+        inline_types = {
+            "role": ("aws_iam_role_policy", "role"),
+            "user": ("aws_iam_user_policy", "user"),
+        }
         attach_types = {
             "role": ("aws_iam_role_policy_attachment", "role"),
             "user": ("aws_iam_user_policy_attachment", "user"),
@@ -459,9 +463,7 @@ class _Plan:
         for x in self.of_type(itype):
             try:
                 if self.names_principal(x, ikey, r, name):
-                    policies.append(
-                        self.document(x, ("policy",), f"{name}/{self.name_of(x)}")
-                    )
+                    policies.append(self.document(x, ("policy",), f"{name}/{self.name_of(x)}"))
             except _Unknown:
                 failed = True
         atype, akey = attach_types[word]
@@ -494,7 +496,7 @@ class _Plan:
         if failed:
             raise _Unknown
         return ImportedPrincipal(
-            name, kind, arn, self.at(r, ()), tuple(_dedupe(policies)), boundary, tags
+            name, kind, arn, self.at(r, ()), unique_by_name(policies), boundary, tags
         )
 
     def attached(self, r: _Res, where: PolicyPath, arn: object) -> ImportedPolicy:
@@ -542,7 +544,9 @@ class _Plan:
             if self.known(x, f"{word}_name") != name:
                 continue
             listed = set(self.known(x, "policy_names") or [])
-            have = {p.name.split("/", 1)[1] for p in policies if "/" in p.name and not p.aws_managed}
+            have = {
+                p.name.split("/", 1)[1] for p in policies if "/" in p.name and not p.aws_managed
+            }
             for missing in sorted(listed - have):
                 self.err(
                     self.at(x, ("policy_names",)),
@@ -657,18 +661,6 @@ class _Plan:
                     "them a member's group policies would be missing; import the account with "
                     "authorization-details instead",
                 )
-
-
-def _dedupe(policies: list[ImportedPolicy]) -> list[ImportedPolicy]:
-    """Each policy once (a policy attached twice is attached)."""
-    seen: set[str] = set()
-    out = []
-    for p in policies:
-        key = p.name
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
 
 
 def parse_plan(display: str, text: str, settings: Settings | None = None) -> ImportResult:
