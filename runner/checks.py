@@ -10,14 +10,13 @@ returns a :class:`CheckRun` that knows pass/fail at once and builds explanations
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import model
-from runner.errors import Problem, SpecError
+from runner.errors import SpecError
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from runner.engine import Decision
@@ -347,12 +346,6 @@ def format_explanation(result: dict[str, Any]) -> str:
 # Running whole files (the command line).
 
 
-#: Directories never searched for spec files (as pytest's default ``norecursedirs``).
-SKIP_DIRS = frozenset(
-    {"node_modules", "venv", "build", "dist", "__pycache__", "site-packages", "CVS", "{arch}"}
-)
-
-
 @dataclass(frozen=True, slots=True)
 class SpecRun:
     """One spec file: either its checks' runs, or the error that stopped it loading."""
@@ -360,39 +353,6 @@ class SpecRun:
     path: Path
     runs: tuple[CheckRun, ...] = ()
     error: SpecError | None = None
-
-
-def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
-    """Spec files named by ``paths``: a file is taken as given (unless it is an include file,
-    whose name starts with ``_``); a directory is searched with the collection rule
-    (``loader.looks_like_spec``). Missing paths become problems."""
-    from runner import spec as loader
-
-    found: list[Path] = []
-    problems: list[Problem] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(
-                    d
-                    for d in dirnames
-                    if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")
-                )
-                for name in sorted(filenames):
-                    candidate = Path(dirpath, name)
-                    if loader.looks_like_spec(candidate):
-                        found.append(candidate)
-        elif path.is_file():
-            if path.name.startswith("_"):
-                problems.append(
-                    Problem(None, f"{path}: an include file (name starts with _) is not a spec")
-                )
-            else:
-                found.append(path)
-        else:
-            problems.append(Problem(None, f"{path}: no such file or directory"))
-    return found, problems
 
 
 def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -> Iterator[SpecRun]:

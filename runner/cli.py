@@ -16,6 +16,7 @@ from pathlib import Path
 
 from runner import __version__, checks
 from runner.errors import SpecError
+from runner.spec import find_spec_files
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -120,7 +121,7 @@ def _print_problems(error: SpecError) -> None:
 
 
 def _eval(paths: Sequence[str]) -> int:
-    files, problems = checks.find_spec_files(paths)
+    files, problems = find_spec_files(paths)
     status = EXIT_OK
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)

@@ -140,7 +140,7 @@ def test_failure_text_names_the_decisive_statement(project: Path) -> None:
 
 def test_spec_files_run_one_by_one_and_errors_do_not_stop_the_others(project: Path) -> None:
     (project / "specs" / "broken.yaml").write_text("cases: [{principal: nobody}]\n")
-    files, problems = checks.find_spec_files([project / "specs"])
+    files, problems = loader.find_spec_files([project / "specs"])
     assert problems == []
     assert [f.name for f in files] == ["app.yaml", "broken.yaml", "wrong.yaml"]
     runs = list(checks.run_spec_files(files, display_root=project))
@@ -150,7 +150,7 @@ def test_spec_files_run_one_by_one_and_errors_do_not_stop_the_others(project: Pa
 
 
 def test_missing_paths_and_include_files_are_problems(project: Path) -> None:
-    files, problems = checks.find_spec_files(
+    files, problems = loader.find_spec_files(
         [project / "nope.yaml", project / "specs" / "_shared.yaml"]
     )
     assert files == []

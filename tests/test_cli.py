@@ -144,7 +144,7 @@ def test_report_subcommand_renders_results_files(
     project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
 ) -> None:
     write_project(project, wrong=True)
-    files, _ = checks.find_spec_files(["specs"])
+    files, _ = loader.find_spec_files(["specs"])
     results = {
         "format": "policyspec-results/1",
         "checks": [

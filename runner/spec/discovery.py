@@ -1,0 +1,118 @@
+"""Which files are spec files: the collection rule shared by pytest and ``runner eval``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner import words
+from runner.errors import Problem
+from runner.spec.includes import SPEC_KEYS, SUFFIXES
+from runner.spec.yamlsafe import MappingNode, ScalarNode, compose_quietly, sniff_text
+
+__all__ = ["SKIP_DIRS", "find_spec_files", "looks_like_spec"]
+
+#: Directories never searched for spec files (as pytest's default ``norecursedirs``).
+SKIP_DIRS = frozenset(
+    {"node_modules", "venv", "build", "dist", "__pycache__", "site-packages", "CVS", "{arch}"}
+)
+
+_TOP_KEY_LINE = re.compile(
+    r"""^(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"\-?:{}\[\]&*!|>%@`,][^:#\n]*?))\s*:(?:\s|$)"""
+)
+_SNIFF_BYTES = 256 * 1024
+#: A top-level key is looked for in this much of a line: the pattern is quadratic in the
+#: length of a line without a colon (a 256 KB one took a minute).
+_KEY_LINE_CHARS = 256
+_LEADING = re.compile(r"\A(?:\s+|#[^\n]*|---)*")
+
+
+def _near(key: str, vocabulary: Sequence[str]) -> bool:
+    return any(words.similarity(key, v) >= 0.8 for v in vocabulary)
+
+
+def _flow_mapping_keys(text: str) -> list[str]:
+    """The top-level keys of a file written as one flow mapping (``{principals: ..., cases:
+    [...]}``), which has no ``key:`` line at column 0; composed only (no YAML tag is ever
+    interpreted). Empty for anything else."""
+    lead = _LEADING.match(text)
+    if not text[lead.end() if lead else 0 :].startswith("{"):
+        return []
+    root = compose_quietly(text)
+    if not isinstance(root, MappingNode):
+        return []
+    return [k.value for k, _v in root.value if isinstance(k, ScalarNode)]
+
+
+def looks_like_spec(path: Path) -> bool:
+    """The collection rule: is ``path`` a spec file (including a misspelt one)?
+
+    A ``.yaml``/``.yml`` file whose name does not start with ``_`` is a spec when, reading
+    only the lines that start at column 0 with ``key:`` (no YAML parsing, so CloudFormation
+    tags and other YAML dialects are never interpreted; a file that is one flow mapping
+    ``{...}`` is composed instead), its top-level keys include ``cases``
+    or a near-miss of it (``case``, ``Cases``), or when all of them are spec keys or
+    near-misses of spec keys (difflib ratio >= 0.8, lowercase keys only) and at least one is.
+    Never raises.
+    """
+    try:
+        if path.suffix not in SUFFIXES or path.name.startswith("_") or not path.is_file():
+            return False
+        with path.open("rb") as fh:
+            data = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    text = sniff_text(data)
+    keys: list[str] = []
+    for line in text.splitlines():
+        if not line or line[0] in " \t#":
+            continue
+        m = _TOP_KEY_LINE.match(line[:_KEY_LINE_CHARS])
+        if m:
+            keys.append(next(g for g in m.groups() if g is not None).strip())
+    if not keys:
+        keys = _flow_mapping_keys(text)
+    if not keys:
+        return False
+    if "cases" in keys or any(_near(k.lower(), ("cases",)) for k in keys):
+        return True
+    for key in keys:
+        if key in SPEC_KEYS:
+            continue
+        if key[:1].islower() and _near(key, SPEC_KEYS):
+            continue
+        return False
+    return True
+
+
+def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
+    """Spec files named by ``paths``: a file is taken as given (unless it is an include file,
+    whose name starts with ``_``); a directory is searched with the collection rule
+    (:func:`looks_like_spec`). Missing paths become problems."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(
+                    d
+                    for d in dirnames
+                    if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")
+                )
+                for name in sorted(filenames):
+                    candidate = Path(dirpath, name)
+                    if looks_like_spec(candidate):
+                        found.append(candidate)
+        elif path.is_file():
+            if path.name.startswith("_"):
+                problems.append(
+                    Problem(None, f"{path}: an include file (name starts with _) is not a spec")
+                )
+            else:
+                found.append(path)
+        else:
+            problems.append(Problem(None, f"{path}: no such file or directory"))
+    return found, problems

@@ -1,0 +1,254 @@
+"""Policy sources: where a named policy's document comes from, and how to point into it.
+
+A ``policies`` entry gives either ``file`` (a JSON or YAML file, or the JSON that ``aws ecr
+get-repository-policy`` prints, whose ``policyText`` holds the document as a string) or
+``document`` (a mapping inline, or JSON text inline). :func:`policy_source` reads it into a
+:class:`PolicySource`: the document as plain Python, and a way to turn a problem's
+``PolicyPath`` into a line and column of the file it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import model
+from runner.policy import RepeatedKey, unique_keys
+from runner.spec.includes import Places, join
+from runner.spec.nodes import Definition, Reader
+from runner.spec.yamlsafe import (
+    STR,
+    Located,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    describe,
+    parse_file,
+    plain,
+    where,
+)
+
+__all__ = ["POLICY_KEYS", "PolicySource", "policy_source"]
+
+POLICY_KEYS = ("file", "document")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """A policy document as read: ``document`` (plain Python, or JSON text already parsed),
+    the file and place it starts at, ``locate`` (a problem's path -> line and column),
+    the line of each statement (for explanations), ``note`` (a prefix for problems inside an
+    embedded JSON string) and ``cache_key`` (the source's identity for the compile cache, or
+    None when it has none)."""
+
+    document: Any
+    file: str
+    line: int
+    col: int
+    locate: Callable[[model.PolicyPath], Located]
+    statement_lines: list[int] | None
+    note: str
+    cache_key: tuple[object, ...] | None
+
+
+def locate(root: Node, path: model.PolicyPath) -> Node:
+    """The node a policy path points at (the key node for a final key), or the deepest node
+    of the path that exists."""
+    node = root
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(part, int):
+            if isinstance(node, SequenceNode) and 0 <= part < len(node.value):
+                node = node.value[part]
+            elif isinstance(node, MappingNode) and part == 0:
+                continue  # a single statement object addressed as Statement[0]
+            else:
+                return node
+        elif isinstance(node, MappingNode):
+            for knode, vnode in node.value:
+                if isinstance(knode, ScalarNode) and knode.value == part:
+                    if last:
+                        return knode
+                    node = vnode
+                    break
+            else:
+                return node
+        else:
+            return node
+    return node
+
+
+def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource | None:
+    """The source of policy definition ``d``, or None after reporting why it cannot be read."""
+    f = d.file
+    items = reader.mapping(f, d.value, "a mapping with 'file' or 'document'")
+    if items is None:
+        return None
+    keys = reader.keys(f, items, POLICY_KEYS, "key", f" in policy {d.name!r}")
+    if len(keys) != 1:
+        if len(items) == len(keys):  # no unknown keys were reported
+            reader.error(
+                f,
+                d.key,
+                f"policy {d.name!r} needs exactly one of 'file' (a JSON or YAML file) "
+                "or 'document' (the policy inline)",
+            )
+        return None
+    if "document" in keys:
+        v = keys["document"][1]
+        line, col = where(v)
+        cache = (f.key, v.start_mark.index) if f.key is not None else None
+        if isinstance(v, ScalarNode) and v.tag == STR:
+            # JSON text written inline
+            return _json_text_source(
+                reader, v.value, f.display, (line, col), "", cache, what="the document text"
+            )
+        if not isinstance(v, MappingNode):
+            reader.error(f, v, f"expected a policy document (a mapping), got {describe(v)}")
+            return None
+        return _node_source(v, f.display, cache)
+    v = keys["file"][1]
+    rel = reader.text(f, v, "a file name")
+    if rel is None:
+        return None
+    path = join(f.path, rel)
+    display = places.show(path)
+    if not path.is_file():
+        if path.exists():
+            reader.error(f, v, f"policy file {rel!r} is not a regular file ({display})")
+        else:
+            reader.error(f, v, f"policy file {rel!r} not found: no such file ({display})")
+        return None
+    return _file_source(reader, path, display)
+
+
+def _node_source(
+    root: MappingNode,
+    display: str,
+    cache: tuple[object, ...] | None,
+    document: Any = None,
+) -> PolicySource:
+    """The source of a document composed as ``root`` (``document``: its plain value when
+    already read, as JSON)."""
+    statement_lines: list[int] | None = None
+    for knode, vnode in root.value:
+        if knode.value == "Statement":
+            if isinstance(vnode, SequenceNode):
+                statement_lines = [where(s)[0] for s in vnode.value]
+            else:
+                statement_lines = [where(vnode)[0]]
+    line, col = where(root)
+    return PolicySource(
+        plain(root) if document is None else document,
+        display,
+        line,
+        col,
+        lambda p: where(locate(root, p)),
+        statement_lines,
+        "",
+        cache,
+    )
+
+
+def _json_text_source(
+    reader: Reader,
+    text: str,
+    display: str,
+    at: Located,
+    note: str,
+    cache: tuple[object, ...] | None,
+    *,
+    what: str,
+) -> PolicySource | None:
+    try:
+        document = json.loads(text, object_pairs_hook=unique_keys)
+    except json.JSONDecodeError as exc:
+        reader.error(
+            display,
+            at,
+            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno} "
+            "of the text)",
+        )
+        return None
+    except RepeatedKey as exc:
+        reader.error(display, at, f"{what}: {exc}")
+        return None
+    except RecursionError:
+        reader.error(display, at, f"{what} is nested too deeply")
+        return None
+    except ValueError as exc:  # an integer too long for Python to convert
+        reader.error(display, at, f"{what} is not valid JSON: {exc}")
+        return None
+    count = 1
+    if isinstance(document, dict) and isinstance(document.get("Statement"), list):
+        count = max(1, len(document["Statement"]))
+    return PolicySource(
+        document, display, at[0], at[1], lambda _p: at, [at[0]] * count, note, cache
+    )
+
+
+def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | None:
+    is_json = path.suffix.lower() == ".json"
+    parsed = parse_file(path)
+    fkey = parsed.key
+    root: Node | None
+    if is_json:
+        if parsed.text is None:
+            for p in parsed.problems:
+                reader.error(display, (p.line, p.col), p.message)
+            return None
+        try:
+            document = json.loads(parsed.text, object_pairs_hook=unique_keys)
+        except json.JSONDecodeError as exc:
+            reader.error(display, (exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")
+            return None
+        except RepeatedKey as exc:
+            # reported with its line by the YAML pass when that pass worked
+            if not parsed.problems:
+                reader.error(display, (1, 1), f"duplicate key {exc.key!r}")
+            else:
+                for p in parsed.problems:
+                    reader.error(display, (p.line, p.col), p.message)
+            return None
+        except RecursionError:
+            reader.error(display, (1, 1), "the JSON is nested too deeply")
+            return None
+        except ValueError as exc:  # an integer too long for Python to convert
+            reader.error(display, (1, 1), f"invalid JSON: {exc}")
+            return None
+        root = parsed.root if not parsed.problems else None
+    else:
+        for p in parsed.problems:
+            reader.error(display, (p.line, p.col), p.message)
+        if parsed.problems:
+            return None
+        root = parsed.root
+        document = plain(root) if root is not None else None
+    cache = (fkey,) if fkey is not None else None
+    if isinstance(document, dict) and "policyText" in document and "Statement" not in document:
+        # `aws ecr get-repository-policy` output: the policy is the string policyText
+        at: Located = (1, 1)
+        if root is not None:
+            at = where(locate(root, ("policyText",)))
+            if isinstance(root, MappingNode):
+                for knode, vnode in root.value:
+                    if knode.value == "policyText":
+                        at = where(vnode)
+        text = document["policyText"]
+        if not isinstance(text, str):
+            reader.error(display, at, "policyText must be the policy document as a JSON string")
+            return None
+        return _json_text_source(
+            reader, text, display, at, "in policyText, ", cache, what="policyText"
+        )
+    if isinstance(root, MappingNode):
+        return _node_source(root, display, cache, document)
+    if document is None:
+        reader.error(display, (1, 1), "the policy file is empty")
+        return None
+    # a document we could not position (not a mapping, or JSON the YAML reader rejected)
+    return PolicySource(document, display, 1, 1, lambda _p: (1, 1), None, "", cache)
