@@ -1,0 +1,380 @@
+"""Cells of text: which combinations of string tests some text passes, each with a shortest text.
+
+A universal check must consider every value of a string (a context key, a caller's ARN), yet
+the answer depends only on which of the policies' tests the value passes. This module takes
+the tests (:class:`Test`, each a union of wildcard programs, optionally compared in lower
+case) and returns one shortest text per *realizable* combination of results (an acceptance
+vector): the cells of the partition the tests induce, and nothing else.
+
+The method is exact: each test is a nondeterministic automaton over characters; the product
+of the automata is explored breadth first over an alphabet of every character the tests
+mention, the characters whose lower case contains one of them (for tests in lower case), and
+one unmentioned character per combination of character classes the programs use. Characters
+outside that alphabet behave exactly like the unmentioned one of their class in every
+automaton, so every reachable product state, and hence every realizable vector, is found; the
+acceptance vector is a function of the product state, so breadth first order gives a
+shortest text for each vector.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "CharClass",
+    "Program",
+    "StateBudgetExceeded",
+    "Test",
+    "atoms_to_program",
+    "cells",
+    "literal_program",
+    "parse_template",
+    "render_atoms",
+]
+
+
+class CharClass(enum.Enum):
+    """The sets of characters a wildcard or a shape position accepts."""
+
+    ANY = "any"
+    NOT_COLON = "not-colon"
+    NOT_SLASH = "not-slash"
+    DIGIT = "digit"  # the ASCII digits of an account ID
+    NAME = "name"  # a character of an IAM name: [\w+=,.@-] (runner.model's ARN patterns)
+    NAME_OR_SLASH = "name-or-slash"
+    SERVICE_FIRST = "service-first"  # [a-z0-9], the first character of a service name
+    SERVICE = "service"  # [a-z0-9.-]
+
+    def contains(self, ch: str) -> bool:
+        return _CLASS_TESTS[self](ch)
+
+
+_NAME_CHAR = re.compile(r"[\w+=,.@-]")
+_CLASS_TESTS: dict[CharClass, Callable[[str], bool]] = {
+    CharClass.ANY: lambda c: True,
+    CharClass.NOT_COLON: lambda c: c != ":",
+    CharClass.NOT_SLASH: lambda c: c != "/",
+    CharClass.DIGIT: lambda c: "0" <= c <= "9",
+    CharClass.NAME: lambda c: _NAME_CHAR.fullmatch(c) is not None,
+    CharClass.NAME_OR_SLASH: lambda c: c == "/" or _NAME_CHAR.fullmatch(c) is not None,
+    CharClass.SERVICE_FIRST: lambda c: "a" <= c <= "z" or "0" <= c <= "9",
+    CharClass.SERVICE: lambda c: "a" <= c <= "z" or "0" <= c <= "9" or c in ".-",
+}
+
+# Token kinds: one literal character, one character of a class, any run of a class.
+LIT, ONE, RUN = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: int
+    char: str = ""
+    cls: CharClass = CharClass.ANY
+
+
+Program = tuple[Token, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """Text passes when some program matches all of it; with ``lower`` the programs read
+    ``text.lower()`` (the engine's IgnoreCase comparison)."""
+
+    programs: tuple[Program, ...]
+    lower: bool = False
+
+
+class StateBudgetExceeded(Exception):
+    """The product of the automata has more states than the budget allows."""
+
+
+def literal_program(text: str) -> Program:
+    return tuple(Token(LIT, ch) for ch in text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy text to programs (the semantics of runner.policy.variables, re-derived from its rules)
+
+#: (kind, text, default): kind "policy" (``*``/``?`` are wildcards), "literal", or "var" (text
+#: is the condition key).
+Part = tuple[str, str, str | None]
+_VARIABLE = re.compile(r"^\s*(?P<key>[^\s,'{}$]+)\s*(?:,\s*'(?P<default>[^'{}$]*)'\s*)?$")
+_ESCAPES = {"*", "?", "$"}
+
+
+@lru_cache(maxsize=4096)
+def parse_template(text: str, version: str) -> tuple[Part, ...]:
+    """A policy string's parts: only version ``2012-10-17`` has policy variables; ``${*}``,
+    ``${?}`` and ``${$}`` are literal characters. The text was validated already."""
+    if version != "2012-10-17" or "${" not in text:
+        return (("policy", text, None),) if text else ()
+    parts: list[Part] = []
+    pos = 0
+    while True:
+        start = text.find("${", pos)
+        if start < 0:
+            if pos < len(text):
+                parts.append(("policy", text[pos:], None))
+            return tuple(parts)
+        if start > pos:
+            parts.append(("policy", text[pos:start], None))
+        end = text.find("}", start + 2)
+        if end < 0:  # pragma: no cover - refused by validation
+            raise ValueError(f"unclosed policy variable in {text!r}")
+        inner = text[start + 2 : end]
+        if inner in _ESCAPES:
+            parts.append(("literal", inner, None))
+        else:
+            m = _VARIABLE.match(inner)
+            if not m:  # pragma: no cover - refused by validation
+                raise ValueError(f"invalid policy variable in {text!r}")
+            parts.append(("var", m["key"], m["default"]))
+        pos = end + 1
+
+
+def variable_keys(parts: Iterable[Part]) -> list[str]:
+    return [text for kind, text, _ in parts if kind == "var"]
+
+
+Atom = tuple[bool, str]  # (is a wildcard, text)
+
+
+def render_atoms(
+    parts: Sequence[Part], lookup: Callable[[str], tuple[str, ...] | None], *, wild: bool
+) -> list[Atom] | None:
+    """The parts with each variable replaced by its single value (or its default); None when a
+    variable has no value and no default (the policy value then matches nothing). With
+    ``wild``, ``*`` and ``?`` of policy text are wildcards; text from variables never is."""
+    atoms: list[Atom] = []
+    for kind, text, default in parts:
+        if kind == "var":
+            values = lookup(text)
+            if values is not None and len(values) == 1:
+                atoms.append((False, values[0]))
+            elif default is not None:
+                atoms.append((False, default))
+            else:
+                return None
+        elif kind == "literal" or not wild:
+            atoms.append((False, text))
+        else:
+            for piece in re.split(r"([*?])", text):
+                if piece in ("*", "?"):
+                    atoms.append((True, piece))
+                elif piece:
+                    atoms.append((False, piece))
+    return atoms
+
+
+#: How atoms become a program: plain text, an ARN compared part by part, a Resource ARN.
+TEXT, ARN, RESOURCE = "text", "arn", "resource"
+
+
+def atoms_to_program(atoms: Sequence[Atom], mode: str) -> Program | None:
+    """The program of a wildcard pattern (None: it matches nothing).
+
+    ``TEXT``: ``*`` and ``?`` match any character. ``ARN`` (ARN condition operators): six
+    colon-separated components, wildcards stay within each of the first five; the sixth is the
+    rest of the text; fewer than six components match nothing. ``RESOURCE``: as ``ARN``,
+    except that a ``*`` ending one of the first five segments may cross ``:`` and fewer
+    components are allowed."""
+    tokens: list[Token] = []
+
+    def wildcard(star: bool, crosses: bool) -> None:
+        cls = CharClass.ANY if crosses else CharClass.NOT_COLON
+        tokens.append(Token(RUN if star else ONE, cls=cls))
+
+    if mode == TEXT:
+        for is_wild, text in atoms:
+            if is_wild:
+                wildcard(text == "*", True)
+            else:
+                tokens.extend(Token(LIT, ch) for ch in text)
+        return tuple(tokens)
+    components: list[list[Atom]] = [[]]
+    for is_wild, text in atoms:
+        if is_wild:
+            components[-1].append((is_wild, text))
+            continue
+        rest = text
+        while rest:
+            if len(components) == 6:
+                components[-1].append((False, rest))
+                break
+            head, colon, rest = rest.partition(":")
+            if head:
+                components[-1].append((False, head))
+            if colon:
+                components.append([])
+    if len(components) < 6 and mode == ARN:
+        return None
+    for index, component in enumerate(components):
+        if index:
+            tokens.append(Token(LIT, ":"))
+        last = index == 5
+        for position, (is_wild, text) in enumerate(component):
+            if not is_wild:
+                tokens.extend(Token(LIT, ch) for ch in text)
+            else:
+                ends_segment = mode == RESOURCE and position == len(component) - 1
+                star = text == "*"
+                wildcard(star, last or (star and ends_segment))
+    return tuple(tokens)
+
+
+# ---------------------------------------------------------------------------------------------
+# The automata and their product
+
+_State = frozenset[tuple[int, int]]
+
+
+def _close(test: Test, states: Iterable[tuple[int, int]]) -> _State:
+    out: set[tuple[int, int]] = set()
+    stack = list(states)
+    while stack:
+        item = stack.pop()
+        if item in out:
+            continue
+        out.add(item)
+        prog_index, pos = item
+        program = test.programs[prog_index]
+        if pos < len(program) and program[pos].kind == RUN:
+            stack.append((prog_index, pos + 1))
+    return frozenset(out)
+
+
+def _feed(test: Test, states: _State, ch: str) -> _State:
+    for c in ch.lower() if test.lower else ch:
+        nxt: set[tuple[int, int]] = set()
+        for prog_index, pos in states:
+            program = test.programs[prog_index]
+            if pos == len(program):
+                continue
+            tok = program[pos]
+            if tok.kind == LIT:
+                if tok.char == c:
+                    nxt.add((prog_index, pos + 1))
+            elif tok.cls.contains(c):
+                nxt.add((prog_index, pos + 1 if tok.kind == ONE else pos))
+        if not nxt:
+            return frozenset()
+        states = _close(test, nxt)
+    return states
+
+
+def _accepts(test: Test, states: _State) -> bool:
+    return any(pos == len(test.programs[i]) for i, pos in states)
+
+
+_PREIMAGES: dict[str, frozenset[str]] | None = None
+
+
+def _lower_preimages() -> dict[str, frozenset[str]]:
+    """For each character, the other characters whose lower case contains it (``K`` and the
+    Kelvin sign for ``k``; ``İ``, whose lower case is two characters, for ``i``)."""
+    global _PREIMAGES
+    if _PREIMAGES is None:
+        table: dict[str, set[str]] = {}
+        for cp in range(0x110000):
+            ch = chr(cp)
+            low = ch.lower()
+            if low != ch:
+                for c in low:
+                    table.setdefault(c, set()).add(ch)
+        _PREIMAGES = {c: frozenset(s) for c, s in table.items()}
+    return _PREIMAGES
+
+
+# Unmentioned characters to stand for their class combination, most readable first.
+_POOL = (
+    "qxzjkvwyabcdefghilmnoprstu7890123456"
+    "QXZABCDEFGHIJKLMNOPRSTUVWY_+=,@.-/:~!#%&()*;<>?[]^`{|}$ é\u0660\t"
+)
+
+
+def alphabet(tests: Sequence[Test]) -> list[str]:
+    """Every character that can make a difference to ``tests``, readable ones first."""
+    mentioned: set[str] = set()
+    classes: set[CharClass] = set()
+    lowered = any(t.lower for t in tests)
+    for test in tests:
+        for program in test.programs:
+            for tok in program:
+                if tok.kind == LIT:
+                    mentioned.add(tok.char)
+                else:
+                    classes.add(tok.cls)
+    if lowered:
+        table = _lower_preimages()
+        for ch in list(mentioned):
+            mentioned |= table.get(ch, frozenset())
+    ordered = sorted(mentioned, key=lambda c: (_POOL.find(c) if c in _POOL else len(_POOL), c))
+    used = sorted(classes, key=lambda c: c.value)
+    seen: set[tuple[bool, ...]] = set()
+    for ch in _POOL:
+        if ch in mentioned or (lowered and any(c in mentioned for c in ch.lower())):
+            continue
+        signature = tuple(cls.contains(ch) for cls in used)
+        if signature not in seen:
+            seen.add(signature)
+            ordered.append(ch)
+    return ordered
+
+
+def cells(
+    tests: Sequence[Test], *, require: int = 0, max_states: int = 40_000
+) -> dict[tuple[bool, ...], str]:
+    """One shortest text per realizable acceptance vector of ``tests``.
+
+    The first ``require`` tests are constraints (a shape the text must have): only texts that
+    pass all of them count, and exploration stops where one of them can no longer pass. Raises
+    :class:`StateBudgetExceeded` past ``max_states`` product states."""
+    chars = alphabet(tests)
+    start = tuple(_close(t, [(i, 0) for i in range(len(t.programs))]) for t in tests)
+    found: dict[tuple[bool, ...], str] = {}
+    seen = {start}
+    queue: deque[tuple[tuple[_State, ...], str]] = deque([(start, "")])
+    memo: list[dict[tuple[_State, str], _State]] = [{} for _ in tests]
+    while queue:
+        state, text = queue.popleft()
+        vector = tuple(_accepts(t, s) for t, s in zip(tests, state, strict=True))
+        if all(vector[:require]):
+            key = vector[require:]
+            if key not in found:
+                found[key] = text
+        for ch in chars:
+            nxt_list: list[_State] = []
+            dead = False
+            for i, (test, states) in enumerate(zip(tests, state, strict=True)):
+                cache = memo[i]
+                nxt = cache.get((states, ch))
+                if nxt is None:
+                    nxt = cache[(states, ch)] = _feed(test, states, ch)
+                if i < require and not nxt:
+                    dead = True
+                    break
+                nxt_list.append(nxt)
+            if dead:
+                continue
+            nxt_state = tuple(nxt_list)
+            if nxt_state not in seen:
+                if len(seen) >= max_states:
+                    raise StateBudgetExceeded(f"more than {max_states} automaton states")
+                seen.add(nxt_state)
+                queue.append((nxt_state, text + ch))
+    return found
+
+
+def matches(test: Test, text: str) -> bool:
+    """Whether ``text`` passes ``test`` (the same automaton, one text)."""
+    states = _close(test, [(i, 0) for i in range(len(test.programs))])
+    for ch in text:
+        states = _feed(test, states, ch)
+        if not states:
+            return False
+    return _accepts(test, states)
