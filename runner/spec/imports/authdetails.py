@@ -168,7 +168,16 @@ class _Snapshot:
         return out
 
     def attached(self, path: PolicyPath) -> list[ImportedPolicy]:
-        return [self.managed_policy((*path, i)) for i in self.items(path)]
+        out: list[ImportedPolicy] = []
+        failed = False
+        for i in self.items(path):
+            try:
+                out.append(self.managed_policy((*path, i)))
+            except _Bad:
+                failed = True
+        if failed:
+            raise _Bad
+        return out
 
     def tags(self, path: PolicyPath) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -426,10 +426,14 @@ class _Plan:
 
     def principal(self, r: _Res, kind: PrincipalKind) -> ImportedPrincipal:
         name = self.name_of(r)
-        arn = self.arn_of(r)
         word = kind.value
         policies: list[ImportedPolicy] = []
         failed = False
+        arn = ""
+        try:
+            arn = self.arn_of(r)
+        except _Unknown:
+            failed = True
         if kind is PrincipalKind.ROLE:
             if self.is_unknown(r, "inline_policy") and self.has_expression(r, "inline_policy"):
                 self.known(r, "inline_policy")
