@@ -313,7 +313,9 @@ def alphabet(tests: Sequence[Test]) -> list[str]:
         table = _lower_preimages()
         for ch in list(mentioned):
             mentioned |= table.get(ch, frozenset())
-    ordered = sorted(mentioned, key=lambda c: (_POOL.find(c) if c in _POOL else len(_POOL), c))
+    # unmentioned characters first: breadth first order then prefers fresh text ("q",
+    # "777777777777") for the cells that no policy text names
+    ordered: list[str] = []
     used = sorted(classes, key=lambda c: c.value)
     seen: set[tuple[bool, ...]] = set()
     for ch in _POOL:
@@ -323,7 +325,44 @@ def alphabet(tests: Sequence[Test]) -> list[str]:
         if signature not in seen:
             seen.add(signature)
             ordered.append(ch)
+    ordered.extend(
+        sorted(mentioned, key=lambda c: (_POOL.find(c) if c in _POOL else len(_POOL), c))
+    )
     return ordered
+
+
+class _Dfa:
+    """One test's automaton, made deterministic as it is explored: states are numbered."""
+
+    __slots__ = ("accept", "ids", "sets", "test", "trans")
+
+    def __init__(self, test: Test) -> None:
+        self.test = test
+        self.ids: dict[_State, int] = {}
+        self.sets: list[_State] = []
+        self.accept: list[bool] = []
+        self.trans: dict[tuple[int, str], int] = {}
+
+    def number(self, states: _State) -> int:
+        found = self.ids.get(states)
+        if found is None:
+            found = self.ids[states] = len(self.sets)
+            self.sets.append(states)
+            self.accept.append(_accepts(self.test, states))
+        return found
+
+    def start(self) -> int:
+        return self.number(_close(self.test, [(i, 0) for i in range(len(self.test.programs))]))
+
+    def step(self, state: int, ch: str) -> int:
+        key = (state, ch)
+        found = self.trans.get(key)
+        if found is None:
+            found = self.trans[key] = self.number(_feed(self.test, self.sets[state], ch))
+        return found
+
+
+_CELLS_CACHE: dict[tuple[tuple[Test, ...], int], dict[tuple[bool, ...], str]] = {}
 
 
 def cells(
@@ -333,41 +372,50 @@ def cells(
 
     The first ``require`` tests are constraints (a shape the text must have): only texts that
     pass all of them count, and exploration stops where one of them can no longer pass. Raises
-    :class:`StateBudgetExceeded` past ``max_states`` product states."""
+    :class:`StateBudgetExceeded` past ``max_states`` product states. Results are remembered
+    (the same policies ask the same questions for many checks)."""
+    cache_key = (tuple(tests), require)
+    hit = _CELLS_CACHE.get(cache_key)
+    if hit is not None:
+        return dict(hit)
     chars = alphabet(tests)
-    start = tuple(_close(t, [(i, 0) for i in range(len(t.programs))]) for t in tests)
+    dfas = [_Dfa(t) for t in tests]
+    dead = [d.number(frozenset()) for d in dfas]
+    start = tuple(d.start() for d in dfas)
     found: dict[tuple[bool, ...], str] = {}
     seen = {start}
-    queue: deque[tuple[tuple[_State, ...], str]] = deque([(start, "")])
-    memo: list[dict[tuple[_State, str], _State]] = [{} for _ in tests]
+    queue: deque[tuple[tuple[int, ...], str]] = deque([(start, "")])
+    indexed = list(enumerate(dfas))
     while queue:
         state, text = queue.popleft()
-        vector = tuple(_accepts(t, s) for t, s in zip(tests, state, strict=True))
+        vector = tuple(d.accept[s] for d, s in zip(dfas, state, strict=True))
         if all(vector[:require]):
             key = vector[require:]
             if key not in found:
                 found[key] = text
         for ch in chars:
-            nxt_list: list[_State] = []
-            dead = False
-            for i, (test, states) in enumerate(zip(tests, state, strict=True)):
-                cache = memo[i]
-                nxt = cache.get((states, ch))
-                if nxt is None:
-                    nxt = cache[(states, ch)] = _feed(test, states, ch)
-                if i < require and not nxt:
-                    dead = True
+            nxt: list[int] = []
+            ok = True
+            for i, d in indexed:
+                n = d.trans.get((state[i], ch))
+                if n is None:
+                    n = d.step(state[i], ch)
+                if i < require and n == dead[i]:
+                    ok = False
                     break
-                nxt_list.append(nxt)
-            if dead:
+                nxt.append(n)
+            if not ok:
                 continue
-            nxt_state = tuple(nxt_list)
+            nxt_state = tuple(nxt)
             if nxt_state not in seen:
                 if len(seen) >= max_states:
                     raise StateBudgetExceeded(f"more than {max_states} automaton states")
                 seen.add(nxt_state)
                 queue.append((nxt_state, text + ch))
-    return found
+    if len(_CELLS_CACHE) >= 512:
+        _CELLS_CACHE.clear()
+    _CELLS_CACHE[cache_key] = found
+    return dict(found)
 
 
 def matches(test: Test, text: str) -> bool:
