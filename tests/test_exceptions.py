@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +173,83 @@ def test_counts() -> None:
         _result("failed", False),
     ]
     assert exceptions.counts(checks) == {"accepted": 1, "expired": 0, "unneeded": 1, "ignored": 0}
+
+
+# ---------------------------------------------------------------------------------------------
+# The `exception` key of a case, as the loader reads it
+
+SPEC_HEAD = """\
+principals:
+  dev: arn:aws:iam::111122223333:user/dev
+cases:
+  - name: dev gets a token
+    principal: dev
+    action: ecr:GetAuthorizationToken
+    expect: deny
+"""
+
+
+def _load(tmp_path: Path, exception_yaml: str) -> Any:
+    from runner import spec as loader
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC_HEAD + exception_yaml, encoding="utf-8")
+    return loader.load_spec(path, display_root=tmp_path)
+
+
+def test_the_loader_puts_the_exception_on_every_check_of_the_case(tmp_path: Path) -> None:
+    loaded = _load(
+        tmp_path,
+        "    exception:\n      reason: CI still needs it\n      until: 2027-03-31\n"
+        "      ticket: 142\n",
+    )
+    (check,) = loaded.checks
+    assert check.exception == KnownException(
+        "CI still needs it", dt.date(2027, 3, 31), SourceLoc("spec.yaml", 8, 5), "142"
+    )
+    # quoted dates are dates too
+    quoted = _load(tmp_path, '    exception: {reason: r, until: "2027-03-31"}\n')
+    assert quoted.checks[0].exception is not None
+    assert quoted.checks[0].exception.until == dt.date(2027, 3, 31)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "problems"),
+    [
+        (
+            "    exception: later\n",
+            [
+                "spec.yaml:8:16: expected an exception: a mapping with 'reason' and 'until', "
+                "e.g. {reason: ..., until: 2027-03-31}, got the text 'later'"
+            ],
+        ),
+        (
+            "    exception:\n      until: 2027-13-01\n      reson: x\n",
+            [
+                "spec.yaml:10:7: unknown key 'reson' in an exception; did you mean reason? "
+                "Valid keys: reason, until, ticket",
+                "spec.yaml:8:5: an exception needs 'reason' (why the failure is accepted)",
+                "spec.yaml:9:14: '2027-13-01' is not a day of the calendar; expected a date such "
+                "as 2027-03-31 (the exception holds through that day, UTC)",
+            ],
+        ),
+        (
+            "    exception: {reason: [a, b], until: 2027-03-31T10:00:00Z}\n",
+            [
+                "spec.yaml:8:25: expected a reason (text saying why the failure is accepted), "
+                "got a list",
+                "spec.yaml:8:40: expected a date such as 2027-03-31 (the exception holds "
+                "through that day, UTC), got '2027-03-31T10:00:00Z'",
+            ],
+        ),
+    ],
+    ids=["not a mapping", "unknown key and bad date", "wrong types"],
+)
+def test_bad_exceptions_are_spec_errors(
+    tmp_path: Path, yaml_text: str, problems: list[str]
+) -> None:
+    from runner.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        _load(tmp_path, yaml_text)
+    assert sorted(str(p) for p in info.value.problems) == sorted(problems)

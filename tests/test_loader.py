@@ -362,7 +362,7 @@ def test_unknown_keys_in_nested_mappings(tmp_path: Path) -> None:
         "spec.yaml:6:69: unknown key 'polcy' in resource 'prod'; did you mean 'policy'? Valid "
         "keys: arn, policy, tags",
         "spec.yaml:9:37: unknown key 'alow' in a case; did you mean 'allow'? Valid keys: name, "
-        "principal, resource, allow, deny, action, expect, context",
+        "principal, resource, allow, deny, action, expect, context, exception",
     ]
 
 
@@ -1098,6 +1098,7 @@ def test_schema_lists_exactly_the_keys_the_loader_reads() -> None:
         "action",
         "expect",
         "context",
+        "exception",
     )
     assert case["properties"]["expect"]["enum"] == list(model.EXPECTATIONS)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runner import catalog, model, words
 from runner.spec.context_keys import KeyChecks
 from runner.spec.entities import Entities
+from runner.spec.exception_key import read_exception
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.yamlsafe import Node, ScalarNode, describe, where
@@ -20,7 +21,9 @@ __all__ = ["MAX_CHECKS", "CaseReader", "slug"]
 #: A spec file may not expand into more checks than this.
 MAX_CHECKS = 100_000
 
-_CASE_KEYS = ("name", "principal", "resource", "allow", "deny", "action", "expect", "context")
+_CASE_KEYS = (
+    "name", "principal", "resource", "allow", "deny", "action", "expect", "context", "exception",
+)  # fmt: skip
 _EXPECT_WORDS = {
     "allow": "allowed",
     "deny": "denied",
@@ -283,6 +286,10 @@ class CaseReader:
             context = {k: v for k, v in context.items() if k.lower() not in own_nodes}
             for c in own:
                 context[c.key] = c.values
+        known = None
+        if "exception" in keys:
+            known = read_exception(reader, f, *keys["exception"])
+            ok = ok and known is not None
         if not ok:
             return None
         case_steps = {a for entry in actions.values() for a in entry.steps}
@@ -300,7 +307,10 @@ class CaseReader:
                 f, node, f"this case expands to {total} checks; at most {MAX_CHECKS} are allowed"
             )
             return None
-        return self._checks(f, index, node, name, principals, resources, actions, context)
+        made = self._checks(f, index, node, name, principals, resources, actions, context)
+        if known is not None:
+            made = [replace(check, exception=known) for check in made]
+        return made
 
     def _checks(
         self,
