@@ -198,7 +198,7 @@ def findings(results: Mapping[str, Any]) -> list[Finding]:
         out.extend(_check_findings(check))
     errors = [e for e in results.get("errors", []) if isinstance(e, Mapping)]
     out.extend(sorted((_error_finding(e) for e in errors), key=_place_order))
-    warnings = [w for w in results.get("warnings") or [] if isinstance(w, str)]
+    warnings = [w for w in results.get("warnings") or [] if isinstance(w, str | Mapping)]
     out.extend(sorted((_warning_finding(w) for w in warnings), key=_place_order))
     return out
 
@@ -422,12 +422,18 @@ def _error_finding(error: Mapping[str, Any]) -> Finding:
     )
 
 
-def _warning_finding(text: str) -> Finding:
-    m = _WARNING.match(text)
-    if m is None:
-        place, message = Place("", None), text
-    else:
+def _warning_finding(warning: str | Mapping[str, Any]) -> Finding:
+    """A warning entry (``file``, ``line``, ``col``, ``message``) or its text
+    ``file:line:col: message``."""
+    if isinstance(warning, Mapping):
+        place = Place(
+            str(warning.get("file") or ""), _int(warning.get("line")), _int(warning.get("col"))
+        )
+        message = str(warning.get("message"))
+    elif m := _WARNING.match(warning):
         place, message = Place(m["file"], int(m["line"]), int(m["col"])), m["message"]
+    else:
+        place, message = Place("", None), warning
     rule = Rule.WARNING
     return Finding(
         rule, rule.info.level, message, place, None, _fingerprint(rule, [place.file, message])

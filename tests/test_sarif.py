@@ -379,7 +379,11 @@ def _with_every_kind(results: dict[str, Any]) -> dict[str, Any]:
     pulls["exception"] = _exception("unneeded")
     out["checks"] += [universal, errored, unsupported]
     out["warnings"] = [
-        "specs/policies/app-repo.json:9:7: aws:SourceIpp is not a condition key AWS defines "
-        "for ecr:BatchGetImage"
+        {
+            "file": "specs/policies/app-repo.json",
+            "line": 9,
+            "col": 7,
+            "message": "aws:SourceIpp is not a condition key AWS defines for ecr:BatchGetImage",
+        }
     ]
     return out
