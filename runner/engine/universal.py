@@ -48,6 +48,8 @@ from typing import Any
 from runner import catalog
 from runner.engine import Decision, build_context, evaluate
 from runner.engine.universal_callers import (
+    ALLOW_ALL,
+    ALLOW_ALL_SESSION,
     Caller,
     CallerClass,
     CallerKind,
@@ -72,6 +74,7 @@ from runner.engine.universal_values import (
 from runner.model import (
     Expectation,
     Organization,
+    PolicyKind,
     Principal,
     PrincipalType,
     Request,
@@ -79,6 +82,8 @@ from runner.model import (
     Resource,
     Verdict,
     anonymous_principal,
+    principal_from_arn,
+    service_principal,
 )
 from runner.policy import CompiledPolicy, CompiledStatement
 
@@ -91,6 +96,7 @@ __all__ = [
     "Undecidable",
     "Witness",
     "decide",
+    "replay",
     "witness_dict",
 ]
 
@@ -708,6 +714,9 @@ def describe(q: Question, w: Witness, d: Decision) -> str:
     because = _because(explanation)
     if because:
         text += ", because " + "; ".join(because)
+    places = _places(explanation)
+    if places:
+        text += "; see " + " and ".join(places)
     if (
         d.decision == Verdict.ALLOW.value
         and w.caller.name is None
@@ -734,6 +743,22 @@ def _because(explanation: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _places(explanation: Mapping[str, Any]) -> list[str]:
+    """Where the deciding statements are written (those with a file)."""
+    decisive = {(s["policy"], s["index"]) for s in explanation["decisive"]}
+    out: list[str] = []
+    for pol in explanation["policies"]:
+        if not pol.get("file"):
+            continue
+        for st in pol["statements"]:
+            if (pol["name"], st["index"]) in decisive:
+                label = st["sid"] or f"#{st['index']}"
+                line = f":{st['line']}" if st.get("line") else ""
+                kind = PolicyKind(pol["kind"]).label
+                out.append(f"statement {label} of {kind} {pol['name']} ({pol['file']}{line})")
+    return out
+
+
 def _keys_read(q: Question, w: Witness) -> set[str]:
     stmts = [(pol, st) for pol, st in _guard_statements(q) if _applies(st, w.principal)]
     stmts += _own_statements(w.principal, q.steps)
@@ -747,7 +772,9 @@ def _keys_read(q: Question, w: Witness) -> set[str]:
 
 
 def witness_dict(question: Question, witness: Witness) -> dict[str, Any]:
-    """The ``witness`` field of ``eval`` (spec-format.md, "Outside pytest")."""
+    """The ``witness`` field of ``eval`` (spec-format.md, "Outside pytest"), plus
+    ``principal_arn``: the identity ARN (a role's, with its path), which the session ARN does
+    not carry."""
     p = witness.principal
     who = p.session_arn or p.arn or p.service or "anonymous"
     d = next(x for x in witness.decisions if x.request.action == witness.step)
@@ -762,7 +789,52 @@ def witness_dict(question: Question, witness: Witness) -> dict[str, Any]:
         out[name] = values if (name in witness.multi_valued or len(values) != 1) else values[0]
     return {
         "principal": who,
+        "principal_arn": p.arn,
         "name": witness.caller.name,
         "tags": dict(witness.tags),
         "context": out,
     }
+
+
+def replay(
+    question: Question, found: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> list[Decision]:
+    """The witness written as an ordinary check and decided by the engine, step by step:
+    the defined principal it names (in the session it names), or an unmodelled caller (an
+    identity policy that allows everything, its tags), the spec's fixed keys and the
+    witness's context. ``found`` is a :func:`witness_dict`."""
+    who = str(found["principal"])
+    name = found["name"]
+    tags = {str(k): str(v) for k, v in dict(found["tags"]).items()}
+    if name is not None:
+        base = question.defined[str(name)]
+        if base.type is PrincipalType.ROLE_SESSION and base.session_arn != who:
+            principal = replace(base, session_arn=who, session_policy=None)
+        else:
+            principal = base
+    elif who == "anonymous":
+        principal = anonymous_principal("witness")
+    elif found.get("principal_arn") is None:
+        principal = service_principal("witness", who)
+    else:
+        arn = str(found["principal_arn"])
+        session = who.rsplit("/", 1)[-1] if ":assumed-role/" in who else None
+        federated = ":federated-user/" in arn
+        root = arn.endswith(":root")
+        principal = principal_from_arn(
+            "witness",
+            arn,
+            session=session,
+            policies=[] if root else [ALLOW_ALL],
+            session_policy=ALLOW_ALL_SESSION if federated else None,
+            tags=tags,
+        )
+    context: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in question.context.items()}
+    for key, value in dict(found["context"]).items():
+        context[str(key)] = (value,) if isinstance(value, str) else tuple(value)
+    return [
+        evaluate(
+            Request(principal, step, question.resource, context, question.organization), now=now
+        )
+        for step in question.steps
+    ]

@@ -494,12 +494,14 @@ def _iam_caller(
     where = "inside the organization" if inside else "outside the organization"
     try:
         if kind is CallerKind.ROLE:
-            base = principal_from_arn("unmodelled", arn, session="other-session")
-            assert base.account is not None
+            base = principal_from_arn("unmodelled", arn, session="sessionless")
             out: list[Caller] = []
             for session in _role_sessions(base, sessions):
                 p = principal_from_arn("unmodelled", arn, session=session, policies=[ALLOW_ALL])
-                desc = f"an unmodelled role session {p.session_arn} (account {p.account}, {where})"
+                desc = f"an unmodelled role session {p.session_arn} of {arn}"
+                if p.is_service_linked_role:
+                    desc += " (a service-linked role: SCPs and RCPs do not restrict it)"
+                desc += f" (account {p.account}, {where})"
                 out.append(Caller(p, kind, None, desc, inside, free_tags=True))
             return out
         if kind is CallerKind.ROOT:

@@ -1,0 +1,778 @@
+"""Universal checks (runner/engine/universal.py): hand-written cases for each kind of caller,
+closed accounts, SCPs and RCPs, the unmodelled worst case, wildcards, IP ranges, dates, sets
+of values, policy variables and the constructs that stop the reasoning. Every witness is
+decided again as an ordinary check (``replay``) and must get the same decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from runner import catalog
+from runner.engine.universal import (
+    CallerClass,
+    CallerKind,
+    Membership,
+    Question,
+    Result,
+    Undecidable,
+    decide,
+    replay,
+    witness_dict,
+)
+from runner.model import (
+    Expectation,
+    Organization,
+    PolicyKind,
+    Principal,
+    Resource,
+    anonymous_principal,
+    principal_from_arn,
+    repository,
+    service_principal,
+)
+from runner.policy import FULL_AWS_ACCESS, CompiledPolicy, compile_policy
+
+PROD = "111122223333"
+STAGING = "444455556666"
+MGMT = "999999999999"
+ORG_ID = "o-a1b2c3d4e5"
+PULL = catalog.OPERATIONS["pull"]
+PUSH = catalog.OPERATIONS["push"]
+
+
+def policy(kind: PolicyKind, name: str, *statements: Mapping[str, Any]) -> CompiledPolicy:
+    return compile_policy(
+        {"Version": "2012-10-17", "Statement": list(statements)},
+        kind,
+        name=name,
+        file=f"policies/{name}.json",
+        statement_lines=[10 + 5 * i for i in range(len(statements))],
+    )
+
+
+ALL_ECR = policy(
+    PolicyKind.IDENTITY, "all-ecr", {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}
+)
+DENY_OUTSIDE_RCP = policy(
+    PolicyKind.RCP,
+    "perimeter",
+    {
+        "Sid": "OnlyOrg",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "ecr:*",
+        "Resource": "*",
+        "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": ORG_ID}},
+    },
+)
+
+
+def org(
+    *, scps: Sequence[CompiledPolicy] = (FULL_AWS_ACCESS,), rcps: Sequence[CompiledPolicy] = ()
+) -> Organization:
+    return Organization(
+        id=ORG_ID,
+        management_account=MGMT,
+        accounts=frozenset({PROD, STAGING}),
+        scps=tuple(scps),
+        rcps=tuple(rcps),
+    )
+
+
+def repo(*statements: Mapping[str, Any], name: str = "prod/app") -> Resource:
+    pol = policy(PolicyKind.RESOURCE, "prod-repo", *statements) if statements else None
+    return repository("prod", f"arn:aws:ecr:us-east-1:{PROD}:repository/{name}", policy=pol)
+
+
+def ask(
+    resource: Resource | None,
+    action: str,
+    expected: str,
+    *,
+    cls: CallerClass | None = None,
+    defined: Mapping[str, Principal] | None = None,
+    organization: Organization | None = None,
+    closed: Sequence[str] = (),
+    context: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[Question, Result]:
+    steps = catalog.OPERATIONS.get(action, (action,))
+    q = Question(
+        cls or CallerClass(),
+        dict(defined or {}),
+        resource,
+        action,
+        tuple(steps),
+        Expectation(expected),
+        context=dict(context or {}),
+        organization=organization,
+        closed_accounts=frozenset(closed),
+    )
+    result = decide(q)
+    if result.witness is not None:
+        confirm(q, result)
+    return q, result
+
+
+def confirm(q: Question, result: Result) -> dict[str, Any]:
+    """The witness, written as an ordinary check, gets the same decisions and breaks the
+    expectation."""
+    assert result.witness is not None
+    found = witness_dict(q, result.witness)
+    again = replay(q, found)
+    assert [d.decision for d in again] == [d.decision for d in result.witness.decisions]
+    verdicts = [d.decision for d in again]
+    combined = (
+        "explicit-deny"
+        if "explicit-deny" in verdicts
+        else "allow"
+        if set(verdicts) == {"allow"}
+        else "implicit-deny"
+    )
+    assert combined == result.decision
+    assert not q.expected.met_by(combined)
+    return found
+
+
+ORG_PULL = {
+    "Sid": "OrgPulls",
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": list(PULL[1:]),
+    "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}},
+}
+
+
+# --- kinds of caller ------------------------------------------------------------------------
+
+
+def test_string_equals_if_exists_lets_an_outsider_in_with_the_key_absent() -> None:
+    res = repo({**ORG_PULL, "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": ORG_ID}}})
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+        organization=org(),
+    )
+    assert not r.passed and r.witness is not None
+    assert r.decision == "allow"
+    assert r.witness.caller.name is None
+    assert "outside the organization" in r.witness.summary
+    assert "aws:PrincipalOrgID absent" in r.witness.summary
+    assert "StringEqualsIfExists holds when aws:PrincipalOrgID is absent" in r.witness.summary
+    assert "statement OrgPulls of repository policy prod-repo (policies/prod-repo.json:10)" in (
+        r.witness.summary
+    )
+    found = witness_dict(q, r.witness)
+    assert found["name"] is None and found["tags"] == {}
+    assert "aws:PrincipalOrgID" not in found["context"]  # absent from the request
+
+
+def test_org_condition_keeps_every_outsider_out() -> None:
+    q, r = ask(
+        repo(ORG_PULL),
+        "pull",
+        "deny",
+        cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+        organization=org(),
+    )
+    assert r.passed and r.witness is None
+    assert r.decision == "deny"
+    assert any("anonymous" in c for c in r.considered)
+    assert any("service" in c for c in r.considered)
+
+
+def test_every_role_of_the_organization_can_pull() -> None:
+    q, r = ask(
+        repo(ORG_PULL),
+        "pull",
+        "allow",
+        cls=CallerClass(
+            "org-roles", organization=Membership.INSIDE, kinds=frozenset({CallerKind.ROLE})
+        ),
+        organization=org(),
+    )
+    assert r.passed, r.witness and r.witness.summary
+    assert r.decision == "allow"
+
+
+def test_a_defined_role_with_a_narrow_boundary_breaks_every_role_can_pull() -> None:
+    boundary = policy(
+        PolicyKind.BOUNDARY,
+        "no-ecr",
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+    )
+    ci = principal_from_arn(
+        "ci", f"arn:aws:iam::{STAGING}:role/ci", policies=[ALL_ECR], boundary=boundary
+    )
+    q, r = ask(
+        repo(ORG_PULL),
+        "pull",
+        "allow",
+        cls=CallerClass(
+            "org-roles", organization=Membership.INSIDE, kinds=frozenset({CallerKind.ROLE})
+        ),
+        defined={"ci": ci},
+        organization=org(),
+    )
+    assert not r.passed and r.witness is not None
+    assert r.witness.caller.name == "ci"  # defined principals first
+    assert r.decision == "implicit-deny"
+    assert witness_dict(q, r.witness)["name"] == "ci"
+
+
+def test_unmodelled_callers_of_the_repository_account_are_the_honest_worst_case() -> None:
+    ci = principal_from_arn("ci", f"arn:aws:iam::{PROD}:role/ci", policies=[ALL_ECR])
+    res = repo(
+        {
+            "Sid": "CiPushes",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{PROD}:role/ci"},
+            "Action": "ecr:*",
+        }
+    )
+    q, r = ask(
+        res,
+        "push",
+        "deny",
+        cls=CallerClass("all-but-ci", excluded=frozenset({"ci"})),
+        defined={"ci": ci},
+        organization=org(),
+    )
+    assert not r.passed and r.witness is not None
+    assert r.witness.principal.account == PROD
+    assert r.witness.caller.name is None
+    assert "taken to allow every action, the worst case" in r.witness.summary
+    # closing the account leaves only callers the repository policy does not name
+    q, r = ask(
+        res,
+        "push",
+        "deny",
+        cls=CallerClass("all-but-ci", excluded=frozenset({"ci"})),
+        defined={"ci": ci},
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.passed, r.witness and r.witness.summary
+
+
+def test_a_closed_account_still_has_services_and_anonymous_callers() -> None:
+    res = repo(
+        {
+            "Sid": "BuildPulls",
+            "Effect": "Allow",
+            "Principal": {"Service": "codebuild.amazonaws.com"},
+            "Action": list(PULL[1:]),
+        }
+    )
+    q, r = ask(res, "ecr:BatchGetImage", "deny", organization=org(), closed=[PROD, STAGING, MGMT])
+    assert not r.passed and r.witness is not None
+    assert r.witness.caller.kind is CallerKind.SERVICE
+    assert witness_dict(q, r.witness)["principal"] == "codebuild.amazonaws.com"
+    # a defined service principal is that caller, evaluated as defined
+    build = service_principal("build", "codebuild.amazonaws.com")
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        defined={"build": build},
+        organization=org(),
+        closed=[PROD, STAGING, MGMT],
+    )
+    assert r.witness is not None and r.witness.caller.name == "build"
+
+
+def test_public_repository_is_found_and_an_anonymous_witness_is_given() -> None:
+    res = repo(
+        {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}
+    )
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS})),
+        organization=org(),
+    )
+    assert not r.passed and r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == "anonymous"
+    # a defined anonymous principal is the anonymous caller
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS})),
+        defined={"public": anonymous_principal("public")},
+        organization=org(),
+    )
+    assert r.witness is not None and r.witness.caller.name == "public"
+
+
+def test_a_defined_role_stands_for_its_other_sessions_without_the_session_policy() -> None:
+    pull_only = policy(
+        PolicyKind.SESSION, "pull-only", {"Effect": "Allow", "Action": list(PULL), "Resource": "*"}
+    )
+    oncall = principal_from_arn(
+        "oncall",
+        f"arn:aws:iam::{PROD}:role/oncall",
+        session="incident-7",
+        policies=[ALL_ECR],
+        session_policy=pull_only,
+    )
+    q, r = ask(
+        repo(),
+        "push",
+        "deny",
+        cls=CallerClass(
+            "prod-roles", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})
+        ),
+        defined={"oncall": oncall},
+        organization=org(),
+        closed=[PROD],
+    )
+    assert not r.passed and r.witness is not None
+    assert r.witness.caller.name == "oncall"
+    assert "another session" in r.witness.summary
+    found = witness_dict(q, r.witness)
+    assert found["principal"] == f"arn:aws:sts::{PROD}:assumed-role/oncall/other-session"
+
+
+def test_sessions_named_by_the_repository_policy_are_considered() -> None:
+    res = repo(
+        {
+            "Sid": "OneSession",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:sts::{STAGING}:assumed-role/deployer/release"},
+            "Action": "ecr:BatchGetImage",
+        }
+    )
+    q, r = ask(res, "ecr:BatchGetImage", "deny", organization=org(), closed=[PROD])
+    assert not r.passed and r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == (
+        f"arn:aws:sts::{STAGING}:assumed-role/deployer/release"
+    )
+
+
+def test_federated_and_root_callers_are_callers_too() -> None:
+    res = repo(
+        {
+            "Sid": "Fed",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:sts::{STAGING}:federated-user/bob"},
+            "Action": "ecr:BatchGetImage",
+        }
+    )
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass(
+            "feds", accounts=frozenset({STAGING}), kinds=frozenset({CallerKind.FEDERATED})
+        ),
+        organization=org(),
+    )
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == f"arn:aws:sts::{STAGING}:federated-user/bob"
+    res = repo(
+        {
+            "Sid": "Acct",
+            "Effect": "Allow",
+            "Principal": {"AWS": STAGING},
+            "Action": "ecr:BatchGetImage",
+        }
+    )
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("roots", kinds=frozenset({CallerKind.ROOT})),
+        organization=org(),
+    )
+    # the repository account's root user holds every permission of its account
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == f"arn:aws:iam::{PROD}:root"
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("roots", kinds=frozenset({CallerKind.ROOT})),
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == f"arn:aws:iam::{STAGING}:root"
+
+
+# --- SCPs and RCPs --------------------------------------------------------------------------
+
+
+def test_an_scp_keeps_member_accounts_out_but_not_service_linked_roles() -> None:
+    scp = policy(
+        PolicyKind.SCP,
+        "only-ci-pushes",
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {
+            "Sid": "NoPush",
+            "Effect": "Deny",
+            "Action": "ecr:PutImage",
+            "Resource": "*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{PROD}:role/ci"}},
+        },
+    )
+    res = repo({"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": PROD}, "Action": "ecr:*"})
+    ci = principal_from_arn("ci", f"arn:aws:iam::{PROD}:role/ci", policies=[ALL_ECR])
+    q, r = ask(
+        res,
+        "ecr:PutImage",
+        "deny",
+        cls=CallerClass("prod-others", accounts=frozenset({PROD}), excluded=frozenset({"ci"})),
+        defined={"ci": ci},
+        organization=org(scps=[scp]),
+    )
+    # the honest witness: SCPs do not restrict service-linked roles
+    assert not r.passed and r.witness is not None
+    assert ":role/aws-service-role/" in str(r.witness.principal.arn)
+    gates = r.witness.decisions[0].to_dict()["gates"]
+    assert gates[0] == {
+        "gate": "scp",
+        "result": "not-applicable",
+        "note": "service-linked roles are not restricted by SCPs",
+    }
+    # the IAM users of the account are denied by the SCP
+    q, r = ask(
+        res,
+        "ecr:PutImage",
+        "deny",
+        cls=CallerClass(
+            "prod-users", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER})
+        ),
+        defined={"ci": ci},
+        organization=org(scps=[scp]),
+    )
+    assert r.passed, r.witness and r.witness.summary
+
+
+def test_an_rcp_closes_a_public_repository_to_outsiders_but_service_linked_roles() -> None:
+    public = {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": list(PULL[1:])}
+    outsiders = CallerClass("outsiders", organization=Membership.OUTSIDE)
+    q, r = ask(
+        repo(public), "pull", "deny", cls=outsiders, organization=org(rcps=[DENY_OUTSIDE_RCP])
+    )
+    # RCPs do not restrict service-linked roles, whose permissions the spec does not know
+    assert not r.passed and r.witness is not None
+    assert ":role/aws-service-role/" in str(r.witness.principal.arn)
+    assert "a service-linked role" in r.witness.summary
+    assert r.witness.decisions[1].to_dict()["gates"][1]["note"] == (
+        "service-linked roles are not restricted by RCPs"
+    )
+    no_roles = CallerClass(
+        "outsiders",
+        organization=Membership.OUTSIDE,
+        kinds=frozenset(set(CallerKind) - {CallerKind.ROLE}),
+    )
+    q, r = ask(
+        repo(public), "pull", "deny", cls=no_roles, organization=org(rcps=[DENY_OUTSIDE_RCP])
+    )
+    assert r.passed, r.witness and r.witness.summary
+    q, r = ask(
+        repo(public),
+        "ecr:BatchGetImage",
+        "explicit-deny",
+        cls=no_roles,
+        organization=org(rcps=[DENY_OUTSIDE_RCP]),
+    )
+    assert r.passed
+    q, r = ask(repo(public), "ecr:BatchGetImage", "deny", cls=no_roles, organization=org())
+    assert not r.passed and r.witness is not None
+    assert r.witness.caller.kind is CallerKind.USER  # the first kind considered
+
+
+# --- condition values -----------------------------------------------------------------------
+
+
+def test_wildcards_give_the_shortest_text_of_the_cell_that_lets_in() -> None:
+    res = repo(
+        {
+            "Sid": "Endpoint",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {
+                "StringLike": {"aws:SourceVpce": "vpce-1*"},
+                "StringNotLike": {"aws:SourceVpce": "vpce-12*"},
+            },
+        }
+    )
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS})),
+        organization=org(),
+    )
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["context"] == {"aws:SourceVpce": "vpce-1"}
+    assert "aws:SourceVpce = vpce-1" in r.witness.summary
+
+
+def test_arn_patterns_on_the_caller_are_matched_part_by_part() -> None:
+    res = repo(
+        {
+            "Sid": "CiRoles",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci-*"}},
+        }
+    )
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+        organization=org(),
+    )
+    assert r.witness is not None
+    arn = str(r.witness.principal.arn)
+    assert ":role/ci-" in arn and r.witness.principal.account not in (PROD, STAGING, MGMT)
+
+
+def test_ip_ranges_are_cut_at_their_boundaries() -> None:
+    res = repo(
+        {
+            "Sid": "Office",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}},
+        },
+        {
+            "Sid": "NotTheLab",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/25", "2001:db8::/32"]}},
+        },
+    )
+    cls = CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS}))
+    q, r = ask(res, "ecr:BatchGetImage", "deny", cls=cls, organization=org())
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["context"] == {"aws:SourceIp": "203.0.113.128"}
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=cls,
+        organization=org(),
+        context={"aws:SourceIp": ["198.51.100.7"]},
+    )
+    assert r.passed
+
+
+def test_dates_are_cut_at_their_boundaries() -> None:
+    res = repo(
+        {
+            "Sid": "Later",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
+        }
+    )
+    cls = CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS}))
+    q, r = ask(res, "ecr:BatchGetImage", "deny", cls=cls, organization=org())
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["context"] == {"aws:CurrentTime": "2030-01-01T00:00:01Z"}
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=cls,
+        organization=org(),
+        context={"aws:CurrentTime": ["2029-06-01T00:00:00Z"]},
+    )
+    assert r.passed
+
+
+TAGGER = f"arn:aws:iam::{PROD}:user/tagger"
+
+
+def _tagger(*statements: Mapping[str, Any]) -> dict[str, Principal]:
+    return {
+        "tagger": principal_from_arn(
+            "tagger", TAGGER, policies=[policy(PolicyKind.IDENTITY, "tagging", *statements)]
+        )
+    }
+
+
+def test_for_any_value_needs_a_set_with_both_values() -> None:
+    defined = _tagger(
+        {
+            "Sid": "Both",
+            "Effect": "Allow",
+            "Action": "ecr:TagResource",
+            "Resource": "*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"aws:TagKeys": "team"},
+                "ForAnyValue:StringLike": {"aws:TagKeys": "env*"},
+            },
+        }
+    )
+    cls = CallerClass(
+        "tagger-account", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER})
+    )
+    q, r = ask(
+        repo(),
+        "ecr:TagResource",
+        "deny",
+        cls=cls,
+        defined=defined,
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["context"] == {"aws:TagKeys": ["env", "team"]}
+
+
+def test_for_all_values_holds_for_an_absent_key() -> None:
+    defined = _tagger(
+        {
+            "Sid": "Known",
+            "Effect": "Allow",
+            "Action": "ecr:TagResource",
+            "Resource": "*",
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}},
+        }
+    )
+    cls = CallerClass(
+        "tagger-account", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER})
+    )
+    q, r = ask(
+        repo(),
+        "ecr:TagResource",
+        "deny",
+        cls=cls,
+        defined=defined,
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["context"] == {}
+    q, r = ask(
+        repo(),
+        "ecr:TagResource",
+        "allow",
+        cls=cls,
+        defined=defined,
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.witness is not None  # a tag key outside the list
+    keys = witness_dict(q, r.witness)["context"]["aws:TagKeys"]
+    assert set(keys) - {"team", "env"}
+
+
+def test_policy_variables_of_defined_principals_resolve() -> None:
+    alice = principal_from_arn(
+        "alice",
+        f"arn:aws:iam::{PROD}:user/alice",
+        policies=[
+            policy(
+                PolicyKind.IDENTITY,
+                "own-repos",
+                {
+                    "Sid": "Own",
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "arn:aws:ecr:*:*:repository/${aws:username}/*",
+                },
+            )
+        ],
+    )
+    cls = CallerClass("prod-users", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER}))
+    q, r = ask(
+        repo(),
+        "ecr:PutImage",
+        "deny",
+        cls=cls,
+        defined={"alice": alice},
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.passed
+    q, r = ask(
+        repo(name="alice/app"),
+        "ecr:PutImage",
+        "deny",
+        cls=cls,
+        defined={"alice": alice},
+        organization=org(),
+        closed=[PROD],
+    )
+    assert r.witness is not None and r.witness.caller.name == "alice"
+
+
+# --- what stops the reasoning ---------------------------------------------------------------
+
+
+def test_a_variable_over_a_key_that_ranges_is_refused() -> None:
+    res = repo(
+        {
+            "Sid": "SameTeam",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+        }
+    )
+    with pytest.raises(Undecidable) as info:
+        decide(
+            Question(
+                CallerClass(),
+                {},
+                res,
+                "ecr:BatchGetImage",
+                ("ecr:BatchGetImage",),
+                Expectation.DENY,
+                organization=org(),
+            )
+        )
+    assert str(info.value) == (
+        "the policy variable ${aws:principaltag/team} in statement SameTeam of repository "
+        "policy prod-repo (policies/prod-repo.json:10) reads a key that ranges over every "
+        "value; the universal check cannot tie it to the text it is compared with (fix the "
+        "key in the context)"
+    )
+
+
+def test_a_key_compared_as_a_number_and_as_text_is_refused() -> None:
+    res = repo(
+        {
+            "Sid": "Mixed",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {
+                "NumericLessThan": {"ecr:Weird": "5"},
+                "StringLike": {"ecr:Weird": "1*"},
+            },
+        }
+    )
+    with pytest.raises(Undecidable, match=r"ecr:weird is compared as numeric and as text"):
+        ask(res, "ecr:BatchGetImage", "deny", organization=org())
+
+
+def test_a_class_without_callers_is_an_error_not_a_pass() -> None:
+    with pytest.raises(Undecidable, match="has no caller"):
+        ask(
+            repo(),
+            "ecr:BatchGetImage",
+            "allow",
+            cls=CallerClass(
+                "nobody", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER})
+            ),
+            organization=org(),
+            closed=[PROD],
+        )
