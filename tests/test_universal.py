@@ -172,7 +172,7 @@ def test_string_equals_if_exists_lets_an_outsider_in_with_the_key_absent() -> No
 
 
 def test_org_condition_keeps_every_outsider_out() -> None:
-    q, r = ask(
+    _q, r = ask(
         repo(ORG_PULL),
         "pull",
         "deny",
@@ -186,7 +186,7 @@ def test_org_condition_keeps_every_outsider_out() -> None:
 
 
 def test_every_role_of_the_organization_can_pull() -> None:
-    q, r = ask(
+    _q, r = ask(
         repo(ORG_PULL),
         "pull",
         "allow",
@@ -234,7 +234,7 @@ def test_unmodelled_callers_of_the_repository_account_are_the_honest_worst_case(
             "Action": "ecr:*",
         }
     )
-    q, r = ask(
+    _, r = ask(
         res,
         "push",
         "deny",
@@ -247,7 +247,7 @@ def test_unmodelled_callers_of_the_repository_account_are_the_honest_worst_case(
     assert r.witness.caller.name is None
     assert "taken to allow every action, the worst case" in r.witness.summary
     # closing the account leaves only callers the repository policy does not name
-    q, r = ask(
+    _q, r = ask(
         res,
         "push",
         "deny",
@@ -423,7 +423,7 @@ def test_an_scp_keeps_member_accounts_out_but_not_service_linked_roles() -> None
     )
     res = repo({"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": PROD}, "Action": "ecr:*"})
     ci = principal_from_arn("ci", f"arn:aws:iam::{PROD}:role/ci", policies=[ALL_ECR])
-    q, r = ask(
+    _, r = ask(
         res,
         "ecr:PutImage",
         "deny",
@@ -441,7 +441,7 @@ def test_an_scp_keeps_member_accounts_out_but_not_service_linked_roles() -> None
         "note": "service-linked roles are not restricted by SCPs",
     }
     # the IAM users of the account are denied by the SCP
-    q, r = ask(
+    _q, r = ask(
         res,
         "ecr:PutImage",
         "deny",
@@ -457,7 +457,7 @@ def test_an_scp_keeps_member_accounts_out_but_not_service_linked_roles() -> None
 def test_an_rcp_closes_a_public_repository_to_outsiders_but_service_linked_roles() -> None:
     public = {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": list(PULL[1:])}
     outsiders = CallerClass("outsiders", organization=Membership.OUTSIDE)
-    q, r = ask(
+    _, r = ask(
         repo(public), "pull", "deny", cls=outsiders, organization=org(rcps=[DENY_OUTSIDE_RCP])
     )
     # RCPs do not restrict service-linked roles, whose permissions the spec does not know
@@ -472,11 +472,11 @@ def test_an_rcp_closes_a_public_repository_to_outsiders_but_service_linked_roles
         organization=Membership.OUTSIDE,
         kinds=frozenset(set(CallerKind) - {CallerKind.ROLE}),
     )
-    q, r = ask(
+    _, r = ask(
         repo(public), "pull", "deny", cls=no_roles, organization=org(rcps=[DENY_OUTSIDE_RCP])
     )
     assert r.passed, r.witness and r.witness.summary
-    q, r = ask(
+    _, r = ask(
         repo(public),
         "ecr:BatchGetImage",
         "explicit-deny",
@@ -484,7 +484,7 @@ def test_an_rcp_closes_a_public_repository_to_outsiders_but_service_linked_roles
         organization=org(rcps=[DENY_OUTSIDE_RCP]),
     )
     assert r.passed
-    q, r = ask(repo(public), "ecr:BatchGetImage", "deny", cls=no_roles, organization=org())
+    _q, r = ask(repo(public), "ecr:BatchGetImage", "deny", cls=no_roles, organization=org())
     assert not r.passed and r.witness is not None
     assert r.witness.caller.kind is CallerKind.USER  # the first kind considered
 
@@ -527,7 +527,7 @@ def test_arn_patterns_on_the_caller_are_matched_part_by_part() -> None:
             "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci-*"}},
         }
     )
-    q, r = ask(
+    _q, r = ask(
         res,
         "ecr:BatchGetImage",
         "deny",
@@ -692,7 +692,7 @@ def test_policy_variables_of_defined_principals_resolve() -> None:
         ],
     )
     cls = CallerClass("prod-users", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.USER}))
-    q, r = ask(
+    _, r = ask(
         repo(),
         "ecr:PutImage",
         "deny",
@@ -702,7 +702,7 @@ def test_policy_variables_of_defined_principals_resolve() -> None:
         closed=[PROD],
     )
     assert r.passed
-    q, r = ask(
+    _q, r = ask(
         repo(name="alice/app"),
         "ecr:PutImage",
         "deny",
