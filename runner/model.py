@@ -439,3 +439,6 @@ class Spec:
     #: Located problems that do not stop the spec (an unknown condition key, say), each
     #: ``file:line:col: message``: pytest warnings, the CLI's stderr, the report.
     warnings: tuple[str, ...] = ()
+    #: Accounts whose every principal the spec defines (an ``authorization-details`` import
+    #: closes its account): no unmodelled IAM caller comes from them.
+    closed_accounts: frozenset[str] = frozenset()

@@ -96,8 +96,8 @@ class CaseReader:
             if pname in self.defs.broken:
                 ok = False
                 continue
-            if pname not in self.defs.principals:
-                reader.unknown(f, pnode, "principal", pname, self.defs.principals)
+            if pname not in self.defs.principals and pname not in self.entities.imports.principals:
+                reader.unknown(f, pnode, "principal", pname, self.entities.principal_names)
                 ok = False
                 continue
             p = self.entities.principal(pname)
@@ -123,8 +123,8 @@ class CaseReader:
             if rname in self.defs.broken:
                 ok = False
                 continue
-            if rname not in self.defs.resources:
-                reader.unknown(f, rnode, "resource", rname, self.defs.resources)
+            if rname not in self.defs.resources and rname not in self.entities.imports.resources:
+                reader.unknown(f, rnode, "resource", rname, self.entities.resource_names)
                 ok = False
                 continue
             r = self.entities.resource(rname)

@@ -11,6 +11,7 @@ import re
 
 from runner import model
 from runner.policy import FULL_AWS_ACCESS, CompiledPolicy
+from runner.spec.imports.wire import Imports
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Definition, Reader
 from runner.spec.policies import PolicyBook
@@ -36,21 +37,38 @@ _PRINCIPAL_TYPE_LABEL = {
 class Entities:
     """The principals, resources and organization of one load."""
 
-    def __init__(self, reader: Reader, defs: Definitions, policies: PolicyBook) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        defs: Definitions,
+        policies: PolicyBook,
+        imports: Imports | None = None,
+    ) -> None:
         self.reader = reader
         self.defs = defs
         self.policies = policies
-        self._principals: dict[str, model.Principal | None] = {}
-        self._resources: dict[str, model.Resource | None] = {}
+        self.imports = imports or Imports()
+        self._principals: dict[str, model.Principal | None] = dict(self.imports.principals)
+        self._resources: dict[str, model.Resource | None] = dict(self.imports.resources)
+
+    @property
+    def principal_names(self) -> list[str]:
+        """Every principal name a case can use: defined, then imported."""
+        return [*self.defs.principals, *self.imports.principals]
+
+    @property
+    def resource_names(self) -> list[str]:
+        """Every resource name a case can use: defined, then imported."""
+        return [*self.defs.resources, *self.imports.resources]
 
     def principal(self, name: str) -> model.Principal | None:
-        """The defined principal ``name``, or None when its definition is wrong."""
+        """The defined or imported principal ``name``, or None when it is wrong."""
         if name not in self._principals:
             self._principals[name] = self._principal(self.defs.principals[name])
         return self._principals[name]
 
     def resource(self, name: str) -> model.Resource | None:
-        """The defined resource ``name``, or None when its definition is wrong."""
+        """The defined or imported resource ``name``, or None when it is wrong."""
         if name not in self._resources:
             self._resources[name] = self._resource(self.defs.resources[name])
         return self._resources[name]
@@ -230,6 +248,15 @@ class Entities:
         the organization is None when the spec has none."""
         d = self.defs.organization
         if d is None:
+            if self.imports.organization_at is not None:
+                f, at = self.imports.organization_at
+                self.reader.error(
+                    f,
+                    at,
+                    "this import holds SCPs or RCPs, which apply to the accounts of an "
+                    "organization: define 'organization' with its accounts",
+                )
+                return False, None
             return True, None
         reader, f, book = self.reader, d.file, self.policies
         items = reader.mapping(
@@ -291,6 +318,8 @@ class Entities:
                 rcps = got or []
         if not ok:
             return False, None
+        scps.extend(self.imports.scps)
+        rcps.extend(self.imports.rcps)
         return True, model.Organization(
             id=org_id,
             management_account=management,

@@ -22,6 +22,7 @@ __all__ = ["SPEC_KEYS", "Definitions", "FileContextKey", "Places", "gather", "op
 SPEC_KEYS = (
     "description",
     "include",
+    "import",
     "policies",
     "principals",
     "resources",
@@ -87,6 +88,8 @@ class Definitions:
     organization: Definition | None = None
     #: lowercased key -> the key of a file's context
     context: dict[str, FileContextKey] = field(default_factory=dict)
+    #: the ``import`` section of each file that has one (read by ``runner.spec.imports``)
+    imports: list[Definition] = field(default_factory=list)
     broken: frozenset[str] = frozenset()
     fatal: bool = False
 
@@ -153,6 +156,7 @@ class _Gathering:
         self.resources: dict[str, Definition] = {}
         self.organization: Definition | None = None
         self.context: dict[str, FileContextKey] = {}
+        self.imports: list[Definition] = []
 
     def run(self, spec: SourceFile) -> Definitions:
         chain: list[_Frame] = [self.enter(spec, include_file=False)]
@@ -177,6 +181,7 @@ class _Gathering:
             resources=self.resources,
             organization=self.organization,
             context=self.context,
+            imports=self.imports,
             broken=frozenset(self.broken),
             fatal=self.fatal,
         )
@@ -251,6 +256,9 @@ class _Gathering:
         ):
             if section in top:
                 self.section(f, top[section][1], table, what)
+        if "import" in top:
+            k, v = top["import"]
+            self.imports.append(Definition("import", f, k, v))
         if "organization" in top:
             k, v = top["organization"]
             if self.organization is not None:

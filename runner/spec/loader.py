@@ -20,6 +20,7 @@ from runner import model
 from runner.errors import Problem, SpecError
 from runner.spec.cases import MAX_CHECKS, CaseReader
 from runner.spec.entities import Entities
+from runner.spec.imports.wire import read_imports
 from runner.spec.includes import Places, gather, open_file
 from runner.spec.nodes import Reader
 from runner.spec.policies import PolicyBook
@@ -73,7 +74,20 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         # a misspelt section or an unreadable include: later messages would be nonsense
         return None
     book = PolicyBook(reader, places, defs)
-    entities = Entities(reader, defs, book)
+    imports = read_imports(reader, places.show, defs.imports)
+    for what, defined, imported in (
+        ("principal", defs.principals, imports.principals),
+        ("resource", defs.resources, imports.resources),
+    ):
+        for name in defined.keys() & imported.keys():
+            d = defined[name]
+            reader.error(
+                d.file,
+                d.key,
+                f"{what} {name!r} is defined twice: here and by the import of "
+                f"{imports.origin[(what, name)]}",
+            )
+    entities = Entities(reader, defs, book, imports)
     # every definition is checked, used or not
     for name in defs.policies:
         book.source(name)
@@ -109,5 +123,7 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         path=f.display,
         description=defs.description,
         checks=tuple(checks),
-        policies=tuple(book.infos),
+        policies=(*book.infos, *imports.infos),
+        warnings=tuple(imports.warnings),
+        closed_accounts=frozenset(imports.closed_accounts),
     )

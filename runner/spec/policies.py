@@ -11,6 +11,7 @@ from typing import Any
 
 from runner import model
 from runner.policy import FULL_AWS_ACCESS, CompiledPolicy, compile_policy
+from runner.spec.imports.wire import managed_reference
 from runner.spec.includes import PREDEFINED_RCP, PREDEFINED_SCP, Definitions, Places
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.sources import PolicySource, policy_source
@@ -120,6 +121,13 @@ class PolicyBook:
         if name in self.defs.broken:
             return False, None
         if name not in self.defs.policies:
+            shipped = managed_reference(self.reader, f, node, name, kind)
+            if shipped is not None:
+                if shipped[1] is not None:
+                    line, col = where(node)
+                    place = model.SourceLoc(f.display, line, col)
+                    self.infos.append(model.PolicyInfo(shipped[1].name, shipped[1], place))
+                return shipped
             extra = [PREDEFINED_SCP] if kind is model.PolicyKind.SCP else []
             self.reader.unknown(f, node, "policy", name, [*self.defs.policies, *extra])
             return False, None

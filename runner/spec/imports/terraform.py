@@ -88,6 +88,11 @@ class _Res:
         return f"{prefix}{data}{self.type}.{self.name}{index}"
 
 
+def _provider_key(r: _Res) -> str:
+    """The provider configuration a resource uses (``aws``, ``aws.tools``)."""
+    return str((r.config or {}).get("provider_config_key") or "aws")
+
+
 def _step(value: Any, part: str | int) -> Any:
     if isinstance(part, int):
         return value[part] if isinstance(value, list) and 0 <= part < len(value) else None
@@ -122,6 +127,8 @@ class _Plan:
         self.outputs: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.account: str | None = None
         self.region: str | None = None
+        self.accounts: dict[str, str] = {}
+        self.regions: dict[str, str] = {}
 
     # -- reporting
 
@@ -216,34 +223,48 @@ class _Plan:
             self.index_config(call.get("module"), child, (*path, "module_calls", name, "module"))
 
     def find_account_region(self, root: Mapping[str, Any]) -> None:
+        """The account and region of each provider configuration: the account from the
+        ``aws_caller_identity`` read through it, the region from its ``region`` argument (a
+        constant or a variable) or an ``aws_region`` read through it; the import entry's
+        values for what the plan does not say."""
         for r in self.res:
-            if r.mode == "data" and r.type == "aws_caller_identity":
+            if r.mode != "data":
+                continue
+            key = _provider_key(r)
+            if r.type == "aws_caller_identity":
                 account = r.values.get("account_id")
                 if isinstance(account, str) and account:
-                    self.account = account
-            if r.mode == "data" and r.type == "aws_region":
+                    self.accounts[key] = account
+            if r.type == "aws_region":
                 region = r.values.get("region") or r.values.get("name")
                 if isinstance(region, str) and region:
-                    self.region = region
-        if self.region is None:
-            providers = (root.get("configuration") or {}).get("provider_config") or {}
-            regions = set()
-            for provider in providers.values():
-                if provider.get("name") != "aws":
-                    continue
-                expr = (provider.get("expressions") or {}).get("region") or {}
-                value = expr.get("constant_value")
-                if value is None and expr.get("references"):
-                    refs = [x for x in expr["references"] if x.startswith("var.")]
-                    if refs:
-                        var = (root.get("variables") or {}).get(refs[0][4:]) or {}
-                        value = var.get("value")
-                if isinstance(value, str):
-                    regions.add(value)
-            if len(regions) == 1:
-                self.region = regions.pop()
-        self.account = self.account or self.settings.account
-        self.region = self.region or self.settings.region
+                    self.regions.setdefault(key, region)
+        providers = (root.get("configuration") or {}).get("provider_config") or {}
+        for key, provider in providers.items():
+            if provider.get("name") != "aws" or key in self.regions:
+                continue
+            expr = (provider.get("expressions") or {}).get("region") or {}
+            value = expr.get("constant_value")
+            if value is None and expr.get("references"):
+                refs = [x for x in expr["references"] if x.startswith("var.")]
+                if refs:
+                    var = (root.get("variables") or {}).get(refs[0][4:]) or {}
+                    value = var.get("value")
+            if isinstance(value, str):
+                self.regions[key] = value
+        for table, attr in ((self.accounts, "account"), (self.regions, "region")):
+            default = table.get("aws")
+            if default is None and len(set(table.values())) == 1:
+                default = next(iter(table.values()))
+            setattr(self, attr, default or getattr(self.settings, attr))
+
+    def account_of(self, r: _Res) -> str | None:
+        key = _provider_key(r)
+        return self.accounts.get(key) or self.accounts.get(key.split(":")[-1]) or self.account
+
+    def region_of(self, r: _Res) -> str | None:
+        key = _provider_key(r)
+        return self.regions.get(key) or self.regions.get(key.split(":")[-1]) or self.region
 
     # -- values
 
@@ -309,7 +330,8 @@ class _Plan:
             if not isinstance(name, str) or not name:
                 self.err(self.at(r, ()), f"{r.address}: no name, so its ARN is unknown")
                 raise _Unknown
-            if self.account is None:
+            account = self.account_of(r)
+            if account is None:
                 self.err(
                     self.at(r, ()),
                     f"{r.address}: its ARN needs the account, which this plan does not name "
@@ -317,7 +339,8 @@ class _Plan:
                 )
                 raise _Unknown
             if r.type == "aws_ecr_repository":
-                if self.region is None:
+                region = self.region_of(r)
+                if region is None:
                     self.err(
                         self.at(r, ()),
                         f"{r.address}: its ARN needs the region, which this plan does not name "
@@ -325,11 +348,11 @@ class _Plan:
                         "entry",
                     )
                     raise _Unknown
-                arn = f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
+                arn = f"arn:aws:ecr:{region}:{account}:repository/{name}"
             else:
                 path = self.known(r, "path") or "/"
                 kind = {"aws_iam_role": "role", "aws_iam_user": "user"}.get(r.type, "policy")
-                arn = f"arn:aws:iam::{self.account}:{kind}{path}{name}"
+                arn = f"arn:aws:iam::{account}:{kind}{path}{name}"
         r.computed["arn"] = arn
         return arn
 
@@ -539,7 +562,7 @@ class _Plan:
             if ref is None:
                 self.known(x, key)  # reports it
             return ref is target
-        return x.values.get(key) == name
+        return x.values.get(key) == name and self.account_of(x) == self.account_of(target)
 
     def exclusive(self, r: _Res, word: str, name: str, policies: list[ImportedPolicy]) -> None:
         """``aws_iam_{role,user}_polic{ies,y_attachments}_exclusive``: the principal holds
