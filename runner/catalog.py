@@ -7,7 +7,6 @@ acts on the caller's registry, never on one repository, so a repository policy c
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
+
+from runner import words
 
 __all__ = [
     "ACTIONS",
@@ -38,6 +39,8 @@ class ActionInfo:
 
     @property
     def account_level(self) -> bool:
+        """Whether the action acts on the caller's registry rather than on one repository
+        (:func:`is_account_level` by name)."""
         return self.resource == "*"
 
 
@@ -93,23 +96,13 @@ def closest_actions(text: str, n: int = 3) -> tuple[str, ...]:
     lowered = text.lower()
     if not lowered.startswith("ecr:"):
         lowered = "ecr:" + lowered.split(":", 1)[-1]
-    scored = sorted(
-        ((difflib.SequenceMatcher(None, lowered, name).ratio(), name) for name in _BY_LOWER),
-        reverse=True,
-    )
-    if not scored or scored[0][0] < 0.6:
+    scored = sorted(((words.similarity(lowered, name), name) for name in _BY_LOWER), reverse=True)
+    if not scored or scored[0][0] < words.CUTOFF:
         return ()
     # only the names about as close as the best one: a clear typo gets one suggestion
     best = scored[0][0]
-    return tuple(_BY_LOWER[name] for score, name in scored[:n] if score >= max(0.6, best - 0.05))
-
-
-def _suggest(closest: tuple[str, ...]) -> str:
-    if not closest:
-        return ""
-    if len(closest) == 1:
-        return f"; did you mean {closest[0]}?"
-    return "; did you mean " + ", ".join(closest[:-1]) + f" or {closest[-1]}?"
+    floor = max(words.CUTOFF, best - 0.05)
+    return tuple(_BY_LOWER[name] for score, name in scored[:n] if score >= floor)
 
 
 def wildcard_action_regex(pattern: str) -> re.Pattern[str]:
@@ -137,7 +130,7 @@ def resolve_action(text: str) -> list[str]:
         raise UnknownAction(
             text,
             f"{text!r} is not an Amazon ECR action: ECR actions start with 'ecr:'"
-            + _suggest(closest),
+            + words.did_you_mean(closest),
             closest,
         )
     found = matching_actions(text)
@@ -146,10 +139,12 @@ def resolve_action(text: str) -> list[str]:
     if "*" in text or "?" in text:
         raise UnknownAction(text, f"the pattern {text!r} matches no Amazon ECR action")
     closest = closest_actions(text)
-    raise UnknownAction(text, f"unknown Amazon ECR action {text!r}" + _suggest(closest), closest)
+    raise UnknownAction(
+        text, f"unknown Amazon ECR action {text!r}" + words.did_you_mean(closest), closest
+    )
 
 
 def is_account_level(action: str) -> bool:
     """True for an action whose resource is ``*`` (e.g. ``ecr:GetAuthorizationToken``).
     ``action`` is a canonical name; raises KeyError for anything else."""
-    return ACTIONS[action].resource == "*"
+    return ACTIONS[action].account_level

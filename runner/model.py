@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
-    from runner.exceptions import KnownException
-    from runner.policy.validate import CompiledPolicy
+    from runner.policy.compiled import CompiledPolicy
 
 #: A location inside a policy document: keys and list indexes from the document's root,
 #: e.g. ``("Statement", 2, "Condition", "StringEqualz")``. Keys are spelled as in the document.
@@ -146,7 +145,8 @@ _SESSION_ARN = re.compile(
 )
 _FEDERATED_ARN = re.compile(rf"^arn:aws:sts::{_ACCOUNT}:federated-user/(?P<name>[\w+=,.@-]+)$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?$")
+#: A service principal's name (``codebuild.amazonaws.com``): the model and the policy grammar.
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?$")
 _REPO_ARN = re.compile(
     r"^arn:aws:ecr:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):(?P<account>\d{12}):repository/"
     r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)$"
@@ -254,7 +254,7 @@ def principal_from_arn(
 
 def service_principal(name: str, service: str) -> Principal:
     """A service principal such as ``codebuild.amazonaws.com``."""
-    if not _SERVICE_NAME.match(service):
+    if not SERVICE_PRINCIPAL.match(service):
         raise ModelError(f"not a service principal: {service!r}; expected NAME.amazonaws.com")
     return Principal(name, PrincipalType.SERVICE, service=service)
 
@@ -415,8 +415,6 @@ class Check:
     #: Set when this one check cannot be evaluated (``file:line:col: message``), for example
     #: a key AWS always sets that the case must give; the spec's other checks still run.
     error: str | None = None
-    #: The case's accepted failure with its end date (``exception:``), if it has one.
-    exception: KnownException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +437,3 @@ class Spec:
     #: Located problems that do not stop the spec (an unknown condition key, say), each
     #: ``file:line:col: message``: pytest warnings, the CLI's stderr, the report.
     warnings: tuple[str, ...] = ()
-    #: Accounts whose every principal the spec defines (an ``authorization-details`` import
-    #: closes its account): no unmodelled IAM caller comes from them.
-    closed_accounts: frozenset[str] = frozenset()

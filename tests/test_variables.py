@@ -1,4 +1,5 @@
-"""Templates: policy text with wildcards and policy variables (runner/variables.py)."""
+"""Templates and wildcards: policy text with wildcards and policy variables
+(runner/policy/variables.py, runner/policy/wildcards.py)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from runner import words
 from runner.model import PolicyKind
-from runner.policy.validate import CompiledPolicy, compile_policy
+from runner.policy.compiled import CompiledPolicy
+from runner.policy.grammar import compile_policy
 
 __all__ = [
     "ManagedPolicy",

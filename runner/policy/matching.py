@@ -1,23 +1,26 @@
 """Action, resource and principal matching, compiled once per policy statement.
 
-Validation (``validate.py``) checks the text and builds these matchers; the engine only calls
-them. Rules ("IAM JSON policy elements: Action / Resource / Principal / NotPrincipal"):
+Validation (:mod:`runner.policy.elements`) checks the text and builds these matchers; the
+engine only calls them. Rules ("IAM JSON policy elements: Action / Resource / Principal /
+NotPrincipal"):
 
 - actions ignore case; ``*`` and ``?`` are wildcards. Requests name catalog actions only, so an
   action element compiles to the frozen set of catalog actions it covers;
 - resource ARNs are case-sensitive; ``*`` and ``?`` match within one colon-separated segment
   (``*`` crosses ``/``), and a ``*`` that ends a segment may also cross ``:``
-  (:meth:`runner.variables.Template.regex`); policy variables are substituted per request;
+  (:meth:`runner.policy.variables.Template.regex`); policy variables are substituted per request;
 - principals are matched exactly; ``*`` alone means everyone.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.model import Principal, PrincipalType, RequestContext
-from runner.policy.variables import Matcher, Template
+from runner.policy.variables import Template
+from runner.policy.wildcards import Matcher
 
 __all__ = [
     "GRANT_ACCOUNT",
@@ -25,19 +28,29 @@ __all__ = [
     "GRANT_NONE",
     "GRANT_ROLE",
     "ActionMatcher",
+    "Grant",
     "PrincipalMatcher",
     "ResourceMatcher",
 ]
 
-#: How a resource-policy principal entry names the caller, weakest first. It matters in the
-#: same account ("Policy evaluation logic", "Permissions boundaries for IAM entities",
-#: "Session policies"): an account entry delegates to IAM, a role entry is still limited by
-#: the boundary and session policy, a direct entry (user, role session, federated user, ``*``,
-#: service) grants on its own.
-GRANT_NONE = 0
-GRANT_ACCOUNT = 1
-GRANT_ROLE = 2
-GRANT_DIRECT = 3
+
+class Grant(enum.IntEnum):
+    """How a resource-policy principal entry names the caller, weakest first. It matters in the
+    same account ("Policy evaluation logic", "Permissions boundaries for IAM entities",
+    "Session policies"): an account entry delegates to IAM, a role entry is still limited by
+    the boundary and session policy, a direct entry (user, role session, federated user, ``*``,
+    service) grants on its own."""
+
+    NONE = 0
+    ACCOUNT = 1
+    ROLE = 2
+    DIRECT = 3
+
+
+GRANT_NONE = Grant.NONE
+GRANT_ACCOUNT = Grant.ACCOUNT
+GRANT_ROLE = Grant.ROLE
+GRANT_DIRECT = Grant.DIRECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +130,8 @@ class PrincipalMatcher:
     services: frozenset[str]
     negated: bool
 
-    def grant(self, p: Principal) -> int:
-        """How strongly a ``Principal`` element names ``p`` (a ``GRANT_*`` value)."""
+    def grant(self, p: Principal) -> Grant:
+        """How strongly a ``Principal`` element names ``p``."""
         if self.everyone:
             return GRANT_DIRECT
         ptype = p.type

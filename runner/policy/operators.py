@@ -1,0 +1,431 @@
+"""The condition operators: a table of small objects, and for each family how its policy values
+are parsed once and compared with request values.
+
+An :class:`Operator` is a base name (``StringNotLike``, ``NumericLessThan``: no qualifier, no
+``IfExists``), its :class:`Family` (which says how values are read and compared) and whether it
+is negated. :func:`compile_values` parses the policy values of one key and returns the test of
+one request value against them, prepared per request (only String and Arn values depend on
+the request, through policy variables).
+
+Source: "IAM JSON policy elements: Condition operators".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import enum
+import ipaddress
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from runner.model import PolicyPath, PolicyProblem, RequestContext
+from runner.policy.variables import Template, TemplateError, compile_template
+from runner.policy.wildcards import Matcher
+
+__all__ = [
+    "OPERATORS",
+    "Family",
+    "Match",
+    "Operator",
+    "Prepare",
+    "Qualifier",
+    "compile_values",
+]
+
+#: A test of one request value against the policy values of one (operator, key).
+Match = Callable[[str], bool]
+#: Prepares a Match for a request (only String and Arn values depend on the request).
+Prepare = Callable[[RequestContext], Match]
+
+
+class Family(enum.Enum):
+    """How an operator reads and compares values."""
+
+    STRING = "string"
+    STRING_IGNORE_CASE = "string-ic"
+    STRING_LIKE = "string-like"
+    NUMERIC = "numeric"
+    DATE = "date"
+    BOOL = "bool"
+    BINARY = "binary"
+    IP = "ip"
+    ARN = "arn"
+    NULL = "null"
+
+
+class Qualifier(enum.StrEnum):
+    """The set operators written before a condition operator (``ForAllValues:StringLike``)."""
+
+    FOR_ALL_VALUES = "ForAllValues"
+    FOR_ANY_VALUE = "ForAnyValue"
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A base condition operator. ``compare`` orders two parsed values (Numeric and Date
+    operators only); a negated operator holds when the request value matches no policy
+    value."""
+
+    name: str
+    family: Family
+    negated: bool = False
+    compare: Callable[[Any, Any], bool] | None = None
+
+
+# Any: numbers are Decimal, dates int nanoseconds; each operator compares one kind. NotEquals
+# compares as Equals and is negated.
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "Equals": operator.eq,
+    "NotEquals": operator.eq,
+    "LessThan": operator.lt,
+    "LessThanEquals": operator.le,
+    "GreaterThan": operator.gt,
+    "GreaterThanEquals": operator.ge,
+}
+
+
+def _table() -> dict[str, Operator]:
+    ops = [
+        Operator("StringEquals", Family.STRING),
+        Operator("StringNotEquals", Family.STRING, negated=True),
+        Operator("StringEqualsIgnoreCase", Family.STRING_IGNORE_CASE),
+        Operator("StringNotEqualsIgnoreCase", Family.STRING_IGNORE_CASE, negated=True),
+        Operator("StringLike", Family.STRING_LIKE),
+        Operator("StringNotLike", Family.STRING_LIKE, negated=True),
+        *(
+            Operator(f"{prefix}{suffix}", family, suffix == "NotEquals", compare)
+            for prefix, family in (("Numeric", Family.NUMERIC), ("Date", Family.DATE))
+            for suffix, compare in _CMP.items()
+        ),
+        Operator("Bool", Family.BOOL),
+        Operator("BinaryEquals", Family.BINARY),
+        Operator("IpAddress", Family.IP),
+        Operator("NotIpAddress", Family.IP, negated=True),
+        Operator("ArnEquals", Family.ARN),
+        Operator("ArnLike", Family.ARN),
+        Operator("ArnNotEquals", Family.ARN, negated=True),
+        Operator("ArnNotLike", Family.ARN, negated=True),
+        Operator("Null", Family.NULL),
+    ]
+    return {op.name: op for op in ops}
+
+
+#: Every base operator name (without qualifier or ``IfExists``) -> its operator.
+OPERATORS: dict[str, Operator] = _table()
+
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_EPOCH = re.compile(r"^\d+$")
+# The W3C profile of ISO 8601 that "Condition operators" names (Date condition operators):
+# YYYY-MM, YYYY-MM-DD, and with a time. A year alone is read as epoch seconds (all digits).
+_ISO_DATE = re.compile(
+    r"^(?P<y>\d{4})-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
+    r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
+    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?$"
+)
+_NO_CONTEXT = RequestContext()  # for templates without variables
+_EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_SECOND = dt.timedelta(seconds=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing values (policy values once at compile time; request values cached)
+
+
+def _number(text: str) -> Decimal | None:
+    return Decimal(text) if _NUMBER.match(text) else None
+
+
+def _date(text: str) -> int | None:
+    """Nanoseconds since the epoch. ISO 8601 (``2024-05``, ``2024-05-01``, ``2024-05-01T12:00Z``,
+    ``2024-05-01T12:00:00.5+02:00``; a time without zone is UTC, a date alone is its midnight
+    UTC, a month alone its first day) or epoch seconds (``1714564800``)."""
+    if _EPOCH.match(text):
+        if len(text) > 20:  # past any date Python can hold (and past int()'s digit limit)
+            return None
+        return int(text) * 1_000_000_000
+    m = _ISO_DATE.match(text)
+    if not m:
+        return None
+    tz = dt.UTC
+    if m["tz"] and m["tz"] != "Z":
+        sign = -1 if m["tz"][0] == "-" else 1
+        digits = m["tz"][1:].replace(":", "")
+        if int(digits[2:]) > 59 or int(digits[:2]) > 23:
+            return None
+        tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    try:
+        moment = dt.datetime(
+            int(m["y"]),
+            int(m["mo"]),
+            int(m["d"] or 1),
+            int(m["h"] or 0),
+            int(m["mi"] or 0),
+            int(m["s"] or 0),
+            tzinfo=tz,
+        )
+    except ValueError:
+        return None
+    seconds = (moment - _EPOCH_START) // _ONE_SECOND
+    fraction = int((m["f"] or "").ljust(9, "0"))
+    return seconds * 1_000_000_000 + fraction
+
+
+def _network(text: str) -> tuple[int, int, int] | None:
+    """(IP version, network as int, netmask as int); a bare address is /32 or /128. Host bits
+    set in a CIDR (``10.1.2.3/8``) are masked off, as ``ipaddress`` does with strict=False."""
+    if not text or text.strip() != text:
+        return None
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return net.version, int(net.network_address), int(net.netmask)
+
+
+@lru_cache(maxsize=4096)
+def _request_number(text: str) -> Decimal | None:
+    return _number(text)
+
+
+@lru_cache(maxsize=4096)
+def _request_date(text: str) -> int | None:
+    return _date(text)
+
+
+@lru_cache(maxsize=4096)
+def _request_ip(text: str) -> tuple[int, int] | None:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr.version, int(addr)
+
+
+def _base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _request_binary(text: str) -> bytes | None:
+    return _base64(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Matchers: one per family; each returns a Prepare (request -> test of one request value)
+
+
+def _static(match: Match) -> Prepare:
+    return lambda ctx: match
+
+
+def _any_fullmatch(patterns: list[Matcher | None]) -> Callable[[str], bool]:
+    """Whether a text matches any of the patterns: the regexes joined into one alternation,
+    the other matchers asked one by one."""
+    regexes = [p for p in patterns if isinstance(p, re.Pattern)]
+    others = [p for p in patterns if p is not None and not isinstance(p, re.Pattern)]
+    joined = re.compile("|".join(f"(?:{p.pattern})" for p in regexes), re.DOTALL)
+    if not others:
+        return lambda r: joined.fullmatch(r) is not None
+    if not regexes:
+        return lambda r: any(p.fullmatch(r) for p in others)
+    return lambda r: joined.fullmatch(r) is not None or any(p.fullmatch(r) for p in others)
+
+
+def _string_matcher(family: Family, templates: list[Template]) -> Prepare:
+    if family is Family.STRING_LIKE:
+        if not any(t.has_variables for t in templates):
+            return _static(_any_fullmatch([t.regex(_NO_CONTEXT) for t in templates]))
+
+        def prepare_like(ctx: RequestContext) -> Match:
+            found = [t.regex(ctx) for t in templates]
+            live = [p for p in found if p is not None]
+            return lambda r: any(p.fullmatch(r) for p in live)
+
+        return prepare_like
+    fold = family is Family.STRING_IGNORE_CASE
+    if not any(t.has_variables for t in templates):
+        # render(): ${*}, ${?} and ${$} become their characters even without variables
+        rendered = [t.render(_NO_CONTEXT) or "" for t in templates]
+        texts = {r.lower() if fold else r for r in rendered}
+        if fold:
+            return _static(lambda r: r.lower() in texts)
+        return _static(texts.__contains__)
+
+    def prepare_equals(ctx: RequestContext) -> Match:
+        rendered = [t.render(ctx) for t in templates]
+        values = {(v.lower() if fold else v) for v in rendered if v is not None}
+        if fold:
+            return lambda r: r.lower() in values
+        return values.__contains__
+
+    return prepare_equals
+
+
+def _arn_matcher(templates: list[Template]) -> Prepare:
+    if not any(t.has_variables for t in templates):
+        matches = _any_fullmatch([t.regex(_NO_CONTEXT, arn_components=True) for t in templates])
+        return _static(lambda r: r.count(":") >= 5 and matches(r))
+
+    def prepare(ctx: RequestContext) -> Match:
+        found = [t.regex(ctx, arn_components=True) for t in templates]
+        live = [p for p in found if p is not None]
+        return lambda r: r.count(":") >= 5 and any(p.fullmatch(r) for p in live)
+
+    return prepare
+
+
+def _ordered_matcher(
+    parse: Callable[[str], object | None],
+    compare: Callable[[Any, Any], bool],
+    expected: list[object],
+) -> Prepare:
+    if len(expected) == 1:
+        only = expected[0]
+
+        def match_one(r: str) -> bool:
+            value = parse(r)
+            return value is not None and compare(value, only)
+
+        return _static(match_one)
+
+    def match_any(r: str) -> bool:
+        value = parse(r)
+        return value is not None and any(compare(value, e) for e in expected)
+
+    return _static(match_any)
+
+
+def _ip_matcher(networks: list[tuple[int, int, int]]) -> Prepare:
+    def match(r: str) -> bool:
+        addr = _request_ip(r)
+        if addr is None:
+            return False
+        version, number = addr
+        return any(v == version and number & mask == net for v, net, mask in networks)
+
+    return _static(match)
+
+
+def _binary_matcher(expected: set[bytes]) -> Prepare:
+    def match(r: str) -> bool:
+        value = _request_binary(r)
+        return value is not None and value in expected
+
+    return _static(match)
+
+
+def _bool_matcher(expected: set[str]) -> Prepare:
+    return _static(lambda r: r.lower() in expected)
+
+
+_TEXT_FAMILIES = frozenset(
+    {Family.STRING, Family.STRING_IGNORE_CASE, Family.STRING_LIKE, Family.ARN}
+)
+
+
+def compile_values(
+    op: Operator,
+    raw: list[tuple[PolicyPath, str]],
+    version: str,
+    problems: list[PolicyProblem],
+) -> Prepare | set[bool] | None:
+    """Parse the policy values of one key under ``op``: the prepared test, or for ``Null`` the
+    set of flags written (true: the key is missing). None, with problems added, when a value
+    is invalid."""
+    ok = True
+    base, family = op.name, op.family
+
+    def bad(where: PolicyPath, message: str) -> None:
+        nonlocal ok
+        ok = False
+        problems.append(PolicyProblem(where, message))
+
+    if family in _TEXT_FAMILIES:
+        templates: list[Template] = []
+        for where, text in raw:
+            try:
+                template = compile_template(text, version=version)
+            except TemplateError as exc:
+                bad(where, str(exc))
+                continue
+            if family is Family.ARN and not template.has_variables and text.count(":") < 5:
+                bad(
+                    where,
+                    f"{base} value {text!r} is not an ARN: ARN operators compare the six "
+                    "colon-separated parts arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE "
+                    "(use StringLike to match any text)",
+                )
+                continue
+            templates.append(template)
+        if not ok:
+            return None
+        if family is Family.ARN:
+            return _arn_matcher(templates)
+        return _string_matcher(family, templates)
+
+    if family is Family.NUMERIC or family is Family.DATE:
+        numeric = family is Family.NUMERIC
+        parse = _number if numeric else _date
+        what = (
+            "a number (such as 42 or -1.5)"
+            if numeric
+            else "a date (ISO 8601 such as 2024-05-01 or 2024-05-01T12:00:00Z, or epoch seconds)"
+        )
+        parsed: list[object] = []
+        for where, text in raw:
+            value = parse(text)
+            if value is None:
+                bad(where, f"{base} value {text!r} is not {what}")
+            else:
+                parsed.append(value)
+        if not ok:
+            return None
+        assert op.compare is not None  # every Numeric and Date operator has one
+        return _ordered_matcher(_request_number if numeric else _request_date, op.compare, parsed)
+
+    if family is Family.IP:
+        networks: list[tuple[int, int, int]] = []
+        for where, text in raw:
+            net = _network(text)
+            if net is None:
+                bad(
+                    where,
+                    f"{base} value {text!r} is not an IP address or CIDR range "
+                    "(such as 203.0.113.0/24 or 2001:db8::/32)",
+                )
+            else:
+                networks.append(net)
+        return _ip_matcher(networks) if ok else None
+
+    if family is Family.BINARY:
+        blobs: set[bytes] = set()
+        for where, text in raw:
+            blob = _base64(text)
+            if blob is None:
+                bad(where, f"{base} value {text!r} is not base64 text")
+            else:
+                blobs.add(blob)
+        return _binary_matcher(blobs) if ok else None
+
+    # bool and null: true / false (any case)
+    flags: set[str] = set()
+    for where, text in raw:
+        if text.lower() not in ("true", "false"):
+            bad(where, f"{base} value {text!r} must be true or false")
+        else:
+            flags.add(text.lower())
+    if not ok:
+        return None
+    if family is Family.NULL:
+        return {flag == "true" for flag in flags}
+    return _bool_matcher(flags)
