@@ -173,8 +173,14 @@ class _Importer:
             what = "no such file" if not path.exists() else (exc.strerror or "unreadable")
             self.reader.error(f, at, f"cannot import {display}: {what}")
             return None
-        key = (kind, display, hashlib.blake2b(data, digest_size=16).digest(), settings.account,
-               settings.region, tuple(sorted(settings.parameters.items())))
+        key = (
+            kind,
+            display,
+            hashlib.blake2b(data, digest_size=16).digest(),
+            settings.account,
+            settings.region,
+            tuple(sorted(settings.parameters.items())),
+        )
         cached = _results.get(key)
         if cached is not None:
             return cached
@@ -271,8 +277,11 @@ class _Importer:
         if pol.aws_managed is not None:
             if kind not in _MANAGED_KINDS:
                 self.reader.problems.append(
-                    Problem(pol.loc, f"{pol.name} is an AWS managed policy: it is attached to "
-                            f"users and roles, not as a {kind.label}")
+                    Problem(
+                        pol.loc,
+                        f"{pol.name} is an AWS managed policy: it is attached to "
+                        f"users and roles, not as a {kind.label}",
+                    )
                 )
                 return None
             compiled = managed.compiled(pol.aws_managed, kind)
@@ -346,4 +355,3 @@ def managed_reference(
         )
         return False, None
     return True, managed.compiled(shipped.name, kind)
-
