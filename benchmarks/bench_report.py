@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runner import report
+from runner.results import RESULTS_FORMAT
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
@@ -390,7 +391,7 @@ def make_results(
         },
     ]
     return {
-        "format": report.RESULTS_FORMAT,
+        "format": RESULTS_FORMAT,
         "generated": "2026-11-30T04:10:00Z",
         "duration": 12.5,
         "command": "pytest specs/ -n 4 --policy-report=out/report.html",
@@ -419,6 +420,7 @@ def _real_results(work: Path) -> tuple[dict[str, Any], float, float] | None:
 
         from runner import checks
         from runner import spec as loader
+        from runner.results import policy_inventory
     except ImportError:
         return None
     n = corpus.matrix(work, principals=20, repos=40, actions=25, files=40)
@@ -435,9 +437,9 @@ def _real_results(work: Path) -> tuple[dict[str, Any], float, float] | None:
     start = time.perf_counter()
     default = [checks.evaluate_check(c).to_result() for c in todo]
     t_default = time.perf_counter() - start
-    policies = [p for spec in specs for p in checks.policy_inventory(spec)]
+    policies = [p for spec in specs for p in policy_inventory(spec)]
     results = {
-        "format": report.RESULTS_FORMAT,
+        "format": RESULTS_FORMAT,
         "generated": "2026-11-30T04:10:00Z",
         "duration": t_full,
         "command": "bench_report.py (corpus.matrix 20x40x25)",

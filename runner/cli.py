@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from runner import __version__, checks
+from runner import __version__, checks, text
 from runner.errors import SpecError
 from runner.spec import find_spec_files
 
@@ -84,9 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "report":
-        from runner import report
-
-        return report.main(args_list[1:])
+        return report_main(args_list[1:])
     parser = _parser()
     try:
         args = parser.parse_args(args_list)
@@ -181,7 +179,7 @@ def _explain(spec: str, case: str) -> int:
             return EXIT_ERROR
         index = matches[0]
     runs = [checks.evaluate_check(c) for c in loaded.checks if c.case_index == index]
-    blocks = [checks.format_explanation(run.to_result(explain=True)) for run in runs]
+    blocks = [text.format_explanation(run.to_result(explain=True)) for run in runs]
     passed = sum(run.passed for run in runs)
     print("\n\n".join(blocks))
     print(f"\n{passed} of {len(runs)} check(s) passed")
@@ -191,11 +189,55 @@ def _explain(spec: str, case: str) -> int:
 def _schema() -> int:
     try:
         schema = resources.files("runner").joinpath("data/spec.schema.json")
-        text = schema.read_text(encoding="utf-8")
+        schema_text = schema.read_text(encoding="utf-8")
     except FileNotFoundError:
         print(
             "error: runner/data/spec.schema.json is missing from the installation", file=sys.stderr
         )
         return EXIT_ERROR
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.write(schema_text if schema_text.endswith("\n") else schema_text + "\n")
+    return EXIT_OK
+
+
+def report_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m runner report RESULTS.json... [-o report.html]``: merge results files into one
+    report. Exit status 0 when the report was written, 2 on a missing or invalid file; a
+    leading ``"report"`` in ``argv`` is ignored."""
+    from runner import report, results
+
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["report"]:
+        args_in = args_in[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m runner report",
+        description="Write one HTML report from one or more --policy-results files "
+        "(for example from CI shards or several repositories).",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("reports/policy-report.html"),
+        help="where to write the report (default: reports/policy-report.html)",
+    )
+    try:
+        args = parser.parse_args(args_in)
+    except SystemExit as exc:  # argparse exits 2 on a usage error, 0 for --help
+        return int(exc.code or 0)
+    try:
+        merged = results.load_results(args.results)
+        report.write_report(merged, args.output)
+    except results.ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    all_checks = merged["checks"]
+    failed = sum(1 for c in all_checks if c["outcome"] != "passed")
+    print(
+        f"wrote {args.output}: {len(all_checks)} checks ({failed} failed or errored), "
+        f"{len(merged['errors'])} collection errors, from {len(args.results)} results file(s)"
+    )
     return EXIT_OK

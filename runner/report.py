@@ -1,4 +1,4 @@
-"""The HTML report and the JSON results file.
+"""The HTML report: one self-contained page from a results dict.
 
 ``render_report`` turns a results dict (the "Results file" of docs/internals.md) into one
 self-contained HTML page: summary, collection errors, failed checks, decision matrices, statement
@@ -11,14 +11,9 @@ module that imports jinja2; the template autoescapes everything it prints.
 
 from __future__ import annotations
 
-import argparse
-import gc
 import hashlib
 import json
 import marshal
-import os
-import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,22 +21,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-__all__ = [
-    "RESULTS_FORMAT",
-    "ResultsError",
-    "coverage",
-    "load_results",
-    "main",
-    "render_report",
-    "validate_results",
-    "write_report",
-    "write_results",
-]
+from runner import results as results_format
+from runner.model import Outcome
+from runner.speed import collector_paused
 
-#: The ``format`` value of a results file this version reads and writes.
-RESULTS_FORMAT = "policyspec-results/1"
+__all__ = ["check_anchor", "coverage", "render_report", "write_report"]
 
-OUTCOMES = ("passed", "failed", "error")
+OUTCOMES = tuple(o.value for o in Outcome)
 
 #: Failed checks listed in the page itself (the interactive list holds all of them).
 FAILED_LISTED = 50
@@ -88,196 +74,6 @@ _SHOWN_FAILED = (
 )
 
 
-class ResultsError(ValueError):
-    """A results file (or dict) that cannot be read or is not in the expected format."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation, reading, writing, merging
-
-
-def _problems(results: object) -> list[str]:
-    """What is wrong with ``results`` as a results dict (at most a handful, in order)."""
-    if not isinstance(results, dict):
-        return [f"expected a JSON object, got {type(results).__name__}"]
-    fmt = results.get("format")
-    if fmt != RESULTS_FORMAT:
-        return [
-            f'not a policyspec results file: "format" is {json.dumps(fmt)}, '
-            f"expected {json.dumps(RESULTS_FORMAT)}"
-        ]
-    out: list[str] = []
-    for key in ("checks", "errors", "policies"):
-        if not isinstance(results.get(key, []), list):
-            out.append(f'"{key}" must be a list')
-    if out:
-        return out
-    for i, check in enumerate(results.get("checks", [])):
-        if not isinstance(check, dict):
-            out.append(f"checks[{i}]: expected an object")
-        elif not isinstance(check.get("id"), str):
-            out.append(f'checks[{i}]: "id" must be a string')
-        elif check.get("outcome") not in OUTCOMES:
-            out.append(
-                f'checks[{i}] ({check["id"]}): "outcome" is {json.dumps(check.get("outcome"))}, '
-                "expected one of passed, failed, error"
-            )
-        elif not isinstance(check.get("steps", []), list):
-            out.append(f'checks[{i}] ({check["id"]}): "steps" must be a list')
-        if len(out) >= 5:
-            return out
-    for i, error in enumerate(results.get("errors", [])):
-        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-            out.append(f'errors[{i}]: expected an object with a "message" string')
-    for i, policy in enumerate(results.get("policies", [])):
-        if (
-            not isinstance(policy, dict)
-            or not isinstance(policy.get("name"), str)
-            or not isinstance(policy.get("statements", []), list)
-        ):
-            out.append(f'policies[{i}]: expected an object with "name" and a "statements" list')
-    return out[:5]
-
-
-def validate_results(results: object, source: str = "results") -> None:
-    """Raise :class:`ResultsError` naming ``source`` when ``results`` is not a results dict."""
-    problems = _problems(results)
-    if problems:
-        raise ResultsError("\n".join(f"{source}: {p}" for p in problems))
-
-
-def write_results(results: dict[str, Any], path: Path) -> None:
-    """Write the JSON results file (``--policy-results``); parent folders are created."""
-    validate_results(results)
-    text = json.dumps(results, ensure_ascii=False, separators=(",", ":"))
-    _write_text(Path(path), text + "\n")
-
-
-def _read_results(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}; "
-            "expected a results file written by --policy-results"
-        ) from None
-    except (ValueError, RecursionError) as exc:  # an integer too long, or nesting too deep
-        raise ResultsError(
-            f"{path}: not valid JSON ({exc or 'nested too deeply'}); expected a results file "
-            "written by --policy-results"
-        ) from None
-    validate_results(data, str(path))
-    assert isinstance(data, dict)
-    return data
-
-
-def _policy_key(policy: Mapping[str, Any]) -> tuple[Any, Any]:
-    return (policy.get("file"), policy.get("name"))
-
-
-def _statement_indexes(policy: Mapping[str, Any]) -> list[Any]:
-    return [s.get("index") for s in policy.get("statements", []) if isinstance(s, dict)]
-
-
-def load_results(paths: Sequence[Path]) -> dict[str, Any]:
-    """Read and validate results files and merge them into one results dict.
-
-    Checks and collection errors are concatenated (an error reported identically by two files is
-    kept once); the policy inventories are united, a policy identified by its file and name with
-    the same statements counted once; ``generated`` is the latest date, ``duration`` the sum,
-    ``command`` and ``versions`` are kept when they agree and joined with ``" | "`` otherwise.
-    ``sources`` lists the files read. Raises :class:`ResultsError` for a missing or invalid file.
-    """
-    if not paths:
-        raise ResultsError("no results file given")
-    loaded = [(str(p), _read_results(Path(p))) for p in paths]
-    if len(loaded) == 1:
-        single = dict(loaded[0][1])
-        single.setdefault("sources", [loaded[0][0]])
-        return single
-    checks: list[Any] = []
-    errors: list[Any] = []
-    seen_errors: set[str] = set()
-    policies: dict[tuple[Any, Any, str], dict[str, Any]] = {}
-    generated: list[str] = []
-    duration = 0.0
-    evaluated_at: list[str] = []
-    commands: list[str] = []
-    versions: dict[str, list[str]] = {}
-    sources: list[str] = []
-    for source, data in loaded:
-        sources.extend(data.get("sources") or [source])
-        checks.extend(data.get("checks", []))
-        for error in data.get("errors", []):
-            error_key = json.dumps(error, sort_keys=True)
-            if error_key not in seen_errors:
-                seen_errors.add(error_key)
-                errors.append(error)
-        for policy in data.get("policies", []):
-            # statements are identified by (file, name, index): one entry per such policy
-            key = (*_policy_key(policy), json.dumps(_statement_indexes(policy)))
-            if key in policies:
-                merged = policies[key]
-                specs = merged.setdefault("specs", _specs_of(merged))
-                for spec in _specs_of(policy):
-                    if spec not in specs:
-                        specs.append(spec)
-            else:
-                policies[key] = dict(policy)
-        if isinstance(data.get("generated"), str):
-            generated.append(data["generated"])
-        if isinstance(data.get("duration"), int | float):
-            duration += float(data["duration"])
-        at = data.get("evaluated_at")
-        if isinstance(at, str) and at not in evaluated_at:
-            evaluated_at.append(at)
-        if isinstance(data.get("command"), str) and data["command"] not in commands:
-            commands.append(data["command"])
-        for name, version in (data.get("versions") or {}).items():
-            known = versions.setdefault(str(name), [])
-            if str(version) not in known:
-                known.append(str(version))
-    return {
-        "format": RESULTS_FORMAT,
-        "generated": max(generated) if generated else None,
-        "duration": duration,
-        "evaluated_at": " | ".join(evaluated_at) if evaluated_at else None,
-        "command": " | ".join(commands) if commands else None,
-        "versions": {name: " | ".join(v) for name, v in versions.items()},
-        "sources": sources,
-        "checks": checks,
-        "errors": errors,
-        "policies": list(policies.values()),
-    }
-
-
-def _specs_of(policy: Mapping[str, Any]) -> list[str]:
-    specs = policy.get("specs")
-    if isinstance(specs, list):
-        return [str(s) for s in specs]
-    spec = policy.get("spec")
-    return [str(spec)] if spec is not None else []
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically (a reader never sees half a file), with the usual permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------------------
 # Statement coverage
 
@@ -314,7 +110,7 @@ def _coverage(
 ) -> list[dict[str, Any]]:
     merged: dict[tuple[Any, Any], dict[str, Any]] = {}
     for policy in results.get("policies", []):
-        key = _policy_key(policy)
+        key = results_format.policy_key(policy)
         entry = merged.get(key)
         if entry is None:
             entry = merged[key] = {
@@ -325,7 +121,7 @@ def _coverage(
                 "specs": [],
                 "statements": {},
             }
-        for spec in _specs_of(policy):
+        for spec in results_format.specs_of(policy):
             if spec not in entry["specs"]:
                 entry["specs"].append(spec)
         for stmt in policy.get("statements", []):
@@ -495,9 +291,6 @@ def _sort_key(check: Mapping[str, Any]) -> tuple[str, str]:
     return (str(check.get("id")), json.dumps(check, sort_keys=True, default=str))
 
 
-_ANCHOR_CHARS = re.compile(r"[^A-Za-z0-9]+")
-
-
 def check_anchor(check_id: str) -> str:
     """The HTML id of a check's entry in the page: stable for a given check id."""
     digest = hashlib.sha1(check_id.encode("utf-8")).hexdigest()[:10]
@@ -641,65 +434,15 @@ def _environment() -> jinja2.Environment:
 def render_report(results: dict[str, Any]) -> str:
     """The report page for ``results`` (a results dict), as HTML text. Deterministic: the same
     checks, errors and policies in any order give the same page."""
-    validate_results(results)
+    results_format.validate_results(results)
     template = _environment().get_template("report.html.j2")
     # Encoding allocates a great many small containers and frees none of them: the cyclic
     # collector would only walk them again and again (it doubled the time for 20,000 checks).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         page = _page_data(results)
-    finally:
-        if was_enabled:
-            gc.enable()
     return template.render(css=_assets["report.css"], js=_assets["report.js"], **page)
 
 
 def write_report(results: dict[str, Any], path: Path) -> None:
     """Write the report page for ``results`` to ``path`` (parent folders are created)."""
-    _write_text(Path(path), render_report(results))
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m runner report RESULTS.json... -o report.html
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m runner report RESULTS.json... [-o report.html]``: merge results files into one
-    report. Exit status 0 when the report was written, 2 on a missing or invalid file."""
-    args_in = list(sys.argv[1:] if argv is None else argv)
-    if args_in[:1] == ["report"]:
-        args_in = args_in[1:]
-    parser = argparse.ArgumentParser(
-        prog="python -m runner report",
-        description="Write one HTML report from one or more --policy-results files "
-        "(for example from CI shards or several repositories).",
-    )
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("reports/policy-report.html"),
-        help="where to write the report (default: reports/policy-report.html)",
-    )
-    try:
-        args = parser.parse_args(args_in)
-    except SystemExit as exc:  # argparse exits 2 on a usage error, 0 for --help
-        return int(exc.code or 0)
-    try:
-        results = load_results(args.results)
-        write_report(results, args.output)
-    except ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    checks = results["checks"]
-    failed = sum(1 for c in checks if c["outcome"] != "passed")
-    print(
-        f"wrote {args.output}: {len(checks)} checks ({failed} failed or errored), "
-        f"{len(results['errors'])} collection errors, from {len(args.results)} results file(s)"
-    )
-    return 0
+    results_format.write_text(Path(path), render_report(results))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import checks
+from runner import checks, results
 from runner import spec as loader
+from runner.text import format_explanation, format_failure
 
 
 @pytest.mark.parametrize(
@@ -102,12 +103,12 @@ def test_passing_checks_carry_compact_explanations_failing_ones_full(project: Pa
     passed = runs["auditor-looks[auditor-app-ecr:ListImages]"].to_result()
     failed = runs["ci-deletes[ci-app-ecr:DeleteRepository]"].to_result()
     assert passed["passed"] and not failed["passed"]
-    assert set(passed["steps"][0]["explanation"]) == set(checks.COMPACT_KEYS)
+    assert set(passed["steps"][0]["explanation"]) == set(results.COMPACT_KEYS)
     assert passed["steps"][0]["explanation"]["decisive"][0]["sid"] == "AuditorsDescribe"
     assert {"policies", "gates"} <= set(failed["steps"][0]["explanation"])
     # the compact form agrees with the full one on what it keeps
     full = runs["auditor-looks[auditor-app-ecr:ListImages]"].to_result(explain=True)
-    for key in checks.COMPACT_KEYS:
+    for key in results.COMPACT_KEYS:
         assert passed["steps"][0]["explanation"][key] == full["steps"][0]["explanation"][key]
 
 
@@ -122,7 +123,7 @@ def test_an_operation_fails_on_one_denied_step(project: Path) -> None:
 
 def test_failure_text_names_the_decisive_statement(project: Path) -> None:
     run = _runs(project, "wrong.yaml")["ci-deletes[ci-app-ecr:DeleteRepository]"]
-    text = checks.format_failure(run.to_result(explain=True))
+    text = format_failure(run.to_result(explain=True))
     assert text.splitlines() == [
         "expected allow, got explicit-deny",
         "case:      ci deletes (specs/wrong.yaml:7)",
@@ -177,7 +178,7 @@ def test_the_explanation_says_why_a_policy_takes_no_part(tmp_path: Path) -> None
         "  - {principal: dev, resource: app, allow: ecr:CreateRepository}\n"
     )
     spec = loader.load_spec(tmp_path / "s.yaml", display_root=tmp_path)
-    text = checks.format_explanation(checks.run_check(spec.checks[0]))
+    text = format_explanation(checks.run_check(spec.checks[0]))
     assert (
         "    gate resource: implicit-deny (ecr:CreateRepository creates the repository: it has "
         "no repository policy yet)"

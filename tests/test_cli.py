@@ -13,6 +13,7 @@ import pytest
 from runner import __version__, checks
 from runner import spec as loader
 from runner.cli import main
+from runner.results import policy_inventory
 
 EVAL_KEYS = {"file", "case", "principal", "action", "resource", "expected", "decision", "passed"}
 
@@ -151,7 +152,7 @@ def test_report_subcommand_renders_results_files(
             run.to_result() for spec_run in checks.run_spec_files(files) for run in spec_run.runs
         ],
         "errors": [],
-        "policies": checks.policy_inventory(loader.load_spec("specs/app.yaml")),
+        "policies": policy_inventory(loader.load_spec("specs/app.yaml")),
     }
     (project / "results.json").write_text(json.dumps(results))
     assert main(["report", "results.json", "-o", "out/report.html"]) == 0

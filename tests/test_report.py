@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from runner import report
+from runner import results as results_format
+from runner.cli import report_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -492,8 +494,8 @@ def test_page_script_is_valid_javascript(tmp_path: Path) -> None:
 def test_write_then_load_round_trips(tmp_path: Path) -> None:
     results = sample_results()
     path = tmp_path / "out" / "results.json"
-    report.write_results(results, path)
-    loaded = report.load_results([path])
+    results_format.write_results(results, path)
+    loaded = results_format.load_results([path])
     assert loaded["checks"] == results["checks"]
     assert loaded["sources"] == [str(path)]
 
@@ -507,10 +509,10 @@ def test_load_results_merges_shards(tmp_path: Path) -> None:
     second["policies"][1] = dict(second["policies"][1], spec="specs/other.yaml")
     second["errors"].append({"file": "specs/worse.yaml", "line": 1, "col": 1, "message": "boom"})
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    report.write_results(first, a)
-    report.write_results(second, b)
+    results_format.write_results(first, a)
+    results_format.write_results(second, b)
 
-    merged = report.load_results([a, b])
+    merged = results_format.load_results([a, b])
     assert [c["id"] for c in merged["checks"]] == [c["id"] for c in sample_results()["checks"]]
     assert merged["errors"] == [first["errors"][0], second["errors"][1]]
     assert [(p["file"], p["name"]) for p in merged["policies"]] == [
@@ -544,8 +546,8 @@ def test_load_results_merges_shards(tmp_path: Path) -> None:
 def test_load_results_rejects_another_format(tmp_path: Path) -> None:
     path = tmp_path / "junit.json"
     path.write_text(json.dumps({"format": "something/2", "checks": []}), encoding="utf-8")
-    with pytest.raises(report.ResultsError) as info:
-        report.load_results([path])
+    with pytest.raises(results_format.ResultsError) as info:
+        results_format.load_results([path])
     assert str(info.value) == (
         f'{path}: not a policyspec results file: "format" is "something/2", '
         'expected "policyspec-results/1"'
@@ -557,8 +559,8 @@ def test_load_results_names_a_bad_check(tmp_path: Path) -> None:
     results["checks"][1]["outcome"] = "maybe"
     path = tmp_path / "r.json"
     path.write_text(json.dumps(results), encoding="utf-8")
-    with pytest.raises(report.ResultsError) as info:
-        report.load_results([path])
+    with pytest.raises(results_format.ResultsError) as info:
+        results_format.load_results([path])
     assert str(info.value) == (
         f'{path}: checks[1] ({results["checks"][1]["id"]}): "outcome" is "maybe", '
         "expected one of passed, failed, error"
@@ -568,14 +570,14 @@ def test_load_results_names_a_bad_check(tmp_path: Path) -> None:
 def test_load_results_reports_broken_json_with_its_place(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text('{"format": "policyspec-results/1",\n  "checks": [}', encoding="utf-8")
-    with pytest.raises(report.ResultsError) as info:
-        report.load_results([path])
+    with pytest.raises(results_format.ResultsError) as info:
+        results_format.load_results([path])
     assert str(info.value).startswith(f"{path}:2:14: not valid JSON: ")
 
 
 def test_render_report_rejects_a_dict_without_format() -> None:
     with pytest.raises(
-        report.ResultsError, match=r'"format" is null, expected "policyspec-results/1"'
+        results_format.ResultsError, match=r'"format" is null, expected "policyspec-results/1"'
     ):
         report.render_report({"checks": []})
 
@@ -591,10 +593,10 @@ def test_main_writes_one_report_from_several_files(
     first["checks"], second["checks"] = first["checks"][:3], first["checks"][3:]
     second["errors"] = []
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    report.write_results(first, a)
-    report.write_results(second, b)
+    results_format.write_results(first, a)
+    results_format.write_results(second, b)
     out = tmp_path / "site" / "report.html"
-    assert report.main(["report", str(a), str(b), "-o", str(out)]) == 0
+    assert report_main(["report", str(a), str(b), "-o", str(out)]) == 0
     assert capsys.readouterr().out == (
         f"wrote {out}: 5 checks (1 failed or errored), 1 collection errors, "
         "from 2 results file(s)\n"
@@ -605,7 +607,7 @@ def test_main_writes_one_report_from_several_files(
 def test_main_exit_2_on_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.json"
     out = tmp_path / "report.html"
-    assert report.main([str(missing), "-o", str(out)]) == 2
+    assert report_main([str(missing), "-o", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {missing}: no such file\n"
     assert not out.exists()
 
@@ -613,12 +615,12 @@ def test_main_exit_2_on_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_main_exit_2_on_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
-    assert report.main([str(bad), "-o", str(tmp_path / "r.html")]) == 2
+    assert report_main([str(bad), "-o", str(tmp_path / "r.html")]) == 2
     assert capsys.readouterr().err == f"error: {bad}: expected a JSON object, got list\n"
 
 
 def test_main_exit_2_without_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    assert report.main([]) == 2
+    assert report_main([]) == 2
     assert "RESULTS.json" in capsys.readouterr().err
 
 

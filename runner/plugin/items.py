@@ -1,0 +1,424 @@
+"""The pytest plugin's items and hooks: spec files become test files, each check one test item
+(the shape of pytest's own non-Python test example), and the results and the report written at
+the end of the session.
+
+Under pytest-xdist, workers attach a small plain-dict result to each check's report
+(``report.policyspec``) and, once per spec file and worker, the file's policy inventory; the
+controller gathers them and writes the HTML report and the results file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner import __version__, checks, model, results, text
+from runner import spec as loader
+from runner.errors import SpecError
+from runner.plugin.gcfreeze import GcFreezer
+
+#: The file suffixes of spec files.
+SUFFIXES = (".yaml", ".yml")
+_STATE_KEY = pytest.StashKey["PolicySpecSession"]()
+_TIME_KEY = "policyspec_now"
+_ERROR = model.Outcome.ERROR.value
+
+
+def is_spec_nodeid(nodeid: str) -> bool:
+    """Whether a node id is a spec check's (or a spec file's): its file is a spec file."""
+    return nodeid.split("::", 1)[0].endswith(SUFFIXES)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("policyspec", "AWS policy specs (pytest-policyspec)")
+    group.addoption(
+        "--policy-report",
+        metavar="PATH",
+        default=None,
+        help="write the HTML policy report here (default: reports/policy-report.html "
+        "under the rootdir, or the policyspec_report ini value)",
+    )
+    group.addoption(
+        "--no-policy-report",
+        action="store_true",
+        default=False,
+        help="do not write the HTML policy report",
+    )
+    group.addoption(
+        "--policy-results",
+        metavar="PATH",
+        default=None,
+        help="also write the results as JSON (input of `python -m runner report`)",
+    )
+    group.addoption(
+        "--policy-time",
+        metavar="ISO8601",
+        default=None,
+        type=_parse_time,
+        help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), e.g. "
+        "2027-01-01T00:00:00Z; default: when the run starts",
+    )
+    parser.addini(
+        "policyspec_report",
+        "path of the HTML policy report, relative to the rootdir",
+        default="reports/policy-report.html",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = PolicySpecSession(config)
+    config.stash[_STATE_KEY] = state
+    config.pluginmanager.register(state, "policyspec-session")
+    # Registered before pytest's own plugins add theirs, so it runs after them: the garbage
+    # collections that pytest's unraisable-exception plugin runs at the end skip the frozen
+    # checks (0.4 s of walking after 8,000 checks, bench_scale.py xdist).
+    config.add_cleanup(state.gc.thaw)
+    # One instant for the whole run (aws:CurrentTime, aws:EpochTime): the controller picks it
+    # and hands it to the xdist workers, so -n N sees the same time as a serial run.
+    from runner import engine
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _TIME_KEY in workerinput:
+        state.now = engine.freeze_clock(_dt.datetime.fromisoformat(workerinput[_TIME_KEY]))
+    else:
+        state.now = engine.freeze_clock(config.getoption("policy_time"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from runner import engine
+
+    engine.set_clock(None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: give each worker the run's instant."""
+    node.workerinput[_TIME_KEY] = _state(node.config).now.isoformat()
+
+
+def _parse_time(text: str) -> _dt.datetime:
+    from runner import engine
+
+    try:
+        return engine.parse_instant(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--policy-time: {exc}") from None
+
+
+def _state(config: pytest.Config) -> PolicySpecSession:
+    return config.stash[_STATE_KEY]
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
+    if file_path.suffix not in SUFFIXES or file_path.name.startswith("_"):
+        return None
+    if _given_explicitly(parent.config, file_path) or loader.looks_like_spec(file_path):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _given_explicitly(config: pytest.Config, file_path: Path) -> bool:
+    state = _state(config)
+    if state.explicit_files is None:
+        base = config.invocation_params.dir
+        explicit: set[Path] = set()
+        for arg in config.args:
+            path = Path(arg.split("::", 1)[0])
+            path = path if path.is_absolute() else base / path
+            if path.suffix in SUFFIXES:
+                explicit.add(path.resolve())
+        state.explicit_files = frozenset(explicit)
+    return bool(state.explicit_files) and file_path.resolve() in state.explicit_files
+
+
+class SpecFile(pytest.File):
+    """A YAML spec file; its items are its checks."""
+
+    spec: model.Spec | None = None
+    spec_error: SpecError | None = None
+    _inventory: list[dict[str, Any]] | None = None
+
+    def collect(self) -> Iterator[CheckItem]:
+        try:
+            spec = loader.load_spec(self.path, display_root=self.config.rootpath)
+        except SpecError as exc:
+            self.spec_error = exc
+            raise
+        self.spec = spec
+        for check in spec.checks:
+            # The node id is passed whole so that pytest parses the "[...]" part as parameters,
+            # exactly as it parses the ids it stored for --lf / --ff (pytest >= 9.2 compares
+            # structured ids).
+            yield CheckItem.from_parent(
+                self, name=check.test_id, nodeid=f"{self.nodeid}::{check.test_id}", check=check
+            )
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | Any:
+        if isinstance(excinfo.value, SpecError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def inventory(self) -> list[dict[str, Any]]:
+        if self._inventory is None:
+            self._inventory = results.policy_inventory(self.spec) if self.spec else []
+        return self._inventory
+
+
+class CheckFailed(Exception):
+    """A check whose decision does not meet its expectation."""
+
+    def __init__(self, run: checks.CheckRun) -> None:
+        super().__init__(run.decision)
+        self.run = run
+
+
+class CheckItem(pytest.Item):
+    """One check: one principal, one resource (or none), one action or operation."""
+
+    def __init__(self, *, check: model.Check, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.run: checks.CheckRun | None = None
+
+    def runtest(self) -> None:
+        self.run = checks.evaluate_check(self.check)
+        if not self.run.passed:
+            raise CheckFailed(self.run)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return text.format_failure(excinfo.value.run.to_result(explain=True))
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        c = self.check
+        where = f" on {c.resource.name}" if c.resource else ""
+        return (
+            self.path,
+            c.loc.line - 1,
+            f"{c.principal.name} {c.action}{where}: expect {c.expected}",
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if not isinstance(item, CheckItem):
+        return report
+    run = item.run
+    if report.when == "call":
+        item.run = None  # drop the decisions: 10,000 live explanations would only feed the GC
+    state = _state(item.config)
+    if not state.wanted or (report.when != "call" and report.passed):
+        return report
+    if report.when == "call":
+        if run is not None:
+            result = run.to_result(nodeid=item.nodeid)
+        else:  # the engine raised: an internal error, shown with its traceback
+            result = results.check_result(item.check, nodeid=item.nodeid)
+            result["message"] = _error_line(call)
+    else:  # setup or teardown failed
+        result = results.check_result(item.check, nodeid=item.nodeid)
+        result["message"] = f"{report.when} failed: {_error_line(call)}"
+    report.policyspec = result  # type: ignore[attr-defined]
+    parent = item.parent
+    if isinstance(parent, SpecFile) and parent.nodeid not in state.inventory_sent:
+        state.inventory_sent.add(parent.nodeid)
+        report.policyspec_policies = parent.inventory()  # type: ignore[attr-defined]
+    return report
+
+
+def _error_line(call: pytest.CallInfo[None]) -> str:
+    """The exception that stopped a check, in one line, for the report's error entries."""
+    if call.excinfo is None:
+        return "no decision was recorded"
+    return call.excinfo.exconly().strip().splitlines()[-1][:500]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    if isinstance(collector, SpecFile) and report.failed:
+        problems = collector.spec_error.problems if collector.spec_error else ()
+        errors = [results.problem_entry(p, collector.nodeid) for p in problems]
+        if not errors:
+            errors.append(
+                {
+                    "file": collector.nodeid,
+                    "line": None,
+                    "col": None,
+                    "message": report.longreprtext,
+                }
+            )
+        report.policyspec_errors = errors  # type: ignore[attr-defined]
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Results and the report (controller only)
+
+
+class PolicySpecSession:
+    """Per-run state of the plugin (one per ``pytest.Config``)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        #: Whether anything will use the results (the report or the results file); workers
+        #: see the same options as the controller.
+        self.wanted = bool(config.getoption("policy_results")) or not config.getoption(
+            "no_policy_report"
+        )
+        self.start = time.time()
+        self.gc = GcFreezer()
+        self.now = _dt.datetime.now(_dt.UTC)  # the run's instant, set in pytest_configure
+        self.explicit_files: frozenset[Path] | None = None
+        self.inventory_sent: set[str] = set()
+        self.check_results: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, list[dict[str, Any]]] = {}
+        self.other_collect_failures = 0
+        self.policies: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.report_path: Path | None = None
+        self.write_errors: list[str] = []
+        self.results_path: Path | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """On the controller, every check's reports (xdist forwards the workers')."""
+        if report.when == "call" and is_spec_nodeid(report.nodeid):
+            self.gc.check_reported()
+        if self.is_worker:
+            return
+        result = getattr(report, "policyspec", None)
+        if result is None:
+            return
+        inventory = getattr(report, "policyspec_policies", None)
+        if inventory:
+            for policy in inventory:
+                key = (policy["spec"], policy["name"], policy["kind"], policy["file"])
+                self.policies.setdefault(key, policy)
+        if report.when == "call":
+            if report.outcome == "failed" and result.get("decision") is None:
+                result = {**result, "outcome": _ERROR}
+            self.check_results[report.nodeid] = result
+        elif report.failed:  # a setup/teardown error wins over the call's outcome
+            self.check_results[report.nodeid] = {**result, "outcome": _ERROR, "passed": False}
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Failed spec files (xdist forwards failed collect reports, once per file)."""
+        if self.is_worker:
+            return
+        errors = getattr(report, "policyspec_errors", None)
+        if errors is not None:
+            self.errors[report.nodeid] = errors
+        elif report.failed:
+            self.other_collect_failures += 1
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A broken spec file must not stop the others (spec-format.md, "Errors"): when every
+        collection error came from a spec file, run the collected checks anyway. The errors
+        are still reported and still make the run fail."""
+        if self.errors and not self.other_collect_failures:
+            self.config.option.continue_on_collection_errors = True
+        self.gc.collected(sum(isinstance(item, CheckItem) for item in session.items))
+
+    def assemble(self) -> dict[str, Any]:
+        args = " ".join(self.config.invocation_params.args)
+        return results.assemble(
+            checks=list(self.check_results.values()),
+            errors=[e for errs in self.errors.values() for e in errs],
+            policies=list(self.policies.values()),
+            generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            duration=round(time.time() - self.start, 3),
+            evaluated_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            command=f"pytest {args}".strip(),
+            versions={
+                "policyspec": __version__,
+                "python": platform.python_version(),
+                "pytest": pytest.__version__,
+            },
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _state(session.config).start = time.time()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    state = _state(config)
+    if not state.check_results and not state.errors:
+        return
+    assembled = state.assemble()
+    from runner import report
+
+    results_opt = config.getoption("policy_results")
+    if results_opt:
+        path = _resolve(results_opt, config.invocation_params.dir)
+        try:
+            results.write_results(assembled, path)
+            state.results_path = path
+        except OSError as exc:
+            state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    if not config.getoption("no_policy_report"):
+        opt = config.getoption("policy_report")
+        if opt:
+            path = _resolve(opt, config.invocation_params.dir)
+        else:
+            path = _resolve(str(config.getini("policyspec_report")), config.rootpath)
+        try:
+            report.write_report(assembled, path)
+            state.report_path = path
+        except OSError as exc:
+            state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    if state.write_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else base / path
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    state = _state(config)
+    parts = []
+    if state.report_path is not None:
+        parts.append(f"policy report: {_shown(state.report_path, config)}")
+    if state.results_path is not None:
+        parts.append(f"policy results: {_shown(state.results_path, config)}")
+    if parts:
+        terminalreporter.write_line("; ".join(parts))
+    for message in state.write_errors:
+        terminalreporter.write_line(f"policyspec: error: {message}", red=True)
+
+
+def _shown(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(config.invocation_params.dir))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,429 @@
+"""The results format, in one place: a check's result dict, a results file, and reading,
+validating, writing and merging results files (docs/internals.md, "Check results" and
+"Results file").
+
+Everything here is plain built-in types (dict, list, str, int, float, bool, None): a result
+crosses pytest-xdist's channel and is written as JSON as it is. The pytest plugin, the command
+line and the HTML report all go through these functions; none builds a result of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.model import Outcome
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from runner import model
+    from runner.engine import Decision
+    from runner.errors import Problem
+
+__all__ = [
+    "COMPACT_KEYS",
+    "RESULTS_FORMAT",
+    "ResultsError",
+    "assemble",
+    "check_id",
+    "check_result",
+    "compact_explanation",
+    "load_results",
+    "located",
+    "policy_inventory",
+    "principal_label",
+    "problem_entry",
+    "read_results",
+    "validate_results",
+    "write_results",
+    "write_text",
+]
+
+#: The ``format`` value of a results file this version reads and writes.
+RESULTS_FORMAT = "policyspec-results/1"
+
+#: Keys of a step's explanation kept for a passing check (``Decision.decisive()`` and the
+#: verdict): enough for the report's matrices and statement coverage.
+COMPACT_KEYS = ("decision", "gate", "reason", "decisive")
+
+_OUTCOMES = tuple(o.value for o in Outcome)
+
+
+class ResultsError(ValueError):
+    """A results file (or dict) that cannot be read or is not in the expected format."""
+
+
+# ---------------------------------------------------------------------------------------------
+# One check
+
+
+def check_id(check: model.Check) -> str:
+    """``specs/prod.yaml::ci-pushes-to-prod[ci-prod-push]``: the pytest node id of a check."""
+    return f"{check.file}::{check.test_id}"
+
+
+def principal_label(principal: model.Principal) -> str:
+    """What identifies the caller in messages: the session ARN of a role session, the ARN of
+    other IAM principals, the service name of a service, ``anonymous`` for an unsigned call."""
+    if principal.session_arn:
+        return principal.session_arn
+    if principal.arn:
+        return principal.arn
+    if principal.service:
+        return principal.service
+    return "anonymous"
+
+
+def check_result(
+    check: model.Check,
+    *,
+    nodeid: str | None = None,
+    decision: str | None = None,
+    passed: bool = False,
+    steps: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The result dict of one check. Without a ``decision`` the check is an ``error`` (its
+    setup failed or evaluation raised; the caller adds ``message``)."""
+    principal = check.principal
+    resource = check.resource
+    outcome = Outcome.ERROR if decision is None else Outcome.PASSED if passed else Outcome.FAILED
+    return {
+        "id": nodeid if nodeid is not None else check_id(check),
+        "file": check.file,
+        "line": check.loc.line,
+        "case": check.case,
+        "case_index": check.case_index,
+        "principal": principal.name,
+        "principal_arn": principal_label(principal),
+        "resource": resource.name if resource else None,
+        "resource_arn": resource.arn if resource else None,
+        "action": check.action,
+        "expected": str(check.expected),
+        "decision": decision,
+        "passed": passed,
+        "outcome": outcome.value,
+        "context": {k: list(v) for k, v in check.context.items()},
+        "steps": [dict(s) for s in steps],
+    }
+
+
+def step_result(action: str, decision: str, explanation: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry of a check's ``steps``."""
+    return {"action": action, "decision": decision, "explanation": explanation}
+
+
+def compact_explanation(decision: Decision) -> dict[str, Any]:
+    """The explanation of a passing step as the report needs it (:data:`COMPACT_KEYS`), without
+    the costly full walk over every policy and condition that ``Decision.to_dict()`` does."""
+    return {
+        "decision": str(decision.decision),
+        "gate": None if decision.gate is None else str(decision.gate),
+        "reason": decision.reason,
+        "decisive": decision.decisive(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts of a results file besides the checks
+
+
+_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$", re.DOTALL)
+
+
+def located(text: str) -> dict[str, Any]:
+    """A ``file:line:col: message`` string (a spec warning) as a results entry; text without a
+    place keeps ``file``, ``line`` and ``col`` null."""
+    m = _LOCATED.match(text)
+    if m is None:
+        return {"file": None, "line": None, "col": None, "message": text}
+    return {
+        "file": m["file"],
+        "line": int(m["line"]),
+        "col": int(m["col"]),
+        "message": m["message"],
+    }
+
+
+def problem_entry(problem: Problem, file: str) -> dict[str, Any]:
+    """An ``errors`` entry for a spec problem; ``file`` stands in when it has no place."""
+    loc = problem.loc
+    return {
+        "file": loc.file if loc else file,
+        "line": loc.line if loc else None,
+        "col": loc.col if loc else None,
+        "message": problem.message,
+    }
+
+
+def policy_inventory(spec: model.Spec) -> list[dict[str, Any]]:
+    """The ``policies`` entries of the results file for one loaded spec."""
+    out: list[dict[str, Any]] = []
+    for info in spec.policies:
+        compiled = info.policy
+        out.append(
+            {
+                "name": info.name,
+                "kind": compiled.kind.value,
+                "file": compiled.file,
+                "line": compiled.line if compiled.line is not None else info.loc.line,
+                "spec": spec.path,
+                "statements": [
+                    {
+                        "index": s.index,
+                        "sid": s.sid,
+                        "effect": s.effect.value,
+                        "line": s.line,
+                    }
+                    for s in compiled.statements
+                ],
+            }
+        )
+    return out
+
+
+def assemble(
+    *,
+    checks: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    policies: list[dict[str, Any]],
+    generated: str,
+    duration: float,
+    evaluated_at: str,
+    command: str,
+    versions: Mapping[str, str],
+    warnings: list[dict[str, Any]] | None = None,
+    selection: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A results dict. ``warnings`` and ``selection`` are written only when there is something
+    to say (no warning, a run of every collected check)."""
+    results: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "generated": generated,
+        "duration": duration,
+        "evaluated_at": evaluated_at,
+        "command": command,
+        "versions": dict(versions),
+        "checks": checks,
+        "errors": errors,
+        "policies": policies,
+    }
+    if warnings:
+        results["warnings"] = warnings
+    if selection:
+        results["selection"] = dict(selection)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def _problems(results: object) -> list[str]:
+    """What is wrong with ``results`` as a results dict (at most a handful, in order)."""
+    if not isinstance(results, dict):
+        return [f"expected a JSON object, got {type(results).__name__}"]
+    fmt = results.get("format")
+    if fmt != RESULTS_FORMAT:
+        return [
+            f'not a policyspec results file: "format" is {json.dumps(fmt)}, '
+            f"expected {json.dumps(RESULTS_FORMAT)}"
+        ]
+    out: list[str] = []
+    for key in ("checks", "errors", "policies", "warnings"):
+        if not isinstance(results.get(key, []), list):
+            out.append(f'"{key}" must be a list')
+    if out:
+        return out
+    for i, check in enumerate(results.get("checks", [])):
+        if not isinstance(check, dict):
+            out.append(f"checks[{i}]: expected an object")
+        elif not isinstance(check.get("id"), str):
+            out.append(f'checks[{i}]: "id" must be a string')
+        elif check.get("outcome") not in _OUTCOMES:
+            out.append(
+                f'checks[{i}] ({check["id"]}): "outcome" is {json.dumps(check.get("outcome"))}, '
+                "expected one of passed, failed, error"
+            )
+        elif not isinstance(check.get("steps", []), list):
+            out.append(f'checks[{i}] ({check["id"]}): "steps" must be a list')
+        if len(out) >= 5:
+            return out
+    for key in ("errors", "warnings"):
+        for i, entry in enumerate(results.get(key, [])):
+            if not isinstance(entry, dict) or not isinstance(entry.get("message"), str):
+                out.append(f'{key}[{i}]: expected an object with a "message" string')
+    for i, policy in enumerate(results.get("policies", [])):
+        if (
+            not isinstance(policy, dict)
+            or not isinstance(policy.get("name"), str)
+            or not isinstance(policy.get("statements", []), list)
+        ):
+            out.append(f'policies[{i}]: expected an object with "name" and a "statements" list')
+    return out[:5]
+
+
+def validate_results(results: object, source: str = "results") -> None:
+    """Raise :class:`ResultsError` naming ``source`` when ``results`` is not a results dict."""
+    problems = _problems(results)
+    if problems:
+        raise ResultsError("\n".join(f"{source}: {p}" for p in problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically (a reader never sees half a file), with the usual permissions; parent
+    folders are created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    """Write the JSON results file (``--policy-results``); parent folders are created."""
+    validate_results(results)
+    text = json.dumps(results, ensure_ascii=False, separators=(",", ":"))
+    write_text(Path(path), text + "\n")
+
+
+def _parse(text: str, path: Path) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}; "
+            "expected a results file written by --policy-results"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # an integer too long, or nesting too deep
+        raise ResultsError(
+            f"{path}: not valid JSON ({exc or 'nested too deeply'}); expected a results file "
+            "written by --policy-results"
+        ) from None
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Read and validate one results file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    data = _parse(text, path)
+    validate_results(data, str(path))
+    assert isinstance(data, dict)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging
+
+
+def policy_key(policy: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What identifies a policy across spec files: its file and name."""
+    return (policy.get("file"), policy.get("name"))
+
+
+def specs_of(policy: Mapping[str, Any]) -> list[str]:
+    """The spec files that use a policy entry (``specs``, or the one ``spec``)."""
+    specs = policy.get("specs")
+    if isinstance(specs, list):
+        return [str(s) for s in specs]
+    spec = policy.get("spec")
+    return [str(spec)] if spec is not None else []
+
+
+def _statement_indexes(policy: Mapping[str, Any]) -> list[Any]:
+    return [s.get("index") for s in policy.get("statements", []) if isinstance(s, dict)]
+
+
+def load_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """Read and validate results files and merge them into one results dict.
+
+    Checks and collection errors are concatenated (an error reported identically by two files is
+    kept once); the policy inventories are united, a policy identified by its file and name with
+    the same statements counted once; ``generated`` is the latest date, ``duration`` the sum,
+    ``command`` and ``versions`` are kept when they agree and joined with ``" | "`` otherwise.
+    ``sources`` lists the files read. Raises :class:`ResultsError` for a missing or invalid file.
+    """
+    if not paths:
+        raise ResultsError("no results file given")
+    loaded = [(str(p), read_results(Path(p))) for p in paths]
+    if len(loaded) == 1:
+        single = dict(loaded[0][1])
+        single.setdefault("sources", [loaded[0][0]])
+        return single
+    return _merge(loaded)
+
+
+def _merge(loaded: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    checks: list[Any] = []
+    errors: list[Any] = []
+    warnings: list[Any] = []
+    seen: set[str] = set()
+    policies: dict[tuple[Any, Any, str], dict[str, Any]] = {}
+    generated: list[str] = []
+    duration = 0.0
+    evaluated_at: list[str] = []
+    commands: list[str] = []
+    versions: dict[str, list[str]] = {}
+    sources: list[str] = []
+    for source, data in loaded:
+        sources.extend(data.get("sources") or [source])
+        checks.extend(data.get("checks", []))
+        for key, into in (("errors", errors), ("warnings", warnings)):
+            for entry in data.get(key, []):
+                entry_key = key + json.dumps(entry, sort_keys=True)
+                if entry_key not in seen:
+                    seen.add(entry_key)
+                    into.append(entry)
+        for policy in data.get("policies", []):
+            # statements are identified by (file, name, index): one entry per such policy
+            pkey = (*policy_key(policy), json.dumps(_statement_indexes(policy)))
+            if pkey in policies:
+                merged = policies[pkey]
+                specs = merged.setdefault("specs", specs_of(merged))
+                for spec in specs_of(policy):
+                    if spec not in specs:
+                        specs.append(spec)
+            else:
+                policies[pkey] = dict(policy)
+        if isinstance(data.get("generated"), str):
+            generated.append(data["generated"])
+        if isinstance(data.get("duration"), int | float):
+            duration += float(data["duration"])
+        at = data.get("evaluated_at")
+        if isinstance(at, str) and at not in evaluated_at:
+            evaluated_at.append(at)
+        if isinstance(data.get("command"), str) and data["command"] not in commands:
+            commands.append(data["command"])
+        for name, version in (data.get("versions") or {}).items():
+            known = versions.setdefault(str(name), [])
+            if str(version) not in known:
+                known.append(str(version))
+    merged_results: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "generated": max(generated) if generated else None,
+        "duration": duration,
+        "evaluated_at": " | ".join(evaluated_at) if evaluated_at else None,
+        "command": " | ".join(commands) if commands else None,
+        "versions": {name: " | ".join(v) for name, v in versions.items()},
+        "sources": sources,
+        "checks": checks,
+        "errors": errors,
+        "policies": list(policies.values()),
+    }
+    if warnings:
+        merged_results["warnings"] = warnings
+    return merged_results

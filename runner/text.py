@@ -1,0 +1,172 @@
+"""Text for people: the failure text pytest prints and what ``python -m runner explain`` prints.
+
+Both read check result dicts (``runner.results``), so they print the same thing whether the
+check ran a moment ago or in another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from runner.model import PolicyKind
+
+__all__ = ["format_explanation", "format_failure", "kind_label"]
+
+_KINDS = {k.value: k for k in PolicyKind}
+
+
+def kind_label(kind: object) -> str:
+    """How messages name a policy kind (``PolicyKind.label``: "repository policy", "SCP")."""
+    known = _KINDS.get(str(kind))
+    return known.label if known is not None else f"{kind} policy"
+
+
+def format_failure(result: dict[str, Any]) -> str:
+    """A short, readable account of a failed check from its (full) result dict."""
+    lines = [
+        f"expected {result['expected']}, got {result['decision']}",
+        f"case:      {result['case']} ({result['file']}:{result['line']})",
+        *_request_lines(result),
+    ]
+    steps = result["steps"]
+    if len(steps) == 1:
+        lines.extend(_step_detail(steps[0]["explanation"], indent=""))
+        return "\n".join(lines)
+    lines.append(f"steps of {result['action']}:")
+    for step in steps:
+        exp = step["explanation"]
+        gate = f" [{exp['gate']}]" if exp.get("gate") else ""
+        lines.append(f"  {step['action']}: {step['decision']}{gate}: {exp.get('reason', '')}")
+        if _step_matters(result, step):
+            decisive = exp.get("decisive") or []
+            lines.extend("      " + _statement_ref(d, exp) for d in decisive)
+    return "\n".join(lines)
+
+
+def _step_detail(exp: dict[str, Any], indent: str) -> list[str]:
+    lines = [f"{indent}reason:    {exp.get('reason', '')}"]
+    if exp.get("gate"):
+        lines.append(f"{indent}gate:      {exp['gate']}")
+    decisive = exp.get("decisive") or []
+    if decisive:
+        lines.append(f"{indent}decisive statements:")
+        lines.extend(f"{indent}  " + _statement_ref(d, exp) for d in decisive)
+    return lines
+
+
+def _step_matters(result: dict[str, Any], step: dict[str, Any]) -> bool:
+    """For an operation, show the reasons of the steps that explain the failure."""
+    if len(result["steps"]) == 1:
+        return True
+    if result["decision"] == "allow":
+        return True  # expected a deny: every step was allowed, each grant matters
+    if result["decision"] == "explicit-deny":
+        return bool(step["decision"] == "explicit-deny")
+    return bool(step["decision"] != "allow")
+
+
+def _request_lines(result: dict[str, Any]) -> list[str]:
+    lines = [
+        f"principal: {result['principal']} ({result['principal_arn']})",
+        f"action:    {_action_text(result)}",
+    ]
+    if result["resource"] is not None:
+        lines.append(f"resource:  {result['resource']} ({result['resource_arn']})")
+    else:
+        lines.append("resource:  * (account-level)")
+    if result["context"]:
+        pairs = ", ".join(f"{k}={_values(v)}" for k, v in result["context"].items())
+        lines.append(f"context:   {pairs}")
+    return lines
+
+
+def _action_text(result: dict[str, Any]) -> str:
+    actions = [s["action"] for s in result["steps"]]
+    if actions and actions != [result["action"]]:
+        return f"{result['action']} ({', '.join(actions)})"
+    return str(result["action"])
+
+
+def _values(values: Sequence[str]) -> str:
+    return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
+
+
+def _statement_ref(decisive: dict[str, Any], explanation: dict[str, Any]) -> str:
+    """``Deny statement DenyDelete (#2) of repository policy prod-repo, policies/x.json:30``."""
+    sid = decisive.get("sid")
+    label = f"{sid} (#{decisive.get('index')})" if sid else f"#{decisive.get('index')}"
+    where = decisive.get("file") or ""
+    line = _statement_line(decisive, explanation)
+    if where and line:
+        where = f"{where}:{line}"
+    elif line:
+        where = f"line {line}"
+    kind = kind_label(decisive.get("kind"))
+    text = f"{decisive.get('effect', '')} statement {label} of {kind} {decisive.get('policy')}"
+    return f"{text}, {where}" if where else text
+
+
+def _statement_line(decisive: dict[str, Any], explanation: dict[str, Any]) -> int | None:
+    if decisive.get("line"):
+        return int(decisive["line"])
+    for policy in explanation.get("policies", []):
+        if policy.get("name") != decisive.get("policy") or policy.get("kind") != decisive.get(
+            "kind"
+        ):
+            continue
+        for stmt in policy.get("statements", []):
+            if stmt.get("index") == decisive.get("index") and stmt.get("line"):
+                return int(stmt["line"])
+    return None
+
+
+def format_explanation(result: dict[str, Any]) -> str:
+    """Everything about one check for a person: request, verdict, and for each step the
+    gates, the policies that took part and their statements with conditions."""
+    verdict = "PASS" if result["passed"] else "FAIL"
+    lines = [
+        f"{result['id']}  ({result['file']}:{result['line']})",
+        f"  {verdict}: expected {result['expected']}, got {result['decision']}",
+        *("  " + line for line in _request_lines(result)),
+    ]
+    for step in result["steps"]:
+        exp = step["explanation"]
+        lines.append(f"  {step['action']}: {step['decision']}")
+        if exp.get("reason"):
+            lines.append(f"    reason: {exp['reason']}")
+        if exp.get("gate"):
+            lines.append(f"    deciding gate: {exp['gate']}")
+        for gate in exp.get("gates", []):
+            note = f" ({gate['note']})" if gate.get("note") else ""
+            lines.append(f"    gate {gate.get('gate')}: {gate.get('result')}{note}")
+        for policy in exp.get("policies", []):
+            where = policy.get("file") or "inline"
+            if policy.get("line"):
+                where = f"{where}:{policy['line']}"
+            kind = kind_label(policy.get("kind"))
+            lines.append(f"    {kind} {policy.get('name')} ({where})")
+            for stmt in policy.get("statements", []):
+                sid = f" {stmt['sid']}" if stmt.get("sid") else ""
+                mark = "matched" if stmt.get("matched") else "not matched"
+                line = f", line {stmt['line']}" if stmt.get("line") else ""
+                note = f": {stmt['note']}" if stmt.get("note") else ""
+                lines.append(
+                    f"      #{stmt.get('index')}{sid} {stmt.get('effect')} {mark}{line}{note}"
+                )
+                for cond in stmt.get("conditions", []):
+                    lines.append(
+                        f"        {cond.get('operator')} {cond.get('key')}: "
+                        f"expected {cond.get('expected')}, actual {cond.get('actual')} "
+                        f"-> {str(cond.get('result')).lower()}"
+                    )
+            if policy.get("skipped"):
+                lines.append(f"      (takes no part: {policy['skipped']})")
+            elif policy.get("unmatched_by_action"):
+                lines.append(
+                    f"      ({policy['unmatched_by_action']} statement(s) not for this action)"
+                )
+        decisive = exp.get("decisive") or []
+        for d in decisive:
+            lines.append("    decisive: " + _statement_ref(d, exp))
+    return "\n".join(lines)
