@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
+    from runner.exceptions import KnownException
     from runner.policy.compiled import CompiledPolicy
 
 #: A location inside a policy document: keys and list indexes from the document's root,
@@ -415,6 +416,8 @@ class Check:
     #: Set when this one check cannot be evaluated (``file:line:col: message``), for example
     #: a key AWS always sets that the case must give; the spec's other checks still run.
     error: str | None = None
+    #: The case's accepted failure with its end date (``exception:``), if it has one.
+    exception: KnownException | None = None
 
 
 @dataclass(frozen=True, slots=True)
