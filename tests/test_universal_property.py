@@ -357,7 +357,7 @@ def sample_caller(rng: random.Random, q: Question) -> tuple[Principal, str | Non
             )
         except ValueError:
             return None
-    for name, d in q.defined.items():
+    for d in q.defined.values():
         if d.arn is not None and d.arn == p.arn:
             return None  # that caller is the defined principal
     return p, None
@@ -449,16 +449,16 @@ def test_passed_checks_hold_for_every_sample_and_witnesses_are_confirmed(
 def _broken(
     q: Question, p: Principal, name: str | None, ctx: Mapping[str, Sequence[str]], verdict: str
 ) -> str:
-    lines = [
-        f"{q.caller_class} {q.expected} {q.action}: sample {p.session_arn or p.arn or p.service or 'anonymous'} ({name}) got {verdict}"
-    ]
+    who = p.session_arn or p.arn or p.service or "anonymous"
+    lines = [f"{q.caller_class} {q.expected} {q.action}: sample {who} ({name}) got {verdict}"]
     for s in q.steps:
         d = evaluate(Request(p, s, q.resource, ctx, q.organization), now=NOW).to_dict()
         lines.append(f"{s}: {d['decision']} {d['reason']}")
         for pol in d["policies"]:
             for stmt in pol["statements"]:
                 lines.append(
-                    f"  {pol['name']} #{stmt['index']} {stmt['effect']} {stmt['matched']} {stmt.get('conditions')}"
+                    f"  {pol['name']} #{stmt['index']} {stmt['effect']} {stmt['matched']} "
+                    f"{stmt.get('conditions')}"
                 )
         lines.append(f"  context {d['request']['context']}")
     return "\n".join(lines)
