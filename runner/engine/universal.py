@@ -392,7 +392,9 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
     p = caller.principal
     fixed = frozenset(k.lower() for k in q.context)
     bases = [
-        build_context(Request(p, step, q.resource, q.context, q.organization), now=now)
+        build_context(
+            Request(p, step, _as_seen(q.resource, step), q.context, q.organization), now=now
+        )
         for step in q.steps
     ]
     has_resource = q.resource is not None
@@ -437,10 +439,7 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
                 "aws:userid of IAM users and role sessions is an opaque unique ID that the "
                 "engine does not model; a policy of this check reads it"
             )
-    lookup_ctx = bases[0]
-
-    def lookup(key: str) -> tuple[str, ...] | None:
-        return lookup_ctx.get_values(key)
+    lookups = [base.get_values for base in bases]
 
     values: dict[str, list[Value]] = {}
     multi: set[str] = set()
@@ -453,7 +452,7 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
         values[key] = key_values(
             key,
             entries,
-            lookup,
+            lookups,
             lambda e: versions[id(e)],
             absent=key not in _ALWAYS_PRESENT and key != "aws:requestedregion",
         )
@@ -500,6 +499,17 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
         group_blocks = [st for st, read in blocks if find(read[0]) == root]
         groups.append(_group_choices(group_keys, values, group_blocks, bases, names, time_keys))
     return _Plan(groups, frozenset(multi))
+
+
+def _as_seen(resource: Resource | None, step: str) -> Resource | None:
+    """The repository as the engine sees it for ``step``: ecr:CreateRepository acts on a
+    repository that does not exist yet, without a repository policy or tags (engine rule,
+    docs/internals.md)."""
+    if resource is None or step != "ecr:CreateRepository":
+        return resource
+    return Resource(
+        resource.name, resource.arn, resource.region, resource.account, resource.repository
+    )
 
 
 def _assign(
@@ -574,6 +584,8 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
     considered = _considered(callers)
     evaluated = 0
     base_context = {k: tuple(v) for k, v in q.context.items()}
+    # explicit-deny and implicit-deny must know whether any step is explicitly denied
+    pinned = q.expected in (Expectation.EXPLICIT_DENY, Expectation.IMPLICIT_DENY)
     for caller in callers:
         p = caller.principal
         stmts = [(pol, st) for pol, st in guard if _applies(st, p)] + _own_statements(p, q.steps)
@@ -592,22 +604,16 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
             for choice in combo:
                 context.update(choice.values)
             decisions: list[str] = []
-            broken_at = None
             for step in q.steps:
                 d = evaluate(Request(p, step, q.resource, context, q.organization), now=now)
                 evaluated += 1
                 decisions.append(d.decision)
-                if (
-                    d.decision != Verdict.ALLOW.value
-                    and q.expected is not Expectation.EXPLICIT_DENY
-                ):
-                    break
                 if d.decision == Verdict.EXPLICIT_DENY.value:
-                    break
-            verdict = combine(decisions)
-            if not q.expected.met_by(verdict):
-                broken_at = q.steps[len(decisions) - 1]
-                witness = _witness(q, caller, combo, plan, broken_at, now)
+                    break  # the operation is explicitly denied whatever the other steps say
+                if d.decision != Verdict.ALLOW.value and not pinned:
+                    break  # not allowed: enough to tell allow from deny
+            if not q.expected.met_by(combine(decisions)):
+                witness = _witness(q, caller, combo, plan, now)
                 return Result(q, False, witness, considered, evaluated)
     return Result(q, True, None, considered, evaluated)
 
@@ -617,7 +623,6 @@ def _witness(
     caller: Caller,
     combo: Sequence[_Choice],
     plan: _Plan,
-    step: str,
     now: dt.datetime | None,
 ) -> Witness:
     tags: dict[str, str] = {}

@@ -216,11 +216,11 @@ Value = tuple[str, ...] | None
 
 
 def _text_tests(
-    entries: Sequence[Entry], lookup: Lookup, version_of: Callable[[Entry], str]
+    entries: Sequence[Entry], lookups: Sequence[Lookup], version_of: Callable[[Entry], str]
 ) -> list[Test]:
     tests: list[Test] = []
     for entry in entries:
-        for raw in entry.values:
+        for raw, lookup in itertools.product(entry.values, lookups):
             parts: tuple[Part, ...] = parse_template(raw, version_of(entry))
             wild = entry.family in (Family.STRING_LIKE, Family.ARN)
             atoms = render_atoms(parts, lookup, wild=wild)
@@ -351,7 +351,7 @@ def _binary_values(entries: Sequence[Entry]) -> list[str]:
 def key_values(
     key: str,
     entries: Sequence[Entry],
-    lookup: Lookup,
+    lookups: Sequence[Lookup],
     version_of: Callable[[Entry], str],
     *,
     absent: bool,
@@ -359,9 +359,10 @@ def key_values(
 ) -> list[Value]:
     """The representative values of ``key`` (lowercased) for the entries that test it.
 
-    ``lookup`` gives the values of other keys for policy variables (already known to be fixed
-    for this caller); ``absent`` says whether the request may leave the key out. A key tested
-    with ForAllValues:/ForAnyValue: gets sets: every subset of its value representatives."""
+    ``lookups`` give the values of other keys for policy variables (already known to be fixed
+    for this caller), one per step of the check: the tests of every step are cut at once.
+    ``absent`` says whether the request may leave the key out. A key tested with
+    ForAllValues:/ForAnyValue: gets sets: every subset of its value representatives."""
     families = {e.family for e in entries} - {Family.NULL}
     kinds = {("text" if f in _TEXT_FAMILIES else f.value) for f in families}
     if len(kinds) > 1:
@@ -375,7 +376,7 @@ def key_values(
     kind = next(iter(kinds)) if kinds else None
     singles: list[str]
     if kind == "text":
-        singles = _text_values(key, _text_tests(entries, lookup, version_of), multi)
+        singles = _text_values(key, _text_tests(entries, lookups, version_of), multi)
     elif kind == "numeric":
         singles = _numeric_values(key, entries)
     elif kind == "date":
