@@ -112,7 +112,9 @@ class _Snapshot:
         if not isinstance(inner.value, Mapping):
             self.err(path, f"{name}: a policy document must be a JSON object")
             raise _Bad
-        return ImportedPolicy(name, loc, inner.value, inner.loc)
+        body = inner.value.get("Statement")
+        lines = (loc.line,) * (len(body) if isinstance(body, list) else 1)
+        return ImportedPolicy(name, loc, inner.value, inner.loc, statement_lines=lines)
 
     def managed_policy(self, path: PolicyPath) -> ImportedPolicy:
         """The policy an ``AttachedManagedPolicies`` entry or a ``PermissionsBoundary`` names."""

@@ -80,6 +80,10 @@ class ImportedPolicy:
     document: Mapping[str, Any]
     locate: Locate
     aws_managed: str | None = None
+    #: the line of each statement, when the parser knows them without locating each (a
+    #: document held in a JSON string is on one line of the file: a JSON string has no raw
+    #: line break)
+    statement_lines: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

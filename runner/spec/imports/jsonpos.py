@@ -13,9 +13,10 @@ file, so that a problem inside it is reported where it is written.
 from __future__ import annotations
 
 import bisect
-import codecs
+import itertools
 import json
 import json.decoder
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,13 +50,22 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    find = text.find
-    i = find("\n")
-    while i >= 0:
-        starts.append(i + 1)
-        i = find("\n", i + 1)
-    return starts
+    # all in C: the length of each line plus its line feed, summed up
+    return [0, *itertools.accumulate(map((1).__add__, map(len, text.split("\n"))))]
+
+
+class _Children:
+    """The children of one object or array found so far: a container is scanned only as far
+    as the children asked for (the last one first found), so locating a value skips the
+    siblings after it."""
+
+    __slots__ = ("done", "items", "keys", "pos")
+
+    def __init__(self, pos: int) -> None:
+        self.keys: dict[str, tuple[int, int]] = {}
+        self.items: list[int] = []
+        self.pos = pos  # where scanning resumes: the next child, or the closing bracket
+        self.done = False
 
 
 class JsonText:
@@ -65,62 +75,63 @@ class JsonText:
         self.text = text
         self.value = value
         self._place = place
-        self._children: dict[int, dict[str, tuple[int, int]] | list[int]] = {}
+        self._children: dict[int, _Children] = {}
         self._root = _WS.match(text, 0).end()
 
     # -- offsets
 
-    def _table(self, start: int) -> dict[str, tuple[int, int]] | list[int]:
-        table = self._children.get(start)
-        if table is not None:
-            return table
+    def _child(self, start: int, part: str | int) -> tuple[int, int] | None:
+        """(key offset, value offset) of child ``part`` of the container at ``start``."""
+        kids = self._children.get(start)
         text = self.text
-        opener = text[start]
-        i = _WS.match(text, start + 1).end()
-        if opener == "{":
-            keys: dict[str, tuple[int, int]] = {}
-            if text[i] != "}":
-                while True:
-                    key, end = _scanstring(text, i + 1)
-                    colon = _WS.match(text, end).end()
-                    value = _WS.match(text, colon + 1).end()
-                    keys.setdefault(key, (i, value))
-                    _, after = _SCAN(text, value)
-                    i = _WS.match(text, after).end()
-                    if text[i] == "}":
-                        break
-                    i = _WS.match(text, i + 1).end()
-            table = keys
+        if kids is None:
+            kids = self._children[start] = _Children(_WS.match(text, start + 1).end())
+            kids.done = text[kids.pos] in "}]"
+        obj = text[start] == "{"
+        if obj:
+            if not isinstance(part, str):
+                return None
+            if part in kids.keys:
+                return kids.keys[part]
         else:
-            items: list[int] = []
-            if text[i] != "]":
-                while True:
-                    items.append(i)
-                    _, after = _SCAN(text, i)
-                    i = _WS.match(text, after).end()
-                    if text[i] == "]":
-                        break
-                    i = _WS.match(text, i + 1).end()
-            table = items
-        self._children[start] = table
-        return table
+            if not isinstance(part, int) or part < 0:
+                return None
+            if part < len(kids.items):
+                return kids.items[part], kids.items[part]
+        i = kids.pos
+        while not kids.done:
+            if obj:
+                key, end = _scanstring(text, i + 1)
+                value = _COLON.match(text, end).end()  # type: ignore[union-attr]
+                kids.keys.setdefault(key, (i, value))
+            else:
+                value = i
+                kids.items.append(i)
+            _, after = _SCAN(text, value)
+            sep = _SEPARATOR.match(text, after)
+            assert sep is not None  # the text is valid JSON
+            kids.done = sep.group(1) != ","
+            i = sep.end()
+            kids.pos = i
+            if obj:
+                if key == part:
+                    return kids.keys[key]
+            elif isinstance(part, int) and len(kids.items) == part + 1:
+                return value, value
+        return None
 
     def offsets(self, path: PolicyPath) -> tuple[int, int]:
         """(offset of the key or of the value, offset of the value) of the value at ``path``;
         as far as the path exists (a missing part stops at its container)."""
         value = key = self._root
+        text = self.text
         for part in path:
-            if self.text[value] not in "{[":
+            if text[value] not in "{[":
                 break
-            table = self._table(value)
-            if isinstance(table, dict):
-                if not isinstance(part, str) or part not in table:
-                    break
-                key, value = table[part]
-            else:
-                if not isinstance(part, int) or not 0 <= part < len(table):
-                    break
-                key = value = table[part]
+            found = self._child(value, part)
+            if found is None:
+                break
+            key, value = found
         return key, value
 
     def loc(self, path: PolicyPath) -> SourceLoc:
@@ -136,26 +147,31 @@ class JsonText:
 
     # -- a JSON document inside a string of this one
 
+    def value_at(self, path: PolicyPath) -> Any:
+        value = self.value
+        for part in path:
+            value = value[part]
+        return value
+
     def string_text(
         self, path: PolicyPath, *, url_encoded: bool = False
     ) -> tuple[str, Callable[[int], SourceLoc]]:
-        """The text of the JSON string at ``path`` (URL-decoded if asked) and the place of
-        each of its characters in this file."""
-        start = self.offsets(path)[1]
-        raw = _raw_offsets(self.text, start)
-        decoded = "".join(
-            self.text[a:b] if b - a == 1 else _unescape(self.text[a:b]) for a, b in raw
-        )
-        starts = [a for a, _b in raw]
-        end = raw[-1][1] if raw else start + 1
-        if url_encoded:
-            decoded, inner = _url_decode(decoded)
-            starts = [starts[i] if i < len(starts) else end for i in inner]
+        """The text of the JSON string at ``path`` (URL-decoded if asked; raises
+        ``ValueError`` for bad percent-encoding) and the place of each of its characters in
+        this file (worked out on first use: most documents are never located inside)."""
+        text = self.value_at(path)
+        if not isinstance(text, str):
+            raise TypeError("not a string")
+        decoded, url_map = _url_decode(text) if url_encoded else (text, None)
+        maps: list[_EscapeMap] = []
 
         def place(offset: int) -> SourceLoc:
-            if offset < len(starts):
-                return self._place(starts[offset])
-            return self._place(end)
+            if not maps:
+                start = self.offsets(path)[1]
+                maps.append(_EscapeMap(self.text, start))
+            if url_map is not None:
+                offset = url_map(offset)
+            return self._place(maps[0](offset))
 
         return decoded, place
 
@@ -166,66 +182,71 @@ class JsonText:
         return parse_with(text, place)
 
 
-def _raw_offsets(text: str, start: int) -> list[tuple[int, int]]:
-    """For the JSON string literal at ``start``: the raw span of each decoded character."""
-    spans: list[tuple[int, int]] = []
-    i = start + 1
-    while text[i] != '"':
-        if text[i] == "\\":
-            if text[i + 1] == "u":
-                j = i + 6
-                code = int(text[i + 2 : i + 6], 16)
-                if 0xD800 <= code < 0xDC00 and text[j : j + 2] == "\\u":
-                    low = int(text[j + 2 : j + 6], 16)
-                    if 0xDC00 <= low < 0xE000:
-                        j += 6
-                spans.append((i, j))
-                i = j
-            else:
-                spans.append((i, i + 2))
-                i += 2
+#: one JSON escape: a surrogate pair, another \uXXXX, or a short escape (\n, \", ...)
+_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\."
+)
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,}\]])[ \t\n\r]*")
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+class _EscapeMap:
+    """For the JSON string literal at ``start`` of ``text``: decoded index -> file offset.
+    Only escapes move characters, so only they are recorded."""
+
+    __slots__ = ("decoded", "end", "raw", "start", "width")
+
+    def __init__(self, text: str, start: int) -> None:
+        _, after = _scanstring(text, start + 1)
+        self.start = start + 1
+        self.end = after - 1  # the closing quote
+        self.decoded: list[int] = []
+        self.raw: list[int] = []
+        self.width: list[int] = []
+        shift = 0
+        for m in _ESCAPE.finditer(text, self.start, self.end):
+            self.decoded.append(m.start() - self.start - shift)
+            self.raw.append(m.start())
+            self.width.append(m.end() - m.start())
+            shift += m.end() - m.start() - 1
+
+    def __call__(self, index: int) -> int:
+        k = bisect.bisect_right(self.decoded, index) - 1
+        if k < 0:
+            offset = self.start + index
+        elif self.decoded[k] == index:
+            offset = self.raw[k]
         else:
-            spans.append((i, i + 1))
-            i += 1
-    return spans
+            offset = self.raw[k] + self.width[k] + (index - self.decoded[k] - 1)
+        return min(offset, self.end)
 
 
-def _unescape(escape: str) -> str:
-    out: str = json.loads(f'"{escape}"')
-    return out
-
-
-def _url_decode(text: str) -> tuple[str, list[int]]:
-    """Percent-decoding (RFC 3986, UTF-8) with, for each decoded character, the index of the
+def _url_decode(text: str) -> tuple[str, Callable[[int], int]]:
+    """Percent-decoding (RFC 3986, UTF-8) and, for each decoded character, the index of the
     first encoded character it came from. Invalid UTF-8 raises ``ValueError``."""
     out: list[str] = []
     origin: list[int] = []
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    first = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "%" and i + 2 < n + 1 and _is_hex(text[i + 1 : i + 3]):
-            if not decoder.getstate()[0]:
-                first = i
-            piece = decoder.decode(bytes([int(text[i + 1 : i + 3], 16)]))
-            i += 3
-        else:
-            if decoder.getstate()[0]:
-                raise ValueError(f"an incomplete UTF-8 sequence before position {i}")
-            first = i
-            piece = ch
-            i += 1
-        for c in piece:
-            out.append(c)
-            origin.append(first)
-    decoder.decode(b"", final=True)
-    return "".join(out), origin
+    last = 0
+    for m in _PERCENT_RUN.finditer(text):
+        out.append(text[last : m.start()])
+        origin.extend(range(last, m.start()))
+        data = bytes(int(m.group()[i + 1 : i + 3], 16) for i in range(0, len(m.group()), 3))
+        chars = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
+        byte = 0
+        for ch in chars:
+            origin.append(m.start() + 3 * byte)
+            byte += len(ch.encode("utf-8"))
+        out.append(chars)
+        last = m.end()
+    out.append(text[last:])
+    origin.extend(range(last, len(text)))
+    decoded = "".join(out)
 
+    def where(index: int) -> int:
+        return origin[index] if index < len(origin) else len(text)
 
-def _is_hex(pair: str) -> bool:
-    return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
+    return decoded, where
 
 
 def parse_with(text: str, place: Callable[[int], SourceLoc]) -> JsonText:
@@ -284,7 +305,8 @@ def _find_repeat(text: str) -> tuple[int, str]:
                     break
                 i = _WS.match(text, i + 1).end()
         else:
-            table = doc._table(start)
-            assert isinstance(table, list)
-            pending.extend(table)
+            k = 0
+            while (found := doc._child(start, k)) is not None:
+                pending.append(found[1])
+                k += 1
     return 0, "?"

@@ -76,5 +76,8 @@ def parse_organization_policy(
         return fail(exc.loc, f"policy {name}: Content is {exc.message}")
     if not isinstance(inner.value, Mapping):
         return fail(doc.loc(where), f"policy {name}: Content must be a JSON object")
-    imported = ImportedPolicy(name, doc.loc(where), inner.value, inner.loc)
+    loc = doc.loc(where)
+    body = inner.value.get("Statement")
+    lines = (loc.line,) * (len(body) if isinstance(body, list) else 1)
+    imported = ImportedPolicy(name, loc, inner.value, inner.loc, statement_lines=lines)
     return ImportResult(display, kind, organization_policies=(ImportedOrgPolicy(pkind, imported),))

@@ -88,6 +88,12 @@ class _Res:
         return f"{prefix}{data}{self.type}.{self.name}{index}"
 
 
+def _one_line(document: Mapping[str, Any], loc: SourceLoc) -> tuple[int, ...]:
+    """The statement lines of a document held in one JSON string: all on the string's line."""
+    body = document.get("Statement")
+    return (loc.line,) * (len(body) if isinstance(body, list) else 1)
+
+
 def _provider_key(r: _Res) -> str:
     """The provider configuration a resource uses (``aws``, ``aws.tools``)."""
     return str((r.config or {}).get("provider_config_key") or "aws")
@@ -129,6 +135,9 @@ class _Plan:
         self.region: str | None = None
         self.accounts: dict[str, str] = {}
         self.regions: dict[str, str] = {}
+        self.by_key: dict[tuple[str, str, str, str], list[_Res]] = {}
+        self.by_type: dict[str, list[_Res]] = {}
+        self.policy_arns: dict[str, _Res] | None = None
 
     # -- reporting
 
@@ -182,6 +191,9 @@ class _Plan:
             self.read_state(module, ("prior_state", "values", "root_module"), seen)
         for r in self.res:
             r.config = self.config.get((r.module, r.mode, r.type, r.name))
+            self.by_key.setdefault((r.module, r.mode, r.type, r.name), []).append(r)
+            if r.mode == "managed":
+                self.by_type.setdefault(r.type, []).append(r)
         self.find_account_region(root)
 
     def read_state(self, module: Mapping[str, Any], path: PolicyPath, seen: set[str]) -> None:
@@ -312,11 +324,7 @@ class _Plan:
             mode, parts = "data", parts[1:]
         if len(parts) < 2 or "[" in parts[1]:
             return None
-        hits = [
-            x
-            for x in self.res
-            if x.module == module and x.mode == mode and x.type == parts[0] and x.name == parts[1]
-        ]
+        hits = self.by_key.get((module, mode, parts[0], parts[1]), [])
         return hits[0] if len(hits) == 1 else None
 
     def arn_of(self, r: _Res) -> str:
@@ -364,9 +372,25 @@ class _Plan:
         return name
 
     def of_type(self, *types: str) -> Iterator[_Res]:
+        """The managed resources of these types, in plan order."""
+        if len(types) == 1:
+            yield from self.by_type.get(types[0], ())
+            return
         for r in self.res:
             if r.mode == "managed" and r.type in types:
                 yield r
+
+    def policy_with_arn(self, arn: object) -> _Res | None:
+        """The ``aws_iam_policy`` of this plan whose ARN is ``arn``."""
+        if self.policy_arns is None:
+            self.policy_arns = {}
+            for p in self.of_type("aws_iam_policy"):
+                before = len(self.problems)
+                try:
+                    self.policy_arns.setdefault(self.arn_of(p), p)
+                except _Unknown:
+                    del self.problems[before:]  # a policy nothing attaches needs no ARN
+        return self.policy_arns.get(arn) if isinstance(arn, str) else None
 
     # -- documents
 
@@ -393,18 +417,20 @@ class _Plan:
         if not isinstance(inner.value, Mapping):
             self.err(loc, f"{r.address}: the policy must be a JSON object")
             raise _Unknown
-        return ImportedPolicy(name, loc, inner.value, inner.loc)
+        return ImportedPolicy(
+            name, loc, inner.value, inner.loc, statement_lines=_one_line(inner.value, loc)
+        )
 
     def policy_by_arn(self, r: _Res, attr: str, arn: object) -> ImportedPolicy:
         """The policy an attribute names: a policy of this plan, a shipped AWS managed one, or
         (when the value is unknown) the plan's policy its configuration references."""
-        loc = self.at(r, (attr,))
         if self.is_unknown(r, attr):
             target = self.referenced(r, attr)
             if target is None or target.type != "aws_iam_policy":
                 self.known(r, attr)  # reports it
             assert target is not None
             return self.customer_policy(target)
+        loc = self.at(r, (attr,))
         if not isinstance(arn, str):
             self.err(loc, f"{r.address}: {attr} must be a policy ARN")
             raise _Unknown
@@ -418,12 +444,9 @@ class _Plan:
             return ImportedPolicy(
                 shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
             )
-        for p in self.of_type("aws_iam_policy"):
-            try:
-                if self.arn_of(p) == arn:
-                    return self.customer_policy(p)
-            except _Unknown:
-                continue
+        target = self.policy_with_arn(arn)
+        if target is not None:
+            return self.customer_policy(target)
         self.err(
             loc,
             f"{r.address}: {attr} {arn} is not a policy this plan creates or manages, so its "
@@ -437,9 +460,49 @@ class _Plan:
 
     # -- entities
 
+    def link(self) -> None:
+        """Which user or role each policy and attachment resource names, once for all."""
+        self.links: dict[int, list[tuple[str, _Res]]] = {}
+        named: dict[tuple[str, str | None, str], _Res] = {}
+        for r in self.of_type("aws_iam_role", "aws_iam_user"):
+            name = r.values.get("name")
+            if isinstance(name, str) and not self.is_unknown(r, "name"):
+                named.setdefault((r.type, self.account_of(r), name), r)
+        for rtype, key, how in (
+            ("aws_iam_role_policy", "role", "inline"),
+            ("aws_iam_role_policy_attachment", "role", "attach"),
+            ("aws_iam_user_policy", "user", "inline"),
+            ("aws_iam_user_policy_attachment", "user", "attach"),
+        ):
+            target_type = f"aws_iam_{key}"
+            for x in self.of_type(rtype):
+                target: _Res | None
+                if self.is_unknown(x, key):
+                    target = self.referenced(x, key)
+                    if target is None or target.type != target_type:
+                        try:
+                            self.known(x, key)  # reports it
+                        except _Unknown:
+                            continue
+                else:
+                    target = named.get((target_type, self.account_of(x), str(x.values.get(key))))
+                if target is not None:
+                    self.links.setdefault(id(target), []).append((how, x))
+        for x in self.of_type("aws_iam_policy_attachment"):
+            for key in ("roles", "users"):
+                try:
+                    members = self.known(x, key) or []
+                except _Unknown:
+                    continue
+                for member in members:
+                    target = named.get((f"aws_iam_{key[:-1]}", self.account_of(x), str(member)))
+                    if target is not None:
+                        self.links.setdefault(id(target), []).append(("attach", x))
+
     def principals(self) -> list[ImportedPrincipal]:
         out: list[ImportedPrincipal] = []
         kinds = {"aws_iam_role": PrincipalKind.ROLE, "aws_iam_user": PrincipalKind.USER}
+        self.link()
         for r in self.of_type("aws_iam_role", "aws_iam_user"):
             try:
                 out.append(self.principal(r, kinds[r.type]))
@@ -478,32 +541,11 @@ class _Plan:
                     policies.append(self.attached(r, ("managed_policy_arns", i), arn_text))
                 except _Unknown:
                     failed = True
-        inline_types = {
-            "role": ("aws_iam_role_policy", "role"),
-            "user": ("aws_iam_user_policy", "user"),
-        }
-        attach_types = {
-            "role": ("aws_iam_role_policy_attachment", "role"),
-            "user": ("aws_iam_user_policy_attachment", "user"),
-        }
-        itype, ikey = inline_types[word]
-        for x in self.of_type(itype):
+        for how, x in self.links.get(id(r), ()):
             try:
-                if self.names_principal(x, ikey, r, name):
+                if how == "inline":
                     policies.append(self.document(x, ("policy",), f"{name}/{self.name_of(x)}"))
-            except _Unknown:
-                failed = True
-        atype, akey = attach_types[word]
-        for x in self.of_type(atype):
-            try:
-                if self.names_principal(x, akey, r, name):
-                    policies.append(self.policy_by_arn(x, "policy_arn", x.values.get("policy_arn")))
-            except _Unknown:
-                failed = True
-        for x in self.of_type("aws_iam_policy_attachment"):
-            try:
-                members = self.known(x, f"{word}s") or []
-                if name in members:
+                else:
                     policies.append(self.policy_by_arn(x, "policy_arn", x.values.get("policy_arn")))
             except _Unknown:
                 failed = True
@@ -538,12 +580,9 @@ class _Plan:
             return ImportedPolicy(
                 shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
             )
-        for p in self.of_type("aws_iam_policy"):
-            try:
-                if self.arn_of(p) == arn:
-                    return self.customer_policy(p)
-            except _Unknown:
-                continue
+        target = self.policy_with_arn(arn)
+        if target is not None:
+            return self.customer_policy(target)
         self.err(
             loc,
             f"{r.address}: managed policy {arn} is not a policy this plan creates or manages, "
@@ -554,15 +593,6 @@ class _Plan:
 
     def has_expression(self, r: _Res, attr: str) -> bool:
         return attr in ((r.config or {}).get("expressions") or {})
-
-    def names_principal(self, x: _Res, key: str, target: _Res, name: str) -> bool:
-        """Whether attribute ``key`` of ``x`` names the user or role ``target``."""
-        if self.is_unknown(x, key):
-            ref = self.referenced(x, key)
-            if ref is None:
-                self.known(x, key)  # reports it
-            return ref is target
-        return x.values.get(key) == name and self.account_of(x) == self.account_of(target)
 
     def exclusive(self, r: _Res, word: str, name: str, policies: list[ImportedPolicy]) -> None:
         """``aws_iam_{role,user}_polic{ies,y_attachments}_exclusive``: the principal holds

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,11 +291,9 @@ class _Importer:
         if key in self.compiled:
             return self.compiled[key]
         statements = pol.document.get("Statement")
-        lines = (
-            [pol.locate(("Statement", i)).line for i in range(len(statements))]
-            if isinstance(statements, list)
-            else None
-        )
+        lines: Sequence[int] | None = pol.statement_lines
+        if lines is None and isinstance(statements, list):
+            lines = [pol.locate(("Statement", i)).line for i in range(len(statements))]
         result: CompiledPolicy | None
         try:
             result = compile_policy(
