@@ -325,7 +325,8 @@ def test_bad_indentation(tmp_path: Path) -> None:
 def test_unknown_top_level_key_with_suggestion(tmp_path: Path) -> None:
     assert errors(tmp_path, PRINCIPALS + "case:\n  - principal: ci\n") == [
         "spec.yaml:6:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-        "description, include, policies, principals, resources, organization, context, cases"
+        "description, include, import, policies, principals, resources, organization, context, "
+        "cases"
     ]
 
 
@@ -336,7 +337,8 @@ def test_misspelt_section_does_not_cascade(tmp_path: Path) -> None:
     )
     assert errors(tmp_path, text) == [
         "spec.yaml:1:1: unknown top-level key 'principles'; did you mean 'principals'? Valid "
-        "keys: description, include, policies, principals, resources, organization, context, cases"
+        "keys: description, include, import, policies, principals, resources, organization, "
+        "context, cases"
     ]
 
 
@@ -873,7 +875,10 @@ def test_principal_without_arn_and_service_mixed(tmp_path: Path) -> None:
 
 
 def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
-    keys = "description, include, policies, principals, resources, organization, context, cases"
+    keys = (
+        "description, include, import, policies, principals, resources, organization, context, "
+        "cases"
+    )
     assert errors(tmp_path, "") == [
         "spec.yaml:1:1: the file is empty; a spec needs at least 'cases'"
     ]
@@ -1420,3 +1425,97 @@ def test_several_values_are_fine_where_no_statement_of_the_actions_compares_one(
     """)
     spec = load(tmp_path, text)
     assert [c.action for c in spec.checks] == ["ecr:DeleteRepository"]
+
+
+_REPEATED_POLICY = """\
+    policies:
+      repo:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - Sid: Pull
+              Effect: Allow
+              Principal: {AWS: "arn:aws:iam::111122223333:root"}
+              Action: [ecr:BatchGetImage, ecr:GetDownloadUrlForLayer]
+              Condition: {StringEquals: {aws:PrincipalTag/team: [platform, "${aws:username}"]}}
+            - Effect: Deny
+              Principal: "*"
+              Action: "ecr:Delete*"
+    resources:
+      prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+    cases:
+      - {principal: ci, resource: prod, expect: explicit-deny, action: ecr:DeleteRepository}
+    """
+
+
+def _same_statement(a: object, b: object) -> None:
+    from dataclasses import fields
+
+    for fld in fields(a):  # type: ignore[arg-type]
+        x, y = getattr(a, fld.name), getattr(b, fld.name)
+        if fld.name == "conditions" and x is not None:
+            assert type(x) is type(y) and x.single_valued() == y.single_valued()
+        else:
+            assert x == y, fld.name
+
+
+def test_a_document_repeated_in_many_files_is_placed_like_a_fresh_compile(tmp_path: Path) -> None:
+    """The loader compiles a document once per process; each copy keeps its own place."""
+    from dataclasses import fields
+
+    from runner.policy import compile_policy
+
+    first = load(
+        tmp_path / "a",
+        "principals:\n  ci: arn:aws:iam::111122223333:role/ci\n" + dedent(_REPEATED_POLICY),
+    )
+    # the same document, three lines lower and in another file
+    second = load(
+        tmp_path / "b",
+        "# one\n# two\n# three\n"
+        "principals:\n  ci: arn:aws:iam::111122223333:role/ci\n" + dedent(_REPEATED_POLICY),
+    )
+    (a,) = [i.policy for i in first.policies]
+    (b,) = [i.policy for i in second.policies]
+    assert a is not b and (a.line, [s.line for s in a.statements]) == (6, [8, 13])
+    assert (b.file, b.line, [s.line for s in b.statements]) == ("spec.yaml", 9, [11, 16])
+    fresh = compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Pull",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Condition": {
+                        "StringEquals": {"aws:PrincipalTag/team": ["platform", "${aws:username}"]}
+                    },
+                },
+                {"Effect": "Deny", "Principal": "*", "Action": "ecr:Delete*"},
+            ],
+        },
+        model.PolicyKind.RESOURCE,
+        name="repo",
+        file="spec.yaml",
+        line=9,
+        statement_lines=[11, 16],
+    )
+    for fld in fields(fresh):
+        if fld.name == "statements":
+            for x, y in zip(b.statements, fresh.statements, strict=True):
+                _same_statement(x, y)
+        elif fld.name == "by_action":
+            assert {k: [s.index for s in v] for k, v in b.by_action.items()} == {
+                k: [s.index for s in v] for k, v in fresh.by_action.items()
+            }
+            assert all(any(s is t for t in b.statements) for v in b.by_action.values() for s in v)
+        else:
+            assert getattr(b, fld.name) == getattr(fresh, fld.name), fld.name
+    # and the decisions are those of the second file's own policy
+    from runner import checks as run
+
+    result = run.run_check(second.checks[0])
+    (repo,) = [p for p in result["steps"][0]["explanation"]["policies"] if p["name"] == "repo"]
+    assert result["passed"] and (repo["file"], repo["line"]) == ("spec.yaml", 9)
+    assert [(s["index"], s["line"]) for s in repo["statements"]] == [(1, 16)]

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from runner import model
-from runner.policy import FULL_AWS_ACCESS, CompiledPolicy, compile_policy
+from runner.policy import FULL_AWS_ACCESS, CompiledPolicy
 from runner.spec.imports.wire import managed_reference
 from runner.spec.includes import PREDEFINED_RCP, PREDEFINED_SCP, Definitions, Places
 from runner.spec.nodes import Reader, SourceFile
+from runner.spec.policy_cache import compile_once
 from runner.spec.sources import PolicySource, policy_source
 from runner.spec.yamlsafe import Node, where
 
@@ -67,7 +68,7 @@ class PolicyBook:
             result = _compiled_cache.get(key) if key is not None else None
             if result is None:
                 try:
-                    result = compile_policy(
+                    result = compile_once(
                         src.document,
                         kind,
                         name=name,

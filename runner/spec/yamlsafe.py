@@ -51,36 +51,7 @@ __all__ = [
     "where",
 ]
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]  # yaml's loaders are untyped
-    """The safe loader (libyaml's when available), used only to compose. The parser asks the
-    resolver for the tag of every untagged node; the answer depends only on the node's kind,
-    its text and how it was written, so it is remembered (a spec file repeats the same
-    scalars: action names, ARNs, keys). No path resolvers are registered, so descending into
-    and out of collections has nothing to track."""
-
-    _tags: dict[tuple[object, ...], str] = {}  # noqa: RUF012 - one memo for every instance
-
-    def resolve(self, kind: type, value: str | None, implicit: object) -> str:
-        key = (kind, value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            if len(self._tags) >= _TAG_MEMO_LIMIT:
-                self._tags.clear()
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
-        return tag
-
-    def descend_resolver(self, current_node: object, current_index: object) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-
-_TAG_MEMO_LIMIT = 65_536
-_YamlLoader: Any = _Loader
+_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Files larger than this are refused (a spec or policy is a few kilobytes; AWS's largest policy
 #: is 10,240 characters). Composing YAML costs up to ~150 bytes of memory per byte of a
