@@ -78,7 +78,8 @@ def test_eval_exits_2_on_a_spec_error_and_still_evaluates_the_rest(
     assert len(_lines(captured.out)) == 9
     assert captured.err.splitlines() == [
         "specs/typo.yaml:3:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-        "description, include, policies, principals, resources, organization, context, cases"
+        "description, include, import, policies, principals, resources, organization, context, "
+        "cases"
     ]
 
 

@@ -213,7 +213,8 @@ def test_results_file_holds_checks_errors_and_policies(
             "line": 3,
             "col": 1,
             "message": "unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-            "description, include, policies, principals, resources, organization, context, cases",
+            "description, include, import, policies, principals, resources, organization, context, "
+            "cases",
         }
     ]
     policies = data["policies"]
