@@ -113,16 +113,21 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return EXIT_ERROR  # pragma: no cover
 
 
+def _stderr(message: str) -> None:
+    """A message for the terminal, on standard error, with control characters escaped."""
+    print(text.terminal_safe(message), file=sys.stderr)
+
+
 def _print_problems(error: SpecError) -> None:
     for problem in error.problems:
-        print(str(problem), file=sys.stderr)
+        _stderr(str(problem))
 
 
 def _eval(paths: Sequence[str]) -> int:
     files, problems = find_spec_files(paths)
     status = EXIT_OK
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        _stderr(f"error: {problem}")
         status = EXIT_ERROR
     cwd = Path.cwd()
     any_failed = False
@@ -143,7 +148,7 @@ def _eval(paths: Sequence[str]) -> int:
     if status == EXIT_OK and any_failed:
         status = EXIT_FAILED
     if not files and not problems:
-        print("error: no spec files found in " + " ".join(paths), file=sys.stderr)
+        _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
     return status
 
@@ -153,7 +158,7 @@ def _explain(spec: str, case: str) -> int:
 
     path = Path(spec)
     if not path.is_file():
-        print(f"error: {spec}: no such file", file=sys.stderr)
+        _stderr(f"error: {spec}: no such file")
         return EXIT_ERROR
     try:
         loaded = loader.load_spec(path, display_root=Path.cwd())
@@ -166,22 +171,19 @@ def _explain(spec: str, case: str) -> int:
     if case.isdigit():
         index = int(case) - 1
         if index not in cases:
-            print(
-                f"error: {spec} has {len(cases)} case(s) with checks; --case {case} is not one",
-                file=sys.stderr,
-            )
+            _stderr(f"error: {spec} has {len(cases)} case(s) with checks; --case {case} is not one")
             return EXIT_ERROR
     else:
         matches = [i for i, name in cases.items() if name == case]
         if not matches:
             names = ", ".join(repr(n) for n in cases.values())
-            print(f"error: {spec} has no case named {case!r}; cases: {names}", file=sys.stderr)
+            _stderr(f"error: {spec} has no case named {case!r}; cases: {names}")
             return EXIT_ERROR
         index = matches[0]
     runs = [checks.evaluate_check(c) for c in loaded.checks if c.case_index == index]
     blocks = [text.format_explanation(run.to_result(explain=True)) for run in runs]
     passed = sum(run.passed for run in runs)
-    print("\n\n".join(blocks))
+    print(text.terminal_safe("\n\n".join(blocks)))
     print(f"\n{passed} of {len(runs)} check(s) passed")
     return EXIT_OK if passed == len(runs) else EXIT_FAILED
 
@@ -191,9 +193,7 @@ def _schema() -> int:
         schema = resources.files("runner").joinpath("data/spec.schema.json")
         schema_text = schema.read_text(encoding="utf-8")
     except FileNotFoundError:
-        print(
-            "error: runner/data/spec.schema.json is missing from the installation", file=sys.stderr
-        )
+        _stderr("error: runner/data/spec.schema.json is missing from the installation")
         return EXIT_ERROR
     sys.stdout.write(schema_text if schema_text.endswith("\n") else schema_text + "\n")
     return EXIT_OK
@@ -229,15 +229,16 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         merged = results.load_results(args.results)
         report.write_report(merged, args.output)
     except results.ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _stderr(f"error: {exc}")
         return EXIT_ERROR
     except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        _stderr(f"error: cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_ERROR
     all_checks = merged["checks"]
     failed = sum(1 for c in all_checks if c["outcome"] != "passed")
     print(
-        f"wrote {args.output}: {len(all_checks)} checks ({failed} failed or errored), "
+        text.terminal_safe(f"wrote {args.output}: ")
+        + f"{len(all_checks)} checks ({failed} failed or errored), "
         f"{len(merged['errors'])} collection errors, from {len(args.results)} results file(s)"
     )
     return EXIT_OK

@@ -2,16 +2,44 @@
 
 Both read check result dicts (``runner.results``), so they print the same thing whether the
 check ran a moment ago or in another process.
+
+Everything the tool prints to a terminal goes through :func:`terminal_safe` on its way out:
+case names, Sids, tags, context values and file names come from the files under test, and a
+control character among them would reach the terminal raw (an ANSI escape recolours or clears
+the screen, a carriage return overwrites the line, BEL rings).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from runner.model import PolicyKind
 
-__all__ = ["format_explanation", "format_failure", "kind_label"]
+__all__ = ["format_explanation", "format_failure", "kind_label", "terminal_safe"]
+
+#: What a terminal must not receive raw: the C0 controls but tab and line feed, DEL, the C1
+#: controls, the bidirectional overrides and isolates (they reorder what is shown), and
+#: surrogates (a str holds one only when it is alone: it cannot even be encoded).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape: ``\\x1b``
+    for ESC, ``\\x07`` for BEL, ``\\x0d`` for CR, ``\\x00`` for NUL, ``\\ud800`` for a lone
+    surrogate. Line feeds and tabs are kept: they shape the text."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
 
 _KINDS = {k.value: k for k in PolicyKind}
 

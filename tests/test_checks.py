@@ -10,7 +10,7 @@ import pytest
 
 from runner import checks, results
 from runner import spec as loader
-from runner.text import format_explanation, format_failure
+from runner.text import format_explanation, format_failure, terminal_safe
 
 
 @pytest.mark.parametrize(
@@ -188,3 +188,19 @@ def test_the_explanation_says_why_a_policy_takes_no_part(tmp_path: Path) -> None
         "policy does not exist yet)"
     ) in text.splitlines()
     assert "not for this action" not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("plain text, tabs\tand\nlines", "plain text, tabs\tand\nlines"),
+        ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+        ("bell\x07 cr\r nul\x00 del\x7f", "bell\\x07 cr\\x0d nul\\x00 del\\x7f"),
+        ("c1 \x85 \x9b", "c1 \\x85 \\x9b"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+        ("bidi \u202e override \u2066", "bidi \\u202e override \\u2066"),
+        ("caf\u00e9 \u2713", "caf\u00e9 \u2713"),
+    ],
+)
+def test_terminal_text_escapes_control_characters(raw: str, shown: str) -> None:
+    assert terminal_safe(raw) == shown

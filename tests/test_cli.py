@@ -203,3 +203,21 @@ def test_eval_time_pins_aws_current_time(
     assert [json.loads(line)["decision"] for line in lines] == ["allow", "implicit-deny"]
     assert main(["eval", str(spec), "--time", "soon"]) == 2
     assert "'soon' is not a date and time; expected ISO 8601" in capsys.readouterr().err
+
+
+def test_explain_and_errors_show_control_characters_escaped(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "hostile.yaml").write_text(
+        "principals:\n  ci: arn:aws:iam::111122223333:user/ci\n"
+        "cases:\n"
+        '  - name: "red\\e[31m bell\\a"\n'
+        "    principal: ci\n    action: ecr:GetAuthorizationToken\n    expect: allow\n"
+        '    context: {aws:UserAgent: "cr\\r nul\\0 nel\\x85"}\n'
+    )
+    assert main(["explain", "hostile.yaml", "--case", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "  context:   aws:UserAgent=cr\\x0d nul\\x00 nel\\x85" in out.splitlines()
+    assert not any(ch in out for ch in "\x1b\x07\r\x00\x85")
+    assert main(["eval", "no\x1b[2Jpe.yaml"]) == 2
+    assert capsys.readouterr().err == "error: no\\x1b[2Jpe.yaml: no such file or directory\n"

@@ -598,3 +598,47 @@ def test_garbage_left_at_exit_is_still_finalized_after_a_large_run(
     result = run_pytest("--no-policy-report", subprocess=True)
     result.assert_outcomes(passed=2100)
     assert (pytester.path / "finalized.txt").read_text() == "yes"
+
+
+#: A case name and a context value with terminal control characters: ESC (a colour and a
+#: window title), BEL, CR, NUL and a C1 control (NEL).
+HOSTILE_TERMINAL_SPEC = """\
+principals:
+  ci: arn:aws:iam::111122223333:user/ci
+cases:
+  - name: "red\\e[31m bell\\a cr\\r nul\\0"
+    principal: ci
+    action: ecr:GetAuthorizationToken
+    expect: allow
+    context: {aws:UserAgent: "x\\x85\\e]0;title\\a"}
+"""
+
+RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_failure_text_shows_control_characters_escaped(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    pytester.makefile(".yaml", hostile=HOSTILE_TERMINAL_SPEC)
+    result = run_pytest("--no-policy-report")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert RAW_CONTROLS.search(out) is None, repr(out)
+    result.stdout.fnmatch_lines(
+        [
+            "case:      red\\x1b[[]31m bell\\x07 cr\\x0d nul\\x00 (hostile.yaml:4)",
+            "context:   aws:UserAgent=x\\x85\\x1b]0;title\\x07",
+        ]
+    )
+
+
+def test_collection_errors_show_control_characters_escaped(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    # a NUL and an ANSI escape in an include path, which the message names twice
+    pytester.makefile(".yaml", broken='include: ["a\\0b\\e[2J.yaml"]\ncases: []\n')
+    result = run_pytest("broken.yaml", "--no-policy-report")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert RAW_CONTROLS.search(out) is None, repr(out)
+    assert "a\\x00b\\x1b[2J.yaml" in out

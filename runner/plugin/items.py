@@ -168,7 +168,7 @@ class SpecFile(pytest.File):
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | Any:
         if isinstance(excinfo.value, SpecError):
-            return str(excinfo.value)
+            return text.terminal_safe(str(excinfo.value))
         return super().repr_failure(excinfo)
 
     def inventory(self) -> list[dict[str, Any]]:
@@ -202,7 +202,9 @@ class CheckItem(pytest.Item):
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str | Any:
         if isinstance(excinfo.value, CheckFailed):
-            return text.format_failure(excinfo.value.run.to_result(explain=True))
+            return text.terminal_safe(
+                text.format_failure(excinfo.value.run.to_result(explain=True))
+            )
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -211,7 +213,7 @@ class CheckItem(pytest.Item):
         return (
             self.path,
             c.loc.line - 1,
-            f"{c.principal.name} {c.action}{where}: expect {c.expected}",
+            text.terminal_safe(f"{c.principal.name} {c.action}{where}: expect {c.expected}"),
         )
 
 
@@ -412,9 +414,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state.results_path is not None:
         parts.append(f"policy results: {_shown(state.results_path, config)}")
     if parts:
-        terminalreporter.write_line("; ".join(parts))
+        terminalreporter.write_line(text.terminal_safe("; ".join(parts)))
     for message in state.write_errors:
-        terminalreporter.write_line(f"policyspec: error: {message}", red=True)
+        terminalreporter.write_line(text.terminal_safe(f"policyspec: error: {message}"), red=True)
 
 
 def _shown(path: Path, config: pytest.Config) -> str:
