@@ -168,6 +168,8 @@ class Witness:
     decision: str
     step: str
     multi_valued: frozenset[str]
+    #: the keys (lowercased) that range for this caller: the ones the words mention
+    ranging: frozenset[str]
     summary: str
 
     def request(self, question: Question, step: str) -> Request:
@@ -382,6 +384,7 @@ class _Choice:
 class _Plan:
     groups: list[list[_Choice]]
     multi: frozenset[str]
+    ranging: frozenset[str]
 
 
 _MAX_GROUP = 4096
@@ -498,7 +501,8 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
         group_keys = sorted(members[root])
         group_blocks = [st for st, read in blocks if find(read[0]) == root]
         groups.append(_group_choices(group_keys, values, group_blocks, bases, names, time_keys))
-    return _Plan(groups, frozenset(multi))
+    ranging = {k for k in values if k != _TIME} | set(time_keys)
+    return _Plan(groups, frozenset(multi), frozenset(ranging))
 
 
 def _as_seen(resource: Resource | None, step: str) -> Resource | None:
@@ -657,6 +661,7 @@ def _witness(
         verdict,
         breaking.request.action,
         plan.multi,
+        plan.ranging,
         "",
     )
     return replace(witness, summary=describe(q, witness, breaking))
@@ -698,11 +703,14 @@ def describe(q: Question, w: Witness, d: Decision) -> str:
     lowered = {k.lower(): k for k in ctx}
     shown: list[str] = []
     absent: list[str] = []
-    for key in sorted(read):
-        if key.lower() in lowered:
-            name = lowered[key.lower()]
-            if key.lower() in _CALLER_KEYS or key.lower().startswith("aws:principaltag/"):
-                continue
+    for key in sorted(read, key=str.lower):
+        low = key.lower()
+        if low.startswith("aws:principaltag/") or (low in _CALLER_KEYS and low in lowered):
+            continue  # said with the caller
+        if low not in w.ranging and not (low in _CALLER_KEYS and low not in lowered):
+            continue  # fixed by the spec or derived from the repository
+        if low in lowered:
+            name = lowered[low]
             shown.append(f"{name} = {_show_value(tuple(ctx[name]), name in w.multi_valued)}")
         else:
             absent.append(key)
