@@ -1519,3 +1519,33 @@ def test_a_document_repeated_in_many_files_is_placed_like_a_fresh_compile(tmp_pa
     (repo,) = [p for p in result["steps"][0]["explanation"]["policies"] if p["name"] == "repo"]
     assert result["passed"] and (repo["file"], repo["line"]) == ("spec.yaml", 9)
     assert [(s["index"], s["line"]) for s in repo["statements"]] == [(1, 16)]
+
+
+def test_a_context_value_is_bounded_in_size(tmp_path: Path) -> None:
+    """A megabyte of aws:UserAgent (a hostile input that made wildcard matching crawl) and a
+    key with thousands of values are located errors."""
+    values = ", ".join(["x"] * 1001)
+    text = PRINCIPALS + dedent(f"""\
+    context: {{aws:TagKeys: [{values}]}}
+    cases:
+      - principal: ci
+        allow: ecr:GetAuthorizationToken
+        context: {{aws:SourceIp: 10.0.0.1, aws:UserAgent: {"a" * 1_000_000}}}
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:6:24: this key has 1,001 values; at most 1,000 values of a context key are read",
+        "spec.yaml:10:54: this context value is 1,000,000 characters long; values of at most "
+        "8,192 characters are read",
+    ]
+    # the longest value accepted
+    spec = load(
+        tmp_path,
+        PRINCIPALS
+        + dedent(f"""\
+    cases:
+      - principal: ci
+        allow: ecr:GetAuthorizationToken
+        context: {{aws:UserAgent: {"a" * 8192}}}
+    """),
+    )
+    assert len(spec.checks[0].context["aws:UserAgent"][0]) == 8192

@@ -30,7 +30,15 @@ from runner.spec.yamlsafe import (
     where,
 )
 
-__all__ = ["ContextValue", "Definition", "Entry", "Reader", "SourceFile"]
+__all__ = [
+    "MAX_CONTEXT_VALUE",
+    "MAX_CONTEXT_VALUES",
+    "ContextValue",
+    "Definition",
+    "Entry",
+    "Reader",
+    "SourceFile",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -38,6 +46,11 @@ _CONDITION_KEY = re.compile(r"^[A-Za-z0-9-]+:\S+$")
 _PLURAL = {"policy": "policies", "principal": "principals", "resource": "resources"}
 #: The longest problem message, in characters.
 _MAX_MESSAGE = 2000
+#: The longest value of a context key, in characters, and the most values one key may have.
+#: Policies are matched against context values (wildcards, addresses, dates), so a value is
+#: bounded like a policy is; an IAM request carries short values.
+MAX_CONTEXT_VALUE = 8192
+MAX_CONTEXT_VALUES = 1000
 
 #: A mapping entry: its key node and its value node.
 Entry = tuple[ScalarNode, Node]
@@ -218,11 +231,27 @@ class Reader:
     def context_values(self, f: SourceFile, node: Node) -> tuple[str, ...] | None:
         want = "a string or a list of strings"
         items = node.value if isinstance(node, SequenceNode) else [node]
+        if len(items) > MAX_CONTEXT_VALUES:
+            self.error(
+                f,
+                node,
+                f"this key has {len(items):,} values; at most {MAX_CONTEXT_VALUES:,} values "
+                "of a context key are read",
+            )
+            return None
         out: list[str] = []
         for item in items:
             if isinstance(item, ScalarNode) and item.tag == BOOL:
                 out.append(bool_text(item))
             elif isinstance(item, ScalarNode) and item.tag in TEXT_TAGS:
+                if len(item.value) > MAX_CONTEXT_VALUE:
+                    self.error(
+                        f,
+                        item,
+                        f"this context value is {len(item.value):,} characters long; values "
+                        f"of at most {MAX_CONTEXT_VALUE:,} characters are read",
+                    )
+                    return None
                 out.append(item.value)  # numbers as written: 042 stays "042"
             else:
                 got = describe(item)
