@@ -1549,3 +1549,41 @@ def test_a_context_value_is_bounded_in_size(tmp_path: Path) -> None:
     """),
     )
     assert len(spec.checks[0].context["aws:UserAgent"][0]) == 8192
+
+
+def _include_chain(root: Path, depth: int, last: str) -> None:
+    for i in range(depth):
+        (root / f"_inc{i}.yaml").write_text(f"include: [_inc{i + 1}.yaml]\n")
+    (root / f"_inc{depth}.yaml").write_text(last)
+
+
+def test_an_include_chain_of_any_depth_is_read(tmp_path: Path) -> None:
+    _include_chain(tmp_path, 2000, "principals:\n  ci: arn:aws:iam::111122223333:role/ci\n")
+    spec = load(
+        tmp_path,
+        "include: [_inc0.yaml]\ncases:\n  - {principal: ci, deny: ecr:GetAuthorizationToken}\n",
+    )
+    assert [c.test_id for c in spec.checks] == ["case1[ci-ecr:GetAuthorizationToken]"]
+
+
+def test_a_deep_include_chain_with_a_mistake_is_located_and_other_files_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.cli import main
+
+    _include_chain(tmp_path, 2000, "principals:\n  ci: arn:aws:iam::111122223333:role/ci\n  x")
+    write(
+        tmp_path,
+        {
+            "a.yaml": "include: [_inc0.yaml]\ncases:\n  - {principal: ci, deny: pull}\n",
+            "b.yaml": PRINCIPALS + "cases:\n  - {principal: ci, deny: ecr:GetAuthorizationToken}\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "."]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "_inc2000.yaml:4:1: invalid YAML: could not find expected ':' (while scanning a simple "
+        "key on line 3)"
+    ]
+    assert [json.loads(line)["file"] for line in out.splitlines()] == ["b.yaml"]

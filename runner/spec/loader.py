@@ -42,7 +42,11 @@ def load_spec(path: str | os.PathLike[str], *, display_root: Path | None = None)
     reader = Reader()
     # Loading allocates many small, acyclic objects (YAML nodes, checks): see runner.speed.
     with collector_paused():
-        spec = _load(reader, places, spec_path)
+        try:
+            spec = _load(reader, places, spec_path)
+        except RecursionError:  # every walk is iterative or bounded; this is a last guard
+            reader.error(places.show(spec_path), None, "the spec is nested too deeply to be read")
+            spec = None
     if reader.problems:
         raise SpecError(_unique(reader.problems))
     assert spec is not None
