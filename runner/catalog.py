@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from runner import words
+from runner import wildcards, words
 
 __all__ = [
     "ACTIONS",
@@ -105,20 +104,14 @@ def closest_actions(text: str, n: int = 3) -> tuple[str, ...]:
     return tuple(_BY_LOWER[name] for score, name in scored[:n] if score >= floor)
 
 
-def wildcard_action_regex(pattern: str) -> re.Pattern[str]:
-    """An IAM action pattern (``*`` any run, ``?`` one character) as a case-insensitive regex."""
-    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
-
-
 @functools.lru_cache(maxsize=4096)  # the same few patterns recur across a run's policies
 def matching_actions(pattern: str) -> tuple[str, ...]:
     """Catalog actions matched by an IAM action pattern (any case), in catalog order."""
     if "*" not in pattern and "?" not in pattern:
         name = _BY_LOWER.get(pattern.lower())
         return (name,) if name else ()
-    rx = wildcard_action_regex(pattern)
-    return tuple(name for name in ACTIONS if rx.fullmatch(name))
+    matcher = wildcards.compile_pattern(pattern, ignore_case=True)
+    return tuple(name for name in ACTIONS if matcher.fullmatch(name))
 
 
 def resolve_action(text: str) -> list[str]:

@@ -77,3 +77,17 @@ def test_several_equally_close_names_are_all_offered() -> None:
 def test_is_account_level_refuses_names_outside_the_catalog() -> None:
     with pytest.raises(KeyError):
         catalog.is_account_level("ecr:batchgetimage")
+
+
+def test_a_hostile_action_pattern_answers_at_once() -> None:
+    """``?`` and ``*`` alternating: a backtracking regex takes seconds at eight pairs, and
+    doubles with each one more."""
+    with pytest.raises(catalog.UnknownAction, match="matches no Amazon ECR action"):
+        catalog.resolve_action("ecr:" + "*?" * 2_000 + "*Z")
+    # at least five characters before "image", any case
+    assert catalog.resolve_action("ecr:" + "*?" * 5 + "*image") == [
+        "ecr:BatchDeleteImage",
+        "ecr:BatchGetImage",
+        "ecr:BatchImportUpstreamImage",
+        "ecr:ReplicateImage",
+    ]

@@ -20,7 +20,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.model import PolicyProblem, RequestContext
+from runner.model import PolicyKind, PolicyProblem, RequestContext
+from runner.policy import compile_policy
 from runner.policy.conditions import compile_conditions
 
 CASES_DIR = Path(__file__).parent / "engine_cases"
@@ -278,3 +279,30 @@ def test_like_without_wildcards_is_equals(policy: str, request: str) -> None:
     ctx = RequestContext({"k:v": [request]})
     like = _compile({"StringLike": {"k:v": policy}}).evaluate(ctx)
     assert like is _compile({"StringEquals": {"k:v": policy}}).evaluate(ctx)
+
+
+# --- hostile patterns -----------------------------------------------------------------------
+
+
+def test_a_hostile_string_like_in_a_policy_within_aws_limits_answers_at_once() -> None:
+    """5,000 ``*a`` segments (an identity policy of 10,100 characters, under IAM's 10,240)
+    against a megabyte of aws:UserAgent: a backtracking regex or a set-of-states automaton
+    never finishes; the greedy matcher answers in milliseconds. StringNotLike sees the
+    opposite."""
+    pattern = "*a" * 5_000 + "*"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Deny",
+            "Action": "ecr:*",
+            "Resource": "*",
+            "Condition": {"StringLike": {"aws:UserAgent": pattern}},
+        },
+    }
+    policy = compile_policy(document, PolicyKind.IDENTITY, name="hostile")
+    conditions = policy.statements[0].conditions
+    assert conditions is not None
+    assert conditions.evaluate(RequestContext({"aws:UserAgent": ["a" * 1_000_000]})) is True
+    assert conditions.evaluate(RequestContext({"aws:UserAgent": ["ab" * 2_499]})) is False
+    negated = _compile({"StringNotLike": {"aws:UserAgent": pattern + "b"}})
+    assert negated.evaluate(RequestContext({"aws:UserAgent": ["a" * 1_000_000]})) is True

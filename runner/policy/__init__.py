@@ -8,7 +8,8 @@ problem found.
 The rooms: :mod:`~runner.policy.grammar` (the document and its statements), ``elements``
 (Action, Resource and Principal values), ``limits`` (size and characters), ``compiled`` (what
 the engine reads), ``predefined`` (FullAWSAccess, RCPFullAWSAccess), ``conditions`` and
-``operators`` (the Condition element), ``variables`` and ``wildcards`` (policy text),
+``operators`` (the Condition element), ``variables`` (policy text with variables, matched by
+the wildcard matchers of :mod:`runner.wildcards`, which the action catalog uses too),
 ``matching`` (actions, resources, principals at evaluation).
 """
 

@@ -18,7 +18,7 @@ from runner import catalog, words
 from runner.model import SERVICE_PRINCIPAL, PolicyKind, PolicyPath, PolicyProblem
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.policy.variables import Template, TemplateError, compile_template, wildcard_regex
-from runner.policy.wildcards import Matcher
+from runner.wildcards import Matcher
 
 __all__ = ["ElementReader", "has_wildcard", "show", "unknown_key"]
 

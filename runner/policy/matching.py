@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from runner.model import Principal, PrincipalType, RequestContext
 from runner.policy.variables import Template
-from runner.policy.wildcards import Matcher
+from runner.wildcards import Matcher
 
 __all__ = [
     "GRANT_ACCOUNT",

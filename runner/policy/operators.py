@@ -27,7 +27,7 @@ from typing import Any
 
 from runner.model import PolicyPath, PolicyProblem, RequestContext
 from runner.policy.variables import Template, TemplateError, compile_template
-from runner.policy.wildcards import Matcher
+from runner.wildcards import Matcher
 
 __all__ = [
     "OPERATORS",

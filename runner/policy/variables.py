@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from runner.model import RequestContext
-from runner.policy.wildcards import Atom, Matcher, Mode, compile_atoms, token_regex
+from runner.wildcards import Atom, Matcher, Mode, compile_atoms, token_regex
 
 __all__ = ["Template", "TemplateError", "compile_template", "token_regex", "wildcard_regex"]
 
