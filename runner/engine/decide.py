@@ -1,0 +1,541 @@
+"""The decision rules: evidence gathered from the policies, and one function that decides.
+
+This is the only module that knows how AWS combines policies (AWS pages "Policy evaluation
+logic", "Cross-account policy evaluation logic", "Permissions boundaries for IAM entities",
+"Session policies", "Service control policies", "Resource control policies (RCPs)"):
+
+1. an applicable ``Deny`` anywhere (SCP, RCP, repository policy, identity policy, boundary,
+   session policy) makes the answer ``explicit-deny``;
+2. SCPs apply to principals of member accounts (not the management account, service-linked
+   roles, service principals or callers outside the organization): one attached SCP must allow;
+3. RCPs apply to resources of member accounts; ``RCPFullAWSAccess`` is always attached, so
+   they only ever deny;
+4. the principal side and the resource side combine as the same-account and cross-account
+   rules say (see :func:`decide`).
+
+:func:`gather` matches every policy that takes part against the request and states each
+gate's result (:class:`Evidence`); :func:`decide` combines those results into a
+:class:`Ruling`. Neither words anything: ``explain.py`` does, from the same evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+from runner import catalog
+from runner.engine.context import LazyContext, as_created
+from runner.model import Gate, Organization, PolicyKind, Principal, PrincipalType, Request, Verdict
+from runner.policy import CompiledPolicy, CompiledStatement
+from runner.policy.matching import GRANT_ACCOUNT, GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
+from runner.speed import interned
+
+__all__ = [
+    "CREATE_REPOSITORY",
+    "Evidence",
+    "GateReport",
+    "GateResult",
+    "PolicyEvidence",
+    "Rule",
+    "Ruling",
+    "Skipped",
+    "Why",
+    "decide",
+    "gather",
+]
+
+CREATE_REPOSITORY: Final = "ecr:CreateRepository"
+# Enum members read through their class cost a descriptor call each; hot code reads these
+# module-level names instead (runner/speed.py).
+_SCP, _RCP, _RESOURCE = PolicyKind.SCP, PolicyKind.RCP, PolicyKind.RESOURCE
+_IDENTITY, _BOUNDARY, _SESSION = PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION
+_ROOT, _SERVICE, _ANONYMOUS = PrincipalType.ROOT, PrincipalType.SERVICE, PrincipalType.ANONYMOUS
+_FEDERATED_USER = PrincipalType.FEDERATED_USER
+
+# ---------------------------------------------------------------------------------------------
+# Evidence
+
+
+class GateResult(enum.StrEnum):
+    """What one gate says about a request (a gate that does not take part: ``not-applicable``)."""
+
+    ALLOW = "allow"
+    EXPLICIT_DENY = "explicit-deny"
+    IMPLICIT_DENY = "implicit-deny"
+    NOT_APPLICABLE = "not-applicable"
+
+
+class Why(enum.Enum):
+    """Why a gate has its result, or why a policy was not consulted."""
+
+    # a guardrail that does not apply (SCPs, RCPs)
+    NO_ORGANIZATION = enum.auto()
+    SERVICE_PRINCIPAL = enum.auto()
+    NO_ACCOUNT = enum.auto()
+    NO_RESOURCE_ACCOUNT = enum.auto()
+    MANAGEMENT_ACCOUNT = enum.auto()
+    NOT_A_MEMBER = enum.auto()
+    SERVICE_LINKED_ROLE = enum.auto()
+    NONE_ATTACHED = enum.auto()
+    # a gate that takes part
+    STATEMENT_ALLOWS = enum.auto()
+    NO_STATEMENT_ALLOWS = enum.auto()
+    NO_RCP_DENIES = enum.auto()
+    NAMES_CALLER = enum.auto()
+    NAMES_ROLE = enum.auto()
+    NAMES_ACCOUNT = enum.auto()
+    ROOT_USER = enum.auto()
+    NO_POLICY = enum.auto()
+    FEDERATED_WITHOUT_SESSION_POLICY = enum.auto()
+    NO_IDENTITY_SIDE = enum.auto()
+    # the repository policy does not take part
+    ACCOUNT_LEVEL = enum.auto()
+    CREATES_REPOSITORY = enum.auto()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GateReport:
+    """One gate's result and why (the statement behind an allow is in the evidence). There is
+    one report per combination, defined below: reports compare by identity."""
+
+    gate: Gate
+    result: GateResult
+    why: Why
+
+
+_NA, _ALLOW, _DENY = GateResult.NOT_APPLICABLE, GateResult.ALLOW, GateResult.IMPLICIT_DENY
+SCP_NO_ORGANIZATION: Final = GateReport(Gate.SCP, _NA, Why.NO_ORGANIZATION)
+SCP_SERVICE_PRINCIPAL: Final = GateReport(Gate.SCP, _NA, Why.SERVICE_PRINCIPAL)
+SCP_NO_ACCOUNT: Final = GateReport(Gate.SCP, _NA, Why.NO_ACCOUNT)
+SCP_MANAGEMENT_ACCOUNT: Final = GateReport(Gate.SCP, _NA, Why.MANAGEMENT_ACCOUNT)
+SCP_NOT_A_MEMBER: Final = GateReport(Gate.SCP, _NA, Why.NOT_A_MEMBER)
+SCP_SERVICE_LINKED_ROLE: Final = GateReport(Gate.SCP, _NA, Why.SERVICE_LINKED_ROLE)
+SCP_NONE_ATTACHED: Final = GateReport(Gate.SCP, _NA, Why.NONE_ATTACHED)
+SCP_ALLOWS: Final = GateReport(Gate.SCP, _ALLOW, Why.STATEMENT_ALLOWS)
+SCP_DENIES: Final = GateReport(Gate.SCP, _DENY, Why.NO_STATEMENT_ALLOWS)
+RCP_NO_ORGANIZATION: Final = GateReport(Gate.RCP, _NA, Why.NO_ORGANIZATION)
+RCP_NO_RESOURCE_ACCOUNT: Final = GateReport(Gate.RCP, _NA, Why.NO_RESOURCE_ACCOUNT)
+RCP_MANAGEMENT_ACCOUNT: Final = GateReport(Gate.RCP, _NA, Why.MANAGEMENT_ACCOUNT)
+RCP_NOT_A_MEMBER: Final = GateReport(Gate.RCP, _NA, Why.NOT_A_MEMBER)
+RCP_SERVICE_LINKED_ROLE: Final = GateReport(Gate.RCP, _NA, Why.SERVICE_LINKED_ROLE)
+RCP_NONE_ATTACHED: Final = GateReport(Gate.RCP, _NA, Why.NONE_ATTACHED)
+#: RCPFullAWSAccess allows everything; attached RCPs can only deny
+RCP_ALLOWS: Final = GateReport(Gate.RCP, _ALLOW, Why.NO_RCP_DENIES)
+RESOURCE_ACCOUNT_LEVEL: Final = GateReport(Gate.RESOURCE, _NA, Why.ACCOUNT_LEVEL)
+RESOURCE_CREATES_REPOSITORY: Final = GateReport(Gate.RESOURCE, _DENY, Why.CREATES_REPOSITORY)
+RESOURCE_NO_POLICY: Final = GateReport(Gate.RESOURCE, _DENY, Why.NO_POLICY)
+RESOURCE_DENIES: Final = GateReport(Gate.RESOURCE, _DENY, Why.NO_STATEMENT_ALLOWS)
+RESOURCE_NAMES_CALLER: Final = GateReport(Gate.RESOURCE, _ALLOW, Why.NAMES_CALLER)
+RESOURCE_NAMES_ROLE: Final = GateReport(Gate.RESOURCE, _ALLOW, Why.NAMES_ROLE)
+RESOURCE_NAMES_ACCOUNT: Final = GateReport(Gate.RESOURCE, _ALLOW, Why.NAMES_ACCOUNT)
+IDENTITY_NONE_FOR_CALLER: Final = GateReport(Gate.IDENTITY, _NA, Why.NO_IDENTITY_SIDE)
+IDENTITY_ROOT_USER: Final = GateReport(Gate.IDENTITY, _ALLOW, Why.ROOT_USER)
+IDENTITY_ALLOWS: Final = GateReport(Gate.IDENTITY, _ALLOW, Why.STATEMENT_ALLOWS)
+IDENTITY_NO_POLICY: Final = GateReport(Gate.IDENTITY, _DENY, Why.NO_POLICY)
+IDENTITY_DENIES: Final = GateReport(Gate.IDENTITY, _DENY, Why.NO_STATEMENT_ALLOWS)
+BOUNDARY_NONE: Final = GateReport(Gate.BOUNDARY, _NA, Why.NO_POLICY)
+BOUNDARY_ALLOWS: Final = GateReport(Gate.BOUNDARY, _ALLOW, Why.STATEMENT_ALLOWS)
+BOUNDARY_DENIES: Final = GateReport(Gate.BOUNDARY, _DENY, Why.NO_STATEMENT_ALLOWS)
+SESSION_NONE: Final = GateReport(Gate.SESSION, _NA, Why.NO_POLICY)
+SESSION_ALLOWS: Final = GateReport(Gate.SESSION, _ALLOW, Why.STATEMENT_ALLOWS)
+SESSION_DENIES: Final = GateReport(Gate.SESSION, _DENY, Why.NO_STATEMENT_ALLOWS)
+SESSION_FEDERATED_WITHOUT_POLICY: Final = GateReport(
+    Gate.SESSION, _DENY, Why.FEDERATED_WITHOUT_SESSION_POLICY
+)
+_GRANTS: Final = {
+    GRANT_DIRECT: RESOURCE_NAMES_CALLER,
+    GRANT_ROLE: RESOURCE_NAMES_ROLE,
+    GRANT_ACCOUNT: RESOURCE_NAMES_ACCOUNT,
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GateReports:
+    """The result of every gate. ``boundary`` and ``session`` are None for a caller without
+    an identity side (a service principal, an anonymous caller)."""
+
+    scp: GateReport
+    rcp: GateReport
+    resource: GateReport
+    identity: GateReport
+    boundary: GateReport | None
+    session: GateReport | None
+
+
+#: The gate each kind of policy belongs to; policies are gathered, and denies looked for, in
+#: this order.
+GATE_OF_KIND: Final = {
+    PolicyKind.SCP: Gate.SCP,
+    PolicyKind.RCP: Gate.RCP,
+    PolicyKind.RESOURCE: Gate.RESOURCE,
+    PolicyKind.IDENTITY: Gate.IDENTITY,
+    PolicyKind.BOUNDARY: Gate.BOUNDARY,
+    PolicyKind.SESSION: Gate.SESSION,
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolicyEvidence:
+    """One policy that took part: its applicable ``Deny`` and ``Allow`` statements (action,
+    resource, principal and conditions all match), in document order."""
+
+    policy: CompiledPolicy
+    denies: tuple[CompiledStatement, ...]
+    allows: tuple[CompiledStatement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A policy attached to the repository that does not take part, and why."""
+
+    policy: CompiledPolicy
+    why: Why
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Evidence:
+    """Everything the decision rests on. ``request`` is the request as decided (for
+    ``ecr:CreateRepository``, the repository as it is created); ``arn`` the resource matched
+    (``*`` for an account-level action). ``policies`` are in gate order (SCPs, RCPs, the
+    repository policy, identity policies, boundary, session policy)."""
+
+    request: Request
+    arn: str
+    account_level: bool
+    context: LazyContext
+    policies: tuple[PolicyEvidence, ...]
+    skipped: tuple[Skipped, ...]
+    gates: GateReports
+
+    def allows(self, kind: PolicyKind) -> list[tuple[CompiledPolicy, CompiledStatement]]:
+        """The applicable Allow statements of the policies of ``kind``, with their policies."""
+        return [(ev.policy, s) for ev in self.policies if ev.policy.kind is kind for s in ev.allows]
+
+    def denies(self) -> list[tuple[CompiledPolicy, CompiledStatement]]:
+        """Every applicable Deny statement, in gate order, with its policy."""
+        return [(ev.policy, s) for ev in self.policies for s in ev.denies]
+
+
+# The same few policy results and gate combinations recur across requests (runner/speed.py).
+_policy_evidence = interned(8192)(PolicyEvidence)
+_gate_reports = interned(1024)(GateReports)
+_NONE: tuple[CompiledStatement, ...] = ()
+
+
+def _match(
+    policy: CompiledPolicy, action: str, arn: str, p: Principal, ctx: LazyContext
+) -> PolicyEvidence:
+    denies = allows = _NONE
+    for stmt in policy.by_action.get(action, _NONE):
+        res = stmt.resource
+        if res is not None and not res.matches(arn, ctx):
+            continue
+        pm = stmt.principal
+        if pm is not None and not pm.matches(p):
+            continue
+        cond = stmt.conditions
+        if cond is not None and not ctx.holds(cond):
+            continue
+        if stmt.effect == "Deny":
+            denies = (*denies, stmt)
+        else:
+            allows = (*allows, stmt)
+    return _policy_evidence(policy, denies, allows)
+
+
+def _scp_exemption(p: Principal, org: Organization) -> GateReport | None:
+    """None when SCPs apply to ``p``; otherwise the report of why not."""
+    if p.type is _SERVICE:
+        return SCP_SERVICE_PRINCIPAL
+    if p.type is _ANONYMOUS or p.account is None:
+        return SCP_NO_ACCOUNT
+    if p.account == org.management_account:
+        return SCP_MANAGEMENT_ACCOUNT
+    if p.account not in org.accounts:
+        return SCP_NOT_A_MEMBER
+    if p.is_service_linked_role:
+        return SCP_SERVICE_LINKED_ROLE
+    if not org.scps:
+        return SCP_NONE_ATTACHED
+    return None
+
+
+def rcp_account(request: Request, account_level: bool) -> str | None:
+    """The account whose RCPs apply. An action with no resource type is checked against the
+    RCPs of the caller's account ("Resource control policies (RCPs)"); account-level ECR
+    actions act on the caller's own registry."""
+    if account_level:
+        return request.principal.account
+    return request.resource.account if request.resource is not None else None
+
+
+def _rcp_exemption(p: Principal, org: Organization, account: str | None) -> GateReport | None:
+    """None when the RCPs of ``account`` apply to the request; otherwise the report of why not."""
+    if account is None:
+        return RCP_NO_RESOURCE_ACCOUNT
+    if account == org.management_account:
+        return RCP_MANAGEMENT_ACCOUNT
+    if account not in org.accounts:
+        return RCP_NOT_A_MEMBER
+    if p.is_service_linked_role:
+        # "Resource control policies (RCPs)", resources and entities not restricted by RCPs
+        return RCP_SERVICE_LINKED_ROLE
+    if not org.rcps:
+        return RCP_NONE_ATTACHED
+    return None
+
+
+def gather(request: Request, now: dt.datetime) -> Evidence:
+    """Match every policy that takes part in ``request`` and state each gate's result.
+    Raises ValueError for a request that cannot exist (see ``evaluate``)."""
+    action = request.action
+    try:
+        account_level = catalog.is_account_level(action)
+    except KeyError:
+        raise ValueError(f"{action!r} is not an Amazon ECR action of the catalog") from None
+    res = request.resource
+    skipped: tuple[Skipped, ...] = ()
+    if action == CREATE_REPOSITORY and res is not None and (res.policy or res.tags):
+        # The repository does not exist before ecr:CreateRepository makes it: no repository
+        # policy and no resource tags take part; aws:RequestTag / aws:TagKeys are the
+        # request's tags.
+        if res.policy is not None:
+            skipped = (Skipped(res.policy, Why.CREATES_REPOSITORY),)
+        res = as_created(res)
+        request = Request(request.principal, action, res, request.context, request.organization)
+    if account_level:
+        arn = "*"
+    elif res is None:
+        raise ValueError(f"{action} acts on a repository: the request needs a resource")
+    else:
+        arn = res.arn
+    p = request.principal
+    ptype = p.type
+    if ptype is _ROOT and (p.policies or p.boundary or p.session_policy):
+        raise ValueError(
+            "the root user cannot have identity policies, a boundary or a session policy"
+        )
+    ctx = LazyContext(request, account_level, now)
+    org = request.organization
+    policies: list[PolicyEvidence] = []
+
+    # guardrails
+    scp: GateReport | None
+    rcp: GateReport | None
+    if org is None:
+        scp, rcp = SCP_NO_ORGANIZATION, RCP_NO_ORGANIZATION
+    else:
+        scp = _scp_exemption(p, org)
+        if scp is None:
+            scp = SCP_DENIES
+            for pol in org.scps:
+                ev = _match(pol, action, arn, p, ctx)
+                policies.append(ev)
+                if ev.allows:
+                    scp = SCP_ALLOWS
+        rcp = _rcp_exemption(p, org, rcp_account(request, account_level))
+        if rcp is None:
+            rcp = RCP_ALLOWS
+            policies.extend(_match(pol, action, arn, p, ctx) for pol in org.rcps)
+
+    # the resource side: the strongest way an applicable Allow names the caller
+    if account_level:
+        resource = RESOURCE_ACCOUNT_LEVEL
+        if res is not None and res.policy is not None:
+            skipped = (*skipped, Skipped(res.policy, Why.ACCOUNT_LEVEL))
+    elif res is None or res.policy is None:
+        resource = (
+            RESOURCE_CREATES_REPOSITORY if action == CREATE_REPOSITORY else RESOURCE_NO_POLICY
+        )
+    else:
+        ev = _match(res.policy, action, arn, p, ctx)
+        policies.append(ev)
+        grant = GRANT_NONE
+        for stmt in ev.allows:
+            if stmt.principal is not None:
+                grant = max(grant, stmt.principal.grant(p))
+        resource = RESOURCE_DENIES if grant == GRANT_NONE else _GRANTS[grant]
+
+    # the identity side: identity policies, then the boundary and the session policy
+    if ptype is _SERVICE or ptype is _ANONYMOUS:  # no identity side
+        gates = _gate_reports(scp, rcp, resource, IDENTITY_NONE_FOR_CALLER, None, None)
+        return Evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
+    identity = IDENTITY_DENIES if p.policies else IDENTITY_NO_POLICY
+    for pol in p.policies:
+        ev = _match(pol, action, arn, p, ctx)
+        policies.append(ev)
+        if ev.allows:
+            identity = IDENTITY_ALLOWS
+    if ptype is _ROOT:
+        # There are no identity policies for the root user: it holds every permission in its
+        # own account (limited only by SCPs and by explicit denies).
+        identity = IDENTITY_ROOT_USER
+    if p.boundary is None:
+        boundary = BOUNDARY_NONE
+    else:
+        ev = _match(p.boundary, action, arn, p, ctx)
+        policies.append(ev)
+        boundary = BOUNDARY_ALLOWS if ev.allows else BOUNDARY_DENIES
+    if p.session_policy is not None:
+        ev = _match(p.session_policy, action, arn, p, ctx)
+        policies.append(ev)
+        session = SESSION_ALLOWS if ev.allows else SESSION_DENIES
+    elif ptype is _FEDERATED_USER:
+        # GetFederationToken: without a session policy the federated user session has no
+        # permissions from identity policies (AWS STS API reference, "GetFederationToken").
+        session = SESSION_FEDERATED_WITHOUT_POLICY
+    else:
+        session = SESSION_NONE
+    gates = _gate_reports(scp, rcp, resource, identity, boundary, session)
+    return Evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
+
+
+# ---------------------------------------------------------------------------------------------
+# The decision
+
+
+class Rule(enum.Enum):
+    """The rule that decided, with its verdict and the kinds of policy whose applicable Allow
+    statements it rests on (an explicit deny rests on every applicable Deny; other denials on
+    nothing). Each value starts with the rule's own name, so that no two rules are one."""
+
+    DENIED = ("denied", Verdict.EXPLICIT_DENY, ())
+    NO_SCP_ALLOWS = ("no-scp-allows", Verdict.IMPLICIT_DENY, ())
+    #: a caller without identity policies (a service, anonymous) and an account-level action
+    NO_IDENTITY_SIDE = ("no-identity-side", Verdict.IMPLICIT_DENY, ())
+    #: a service or anonymous caller allowed by the repository policy
+    REPOSITORY_POLICY_GRANTS = ("repository-policy-grants", Verdict.ALLOW, (_SCP, _RESOURCE))
+    #: a service or anonymous caller the repository policy does not allow
+    REPOSITORY_POLICY_REFUSES = ("repository-policy-refuses", Verdict.IMPLICIT_DENY, ())
+    IDENTITY_GRANTS = ("identity-grants", Verdict.ALLOW, (_SCP, _IDENTITY, _BOUNDARY, _SESSION))
+    #: an account-level action the identity side does not allow
+    IDENTITY_REFUSES = ("identity-refuses", Verdict.IMPLICIT_DENY, ())
+    #: same account: the repository policy names the caller itself
+    NAMES_CALLER = ("names-caller", Verdict.ALLOW, (_SCP, _RESOURCE))
+    #: same account: the repository policy names the caller's role, within its limits
+    NAMES_ROLE = ("names-role", Verdict.ALLOW, (_SCP, _RESOURCE, _BOUNDARY, _SESSION))
+    #: same account: the repository policy names the caller's role, beyond its limits
+    ROLE_BEYOND_LIMITS = ("role-beyond-limits", Verdict.IMPLICIT_DENY, ())
+    #: same account: neither side allows
+    SAME_ACCOUNT_REFUSES = ("same-account-refuses", Verdict.IMPLICIT_DENY, ())
+    #: across accounts: the identity side does not allow
+    CROSS_ACCOUNT_IDENTITY_REFUSES = ("cross-account-identity-refuses", Verdict.IMPLICIT_DENY, ())
+    #: across accounts: the identity side allows, the repository policy does not
+    CROSS_ACCOUNT_REPOSITORY_REFUSES = (
+        "cross-account-repository-refuses",
+        Verdict.IMPLICIT_DENY,
+        (),
+    )
+    CROSS_ACCOUNT_GRANTS = (
+        "cross-account-grants",
+        Verdict.ALLOW,
+        (_SCP, _IDENTITY, _BOUNDARY, _SESSION, _RESOURCE),
+    )
+
+    # members are singletons: hash them by identity, in C (a dict keyed by rules is read
+    # for every decision; runner/speed.py)
+    __hash__ = object.__hash__
+
+    def __init__(self, _name: str, verdict: Verdict, cites: tuple[PolicyKind, ...]) -> None:
+        self.verdict = verdict
+        self.cites = cites
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Ruling:
+    """The decision: its verdict, the deciding gate and the rule that applied. There is one
+    ruling per combination, defined below: rulings compare by identity."""
+
+    verdict: Verdict
+    gate: Gate
+    rule: Rule
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _ByPart:
+    """The rulings of one rule, by the part of the identity side that fails first."""
+
+    identity: Ruling
+    boundary: Ruling
+    session: Ruling
+
+    @classmethod
+    def of(cls, rule: Rule) -> _ByPart:
+        return cls(*(Ruling(rule.verdict, g, rule) for g in (_G_IDENTITY, _G_BOUNDARY, _G_SESSION)))
+
+    def first_failing(self, identity_ok: bool, boundary_ok: bool) -> Ruling:
+        if not identity_ok:
+            return self.identity
+        return self.session if boundary_ok else self.boundary
+
+
+_G_IDENTITY, _G_BOUNDARY, _G_SESSION = Gate.IDENTITY, Gate.BOUNDARY, Gate.SESSION
+_DENIED: Final = {
+    kind: Ruling(Verdict.EXPLICIT_DENY, gate, Rule.DENIED) for kind, gate in GATE_OF_KIND.items()
+}
+_NO_SCP_ALLOWS: Final = Ruling(Verdict.IMPLICIT_DENY, Gate.SCP, Rule.NO_SCP_ALLOWS)
+_NO_IDENTITY_SIDE: Final = Ruling(Verdict.IMPLICIT_DENY, Gate.ACCOUNT_LEVEL, Rule.NO_IDENTITY_SIDE)
+_REPOSITORY_GRANTS: Final = Ruling(Verdict.ALLOW, Gate.RESOURCE, Rule.REPOSITORY_POLICY_GRANTS)
+_REPOSITORY_REFUSES: Final = Ruling(
+    Verdict.IMPLICIT_DENY, Gate.RESOURCE, Rule.REPOSITORY_POLICY_REFUSES
+)
+_IDENTITY_GRANTS: Final = Ruling(Verdict.ALLOW, Gate.IDENTITY, Rule.IDENTITY_GRANTS)
+_IDENTITY_REFUSES: Final = _ByPart.of(Rule.IDENTITY_REFUSES)
+_NAMES_CALLER: Final = Ruling(Verdict.ALLOW, Gate.RESOURCE, Rule.NAMES_CALLER)
+_NAMES_ROLE: Final = Ruling(Verdict.ALLOW, Gate.RESOURCE, Rule.NAMES_ROLE)
+_ROLE_BEYOND_LIMITS: Final = _ByPart.of(Rule.ROLE_BEYOND_LIMITS)
+_SAME_ACCOUNT_REFUSES: Final = _ByPart.of(Rule.SAME_ACCOUNT_REFUSES)
+_CROSS_IDENTITY_REFUSES: Final = _ByPart.of(Rule.CROSS_ACCOUNT_IDENTITY_REFUSES)
+_CROSS_REPOSITORY_REFUSES: Final = Ruling(
+    Verdict.IMPLICIT_DENY, Gate.RESOURCE, Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES
+)
+_CROSS_GRANTS: Final = Ruling(Verdict.ALLOW, Gate.RESOURCE, Rule.CROSS_ACCOUNT_GRANTS)
+
+
+def decide(ev: Evidence) -> Ruling:
+    """The decision over the evidence: every combination of gate results has its rule."""
+    for policy_ev in ev.policies:
+        if policy_ev.denies:  # policies are in gate order: the first deny names the gate
+            return _DENIED[policy_ev.policy.kind]
+    gates = ev.gates
+    if gates.scp is SCP_DENIES:
+        return _NO_SCP_ALLOWS
+    resource = gates.resource
+    boundary, session = gates.boundary, gates.session
+    if boundary is None or session is None:  # a service principal or an anonymous caller
+        if ev.account_level:
+            return _NO_IDENTITY_SIDE
+        return _REPOSITORY_GRANTS if resource.result is _ALLOW else _REPOSITORY_REFUSES
+
+    identity_ok = gates.identity.result is _ALLOW
+    boundary_ok = boundary.result is not _DENY
+    limits_ok = boundary_ok and session.result is not _DENY
+    side_ok = identity_ok and limits_ok
+    if ev.account_level:
+        if side_ok:
+            return _IDENTITY_GRANTS
+        return _IDENTITY_REFUSES.first_failing(identity_ok, boundary_ok)
+    request = ev.request
+    assert request.resource is not None  # gather() refuses a repository action without one
+    if request.principal.account == request.resource.account:
+        # Same account: the identity side OR the repository policy. A statement naming the
+        # caller directly (user, role session, federated user, "*") grants on its own; naming
+        # the role is still limited by the boundary and the session policy; naming the account
+        # delegates to IAM ("Policy evaluation logic", "Permissions boundaries for IAM entities").
+        if resource is RESOURCE_NAMES_CALLER:
+            return _NAMES_CALLER
+        if resource is RESOURCE_NAMES_ROLE and limits_ok:
+            return _NAMES_ROLE
+        if side_ok:
+            return _IDENTITY_GRANTS
+        if resource is RESOURCE_NAMES_ROLE:
+            return _ROLE_BEYOND_LIMITS.first_failing(True, boundary_ok)
+        return _SAME_ACCOUNT_REFUSES.first_failing(identity_ok, boundary_ok)
+    # Across accounts both sides must allow ("Cross-account policy evaluation logic").
+    if not side_ok:
+        return _CROSS_IDENTITY_REFUSES.first_failing(identity_ok, boundary_ok)
+    if resource.result is not _ALLOW:
+        return _CROSS_REPOSITORY_REFUSES
+    return _CROSS_GRANTS

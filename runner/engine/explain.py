@@ -1,0 +1,431 @@
+"""The words of a decision: its reason, the note of each gate, and the explanation of every
+statement that was considered (the ``Decision.to_dict()`` shape of docs/internals.md).
+
+Everything here reads the evidence (``decide.py``) and says what it shows; nothing here
+decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from runner.engine import decide
+from runner.engine.decide import (
+    Evidence,
+    GateReport,
+    GateResult,
+    Rule,
+    Ruling,
+    Skipped,
+    Why,
+    rcp_account,
+)
+from runner.model import Gate, PolicyKind, Principal, PrincipalType
+from runner.policy import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
+from runner.words import join
+
+__all__ = ["decisive", "explanation", "reason", "who"]
+
+# module-level names for the members read on every decision (runner/speed.py)
+_RESOURCE, _IDENTITY = PolicyKind.RESOURCE, PolicyKind.IDENTITY
+_G_IDENTITY, _G_BOUNDARY = Gate.IDENTITY, Gate.BOUNDARY
+
+
+def who(p: Principal) -> str:
+    """How the caller is named: its session ARN, ARN, service name, or ``anonymous``."""
+    return p.session_arn or p.arn or p.service or "anonymous"
+
+
+def label(policy: CompiledPolicy, stmt: CompiledStatement) -> str:
+    """``statement Sid of repository policy NAME`` (``#N`` for a statement without a Sid)."""
+    return f"statement {stmt.label} of {policy.kind.label} {policy.name}"
+
+
+def _first_allow(ev: Evidence, kind: PolicyKind) -> str:
+    for policy_ev in ev.policies:
+        if policy_ev.policy.kind is kind and policy_ev.allows:
+            return label(policy_ev.policy, policy_ev.allows[0])
+    raise AssertionError(kind)  # pragma: no cover - an allowing gate has an Allow statement
+
+
+def _caller_kind(p: Principal) -> str:
+    return "a service principal" if p.type is PrincipalType.SERVICE else "an anonymous caller"
+
+
+# ---------------------------------------------------------------------------------------------
+# The reason
+
+
+def _side_failure(ruling: Ruling, ev: Evidence) -> str:
+    """Why the identity side fails at the deciding gate (identity policies, boundary, session
+    policy)."""
+    p = ev.request.principal
+    action = ev.request.action
+    gate = ruling.gate
+    if gate is _G_IDENTITY:
+        why = "has no identity policies" if not p.policies else "is allowed by no identity policy"
+        return f"{who(p)} {why} for {action}"
+    if gate is _G_BOUNDARY:
+        assert p.boundary is not None
+        return f"the permissions boundary {p.boundary.name} does not allow {action}"
+    if p.session_policy is None:
+        return (
+            f"{who(p)} is a federated user without a session policy: identity policies "
+            "grant it nothing"
+        )
+    return f"the session policy {p.session_policy.name} does not allow {action}"
+
+
+def _denied(ruling: Ruling, ev: Evidence) -> str:
+    first = next(pe for pe in ev.policies if pe.denies)
+    return f"explicitly denied by {label(first.policy, first.denies[0])}"
+
+
+def _no_scp_allows(ruling: Ruling, ev: Evidence) -> str:
+    return f"no SCP attached to account {ev.request.principal.account} allows {ev.request.action}"
+
+
+def _no_identity_side(ruling: Ruling, ev: Evidence) -> str:
+    p = ev.request.principal
+    return (
+        f"{ev.request.action} is account-level: only identity policies can grant it, and "
+        f"{who(p)} is {_caller_kind(p)} without any"
+    )
+
+
+def _repository_grants(ruling: Ruling, ev: Evidence) -> str:
+    return f"allowed by {_first_allow(ev, _RESOURCE)}"
+
+
+def _repository_refuses(ruling: Ruling, ev: Evidence) -> str:
+    return (
+        f"no statement of the repository policy allows {who(ev.request.principal)} to call "
+        f"{ev.request.action}"
+    )
+
+
+def _identity_grants(ruling: Ruling, ev: Evidence) -> str:
+    if ev.gates.identity is decide.IDENTITY_ROOT_USER:
+        return "allowed: the root user has every permission in its own account"
+    return f"allowed by {_first_allow(ev, _IDENTITY)}"
+
+
+def _names_caller(ruling: Ruling, ev: Evidence) -> str:
+    return (
+        f"allowed by {_first_allow(ev, _RESOURCE)}, which names {who(ev.request.principal)} "
+        "directly"
+    )
+
+
+def _names_role(ruling: Ruling, ev: Evidence) -> str:
+    return (
+        f"allowed by {_first_allow(ev, _RESOURCE)}, which names the role of "
+        f"{who(ev.request.principal)}"
+    )
+
+
+def _role_beyond_limits(ruling: Ruling, ev: Evidence) -> str:
+    return (
+        _side_failure(ruling, ev)
+        + f" (the repository policy names the role of {who(ev.request.principal)})"
+    )
+
+
+#: Resource gate results reached by matching an existing repository policy.
+_POLICY_TOOK_PART: Final = frozenset({Why.NO_STATEMENT_ALLOWS, Why.NAMES_ACCOUNT})
+
+
+def _same_account_refuses(ruling: Ruling, ev: Evidence) -> str:
+    text = _side_failure(ruling, ev)
+    if ruling.gate is _G_IDENTITY and ev.gates.resource.why in _POLICY_TOOK_PART:
+        text += ", and the repository policy does not grant it to the caller"
+    return text
+
+
+def _cross_account_identity_refuses(ruling: Ruling, ev: Evidence) -> str:
+    return _side_failure(ruling, ev) + " (cross-account access needs the identity side too)"
+
+
+def _cross_account_repository_refuses(ruling: Ruling, ev: Evidence) -> str:
+    res = ev.request.resource
+    assert res is not None
+    why = ev.gates.resource.why
+    if why is Why.CREATES_REPOSITORY:
+        return (
+            f"{ev.request.action} creates the repository: no repository policy can grant it "
+            "to another account"
+        )
+    if why is Why.NO_POLICY:
+        return f"{res.arn} has no repository policy (cross-account access needs one)"
+    return (
+        f"the repository policy of {res.arn} does not allow {who(ev.request.principal)} "
+        "(cross-account access needs the repository policy too)"
+    )
+
+
+def _cross_account_grants(ruling: Ruling, ev: Evidence) -> str:
+    identity = (
+        "the root user's own permissions"
+        if ev.gates.identity is decide.IDENTITY_ROOT_USER
+        else _first_allow(ev, _IDENTITY)
+    )
+    return f"allowed across accounts by {_first_allow(ev, _RESOURCE)} and {identity}"
+
+
+_REASONS: Final[dict[Rule, Callable[[Ruling, Evidence], str]]] = {
+    Rule.DENIED: _denied,
+    Rule.NO_SCP_ALLOWS: _no_scp_allows,
+    Rule.NO_IDENTITY_SIDE: _no_identity_side,
+    Rule.REPOSITORY_POLICY_GRANTS: _repository_grants,
+    Rule.REPOSITORY_POLICY_REFUSES: _repository_refuses,
+    Rule.IDENTITY_GRANTS: _identity_grants,
+    Rule.IDENTITY_REFUSES: _side_failure,
+    Rule.NAMES_CALLER: _names_caller,
+    Rule.NAMES_ROLE: _names_role,
+    Rule.ROLE_BEYOND_LIMITS: _role_beyond_limits,
+    Rule.SAME_ACCOUNT_REFUSES: _same_account_refuses,
+    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _cross_account_identity_refuses,
+    Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES: _cross_account_repository_refuses,
+    Rule.CROSS_ACCOUNT_GRANTS: _cross_account_grants,
+}
+assert set(_REASONS) == set(Rule), "every rule has its reason"
+
+
+def reason(ruling: Ruling, ev: Evidence) -> str:
+    """The decision in one sentence."""
+    return _REASONS[ruling.rule](ruling, ev)
+
+
+_KIND_OF_GATE: Final = {gate: kind for kind, gate in decide.GATE_OF_KIND.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The gates
+
+
+def _scp_note(report: GateReport, ev: Evidence) -> str:
+    if report.result is GateResult.ALLOW:
+        return f"allowed by {_first_allow(ev, PolicyKind.SCP)}"
+    account = ev.request.principal.account
+    return {
+        Why.NO_ORGANIZATION: "no organization given",
+        Why.SERVICE_PRINCIPAL: "SCPs never apply to service principals",
+        Why.NO_ACCOUNT: "anonymous callers belong to no account",
+        Why.MANAGEMENT_ACCOUNT: f"{account} is the management account, which SCPs do not restrict",
+        Why.NOT_A_MEMBER: f"{account} is not a member account of the organization",
+        Why.SERVICE_LINKED_ROLE: "service-linked roles are not restricted by SCPs",
+        Why.NONE_ATTACHED: "no SCPs attached",
+    }[report.why]
+
+
+def _rcp_note(report: GateReport, ev: Evidence) -> str:
+    account = rcp_account(ev.request, ev.account_level)
+    return {
+        Why.NO_ORGANIZATION: "no organization given",
+        Why.NO_RESOURCE_ACCOUNT: "the request has no resource account",
+        Why.MANAGEMENT_ACCOUNT: (
+            f"{account} is the management account, whose resources RCPs do not restrict"
+        ),
+        Why.NOT_A_MEMBER: (
+            f"the resource account {account} is not a member account of the organization"
+        ),
+        Why.SERVICE_LINKED_ROLE: "service-linked roles are not restricted by RCPs",
+        Why.NONE_ATTACHED: "only RCPFullAWSAccess is attached",
+        Why.NO_RCP_DENIES: f"{RCP_FULL_AWS_ACCESS.name} allows; no RCP denies",
+    }[report.why]
+
+
+def _resource_note(report: GateReport, ev: Evidence) -> str:
+    action = ev.request.action
+    if report.result is GateResult.ALLOW:
+        return f"allowed by {_first_allow(ev, PolicyKind.RESOURCE)}"
+    return {
+        Why.ACCOUNT_LEVEL: f"{action} is account-level: a repository policy can never grant it",
+        Why.CREATES_REPOSITORY: f"{action} creates the repository: it has no repository policy yet",
+        Why.NO_POLICY: "the repository has no repository policy",
+        Why.NO_STATEMENT_ALLOWS: "no statement of the repository policy allows",
+    }[report.why]
+
+
+def _side_note(report: GateReport, ev: Evidence) -> str:
+    p = ev.request.principal
+    action = ev.request.action
+    gate, why = report.gate, report.why
+    if why is Why.STATEMENT_ALLOWS:
+        return f"allowed by {_first_allow(ev, _KIND_OF_GATE[gate])}"
+    if gate is Gate.IDENTITY:
+        return {
+            Why.NO_IDENTITY_SIDE: f"{who(p)} is {_caller_kind(p)}: no identity policies",
+            Why.ROOT_USER: "the root user has every permission in its account",
+            Why.NO_POLICY: f"{who(p)} has no identity policies",
+            Why.NO_STATEMENT_ALLOWS: "no identity policy allows",
+        }[why]
+    if gate is Gate.BOUNDARY:
+        if why is Why.NO_POLICY:
+            return "no permissions boundary"
+        assert p.boundary is not None
+        return f"the permissions boundary {p.boundary.name} does not allow {action}"
+    if why is Why.NO_POLICY:
+        return "no session policy"
+    if why is Why.FEDERATED_WITHOUT_SESSION_POLICY:
+        return "a federated user without a session policy has no permissions from identity policies"
+    assert p.session_policy is not None
+    return f"the session policy {p.session_policy.name} does not allow {action}"
+
+
+def _gates(ruling: Ruling, ev: Evidence, reason_text: str) -> list[dict[str, str]]:
+    """The gates as the explanation lists them: a guardrail that decides is the only one."""
+    if ruling.rule is Rule.DENIED:
+        return [_gate(ruling.gate, GateResult.EXPLICIT_DENY, reason_text)]
+    if ruling.rule is Rule.NO_SCP_ALLOWS:
+        return [_gate(Gate.SCP, GateResult.IMPLICIT_DENY, reason_text)]
+    gates = ev.gates
+    out = [
+        _gate(Gate.SCP, gates.scp.result, _scp_note(gates.scp, ev)),
+        _gate(Gate.RCP, gates.rcp.result, _rcp_note(gates.rcp, ev)),
+        _gate(Gate.RESOURCE, gates.resource.result, _resource_note(gates.resource, ev)),
+        _gate(Gate.IDENTITY, gates.identity.result, _side_note(gates.identity, ev)),
+    ]
+    for report in (gates.boundary, gates.session):
+        if report is not None:
+            out.append(_gate(report.gate, report.result, _side_note(report, ev)))
+    return out
+
+
+def _gate(gate: Gate, result: GateResult, note: str) -> dict[str, str]:
+    return {"gate": gate.value, "result": result.value, "note": note}
+
+
+# ---------------------------------------------------------------------------------------------
+# The statements
+
+
+def _statement(stmt: CompiledStatement, applied: bool, ev: Evidence) -> dict[str, Any]:
+    arn, p, ctx = ev.arn, ev.request.principal, ev.context
+    parts: list[str] = ["action"]
+    failed: list[str] = []
+    details: list[str] = []
+    if stmt.resource is not None:
+        ok = stmt.resource.matches(arn, ctx)
+        (parts if ok else failed).append("resource")
+        details.append(stmt.resource.explain(arn, ctx))
+    if stmt.principal is not None:
+        ok = stmt.principal.matches(p)
+        (parts if ok else failed).append("principal")
+        details.append(stmt.principal.explain(p))
+    conditions: list[dict[str, object]] = []
+    if stmt.conditions is not None:
+        conditions = stmt.conditions.explain(ctx())
+        ok = all(bool(c["result"]) for c in conditions)
+        (parts if ok else failed).append("conditions")
+        if not ok:
+            keys = ", ".join(f"{c['operator']} {c['key']}" for c in conditions if not c["result"])
+            details.append(f"condition not met: {keys}")
+    if applied:
+        note = join(parts) + (" match" if len(parts) > 1 else " matches")
+    else:
+        unmet = [w for w in failed if w != "conditions"]
+        phrases = []
+        if unmet:
+            phrases.append(join(unmet) + (" do not match" if len(unmet) > 1 else " does not match"))
+        if "conditions" in failed:
+            phrases.append("conditions are not met")
+        note = " and ".join(phrases)
+    if details:
+        note += " (" + "; ".join(details) + ")"
+    out: dict[str, Any] = {
+        "index": stmt.index,
+        "sid": stmt.sid,
+        "effect": stmt.effect.value,
+        "line": stmt.line,
+        "matched": applied,
+        "note": note,
+    }
+    if conditions:
+        out["conditions"] = conditions
+    return out
+
+
+def _policy(policy: CompiledPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "kind": policy.kind.value,
+        "file": policy.file,
+        "line": policy.line,
+    }
+
+
+_SKIPPED: Final = {
+    Why.CREATES_REPOSITORY: "{action} creates the repository: its repository policy does not "
+    "exist yet",
+    Why.ACCOUNT_LEVEL: "{action} is account-level: repository policies do not apply",
+}
+
+
+def _skipped(skipped: Skipped, action: str) -> dict[str, Any]:
+    return {
+        **_policy(skipped.policy),
+        "statements": [],
+        "unmatched_by_action": 0,
+        "skipped": _SKIPPED[skipped.why].format(action=action),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole explanation
+
+
+def decisive(ruling: Ruling, ev: Evidence) -> list[dict[str, Any]]:
+    """The statements that produced the decision (docs/internals.md, ``decisive``)."""
+    if ruling.rule is Rule.DENIED:
+        cited = ev.denies()
+    else:
+        cited = [pair for kind in ruling.rule.cites for pair in ev.allows(kind)]
+    return [
+        {
+            "policy": policy.name,
+            "kind": policy.kind.value,
+            "file": policy.file,
+            "index": stmt.index,
+            "sid": stmt.sid,
+            "effect": stmt.effect.value,
+        }
+        for policy, stmt in cited
+    ]
+
+
+def explanation(ruling: Ruling, ev: Evidence, reason_text: str) -> dict[str, Any]:
+    """``Decision.to_dict()``: the decision, the request as decided, every gate, every policy
+    with the statements about the action, and the decisive statements (plain built-in types)."""
+    request = ev.request
+    p = request.principal
+    action = request.action
+    policies: list[dict[str, Any]] = []
+    for policy_ev in ev.policies:
+        applied = {id(s) for s in (*policy_ev.denies, *policy_ev.allows)}
+        relevant = policy_ev.policy.by_action.get(action, ())
+        policies.append(
+            {
+                **_policy(policy_ev.policy),
+                "statements": [_statement(s, id(s) in applied, ev) for s in relevant],
+                "unmatched_by_action": len(policy_ev.policy.statements) - len(relevant),
+            }
+        )
+    policies.extend(_skipped(s, action) for s in ev.skipped)
+    return {
+        "decision": ruling.verdict.value,
+        "gate": ruling.gate.value,
+        "reason": reason_text,
+        "request": {
+            "principal": who(p),
+            "principal_type": p.type.value,
+            "action": action,
+            "resource": ev.arn,
+            "repository": request.resource.arn if request.resource is not None else None,
+            "context": ev.context().to_dict(),
+        },
+        "gates": _gates(ruling, ev, reason_text),
+        "policies": policies,
+        "decisive": decisive(ruling, ev),
+    }
