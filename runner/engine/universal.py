@@ -264,14 +264,18 @@ def _is_free(key: str, caller: Caller, fixed: frozenset[str], has_resource: bool
     return True
 
 
-def _guard_statements(q: Question) -> list[_Stmt]:
-    """Statements of the repository policy, SCPs and RCPs about the steps."""
+def _guard_statements(q: Question, *, every: bool = False) -> list[_Stmt]:
+    """Statements of the repository policy, SCPs and RCPs about the steps (``every``: all
+    their statements; the callers enumerated from them are then the same, and remembered,
+    for every check of the spec)."""
     policies: list[CompiledPolicy] = []
     if q.resource is not None and q.resource.policy is not None:
         policies.append(q.resource.policy)
     if q.organization is not None:
         policies.extend(q.organization.scps)
         policies.extend(q.organization.rcps)
+    if every:
+        return [(pol, st) for pol in policies for st in pol.statements]
     return [(pol, st) for pol in policies for st in pol.statements_for(q.steps)]
 
 
@@ -584,7 +588,7 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
         if q.resource is None and not catalog.is_account_level(step):
             raise Undecidable(f"{step} acts on a repository: the check needs a resource")
     guard = _guard_statements(q)
-    callers = _callers(q, guard)
+    callers = _callers(q, _guard_statements(q, every=True))
     considered = _considered(callers)
     evaluated = 0
     base_context = {k: tuple(v) for k, v in q.context.items()}

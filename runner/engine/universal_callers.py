@@ -15,6 +15,7 @@ one more. Service principals: the same over service names; anonymous: one caller
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from runner.engine.universal_strings import (
     atoms_to_program,
     cells,
     literal_program,
+    matches,
     parse_template,
     render_atoms,
 )
@@ -182,9 +184,9 @@ def in_class(cls: CallerClass, kind: CallerKind, account: str | None, inside: bo
 # ---------------------------------------------------------------------------------------------
 # Programs over an ARN
 
-_DIGITS12 = tuple(Token(ONE, cls=CharClass.DIGIT) for _ in range(12))
-_ANY_RUN = Token(RUN, cls=CharClass.ANY)
-_ACCOUNT_RUN = Token(RUN, cls=CharClass.NOT_COLON)
+_DIGITS12 = tuple(Token(ONE, cls=CharClass.DIGIT.value) for _ in range(12))
+_ANY_RUN = Token(RUN, cls=CharClass.ANY.value)
+_ACCOUNT_RUN = Token(RUN, cls=CharClass.NOT_COLON.value)
 _PREFIX = {
     CallerKind.USER: "arn:aws:iam::",
     CallerKind.ROLE: "arn:aws:iam::",
@@ -206,9 +208,9 @@ def _shape(kind: CallerKind) -> list[Test]:
     if kind is CallerKind.ROOT:
         return [Test((head,))]
     if kind is CallerKind.FEDERATED:
-        name = (Token(ONE, cls=CharClass.NAME), Token(RUN, cls=CharClass.NAME))
+        name = (Token(ONE, cls=CharClass.NAME.value), Token(RUN, cls=CharClass.NAME.value))
         return [Test((head + name,))]
-    path = (Token(ONE, cls=CharClass.NAME), Token(RUN, cls=CharClass.NAME_OR_SLASH))
+    path = (Token(ONE, cls=CharClass.NAME.value), Token(RUN, cls=CharClass.NAME_OR_SLASH.value))
     return [Test((head + path,))]
 
 
@@ -225,7 +227,7 @@ def _segment(atoms: Sequence[tuple[bool, str]], cls: CharClass, lower: bool) -> 
     out: list[Token] = []
     for wild, text in atoms:
         if wild:
-            out.append(Token(RUN if text == "*" else ONE, cls=cls))
+            out.append(Token(RUN if text == "*" else ONE, cls=cls.value))
         else:
             out.extend(Token(LIT, c) for c in (text.lower() if lower else text))
     return tuple(out)
@@ -461,9 +463,24 @@ def unmodelled_iam(
         labelled.append(("service-linked role", Test((slr,))))
     shape = _shape(kind)
     negative = _negative_shape(kind)
-    tests = [*shape, *negative, *(t for _, t in labelled)]
+    # A test that no ARN of this kind passes (a role's ARN for users), or that every one
+    # passes, tells no callers apart: it is left out of the product and kept as a constant.
+    kept: list[Test] = []
+    index_of: dict[Test, int] = {}
+    where: list[tuple[bool, int]] = []  # (constant?, the constant or the index in kept)
     try:
-        found = cells(list(tests), require=len(shape))
+        for _, test in labelled:
+            if test in index_of:
+                where.append((False, index_of[test]))
+                continue
+            seen = _values_of(kind, shape, negative, test)
+            if len(seen) == 1:
+                where.append((True, int(seen.pop())))
+                continue
+            index_of[test] = len(kept)
+            where.append((False, len(kept)))
+            kept.append(test)
+        found = cells([*shape, *negative, *kept], require=len(shape))
     except StateBudgetExceeded:
         raise Undecidable(
             f"the tests on the ARNs of {_KIND_WORDS[kind]}s are too many to enumerate exactly "
@@ -474,7 +491,8 @@ def unmodelled_iam(
     for vector, arn in sorted(found.items(), key=lambda kv: (len(kv[1]), kv[1])):
         if any(vector[:offset]):
             continue
-        bits = vector[offset:]
+        rest = vector[offset:]
+        bits = [bool(value) if constant else rest[value] for constant, value in where]
         if any(bits[i] for i in marks["defined"]) or any(bits[i] for i in marks["closed"]):
             continue
         if u.cls.accounts is not None and not any(bits[i] for i in marks["class"]):
@@ -486,6 +504,30 @@ def unmodelled_iam(
             continue
         out.extend(_iam_caller(kind, arn, inside, got.sessions))
     return out
+
+
+def _values_of(kind: CallerKind, shape: list[Test], negative: list[Test], test: Test) -> set[bool]:
+    """The results ``test`` can have on ARNs of ``kind``: quick answers for an exact ARN and
+    for an account, the product of the shape and the test otherwise."""
+    if len(test.programs) == 1 and not test.lower:
+        program = test.programs[0]
+        if all(t.kind == LIT for t in program):
+            text = "".join(t.char for t in program)
+            valid = all(matches(s, text) for s in shape) and not any(
+                matches(n, text) for n in negative
+            )
+            return {True, False} if valid else {False}
+        head = program[:-1]
+        if program[-1] == _ANY_RUN and all(t.kind == LIT for t in head):
+            text = "".join(t.char for t in head)
+            prefix = _PREFIX[kind]
+            account = text[len(prefix) : -1]
+            if text.startswith(prefix) and text.endswith(":") and _ACCOUNT_ID.match(account):
+                return {True, False}
+    return {vector[0] for vector in cells([*shape, test], require=len(shape))}
+
+
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 
 def _iam_caller(
@@ -522,8 +564,8 @@ def _iam_caller(
 
 
 _SERVICE_SHAPE = (
-    Token(ONE, cls=CharClass.SERVICE_FIRST),
-    Token(RUN, cls=CharClass.SERVICE),
+    Token(ONE, cls=CharClass.SERVICE_FIRST.value),
+    Token(RUN, cls=CharClass.SERVICE.value),
     *literal_program(".amazonaws.com"),
 )
 

@@ -22,8 +22,9 @@ import enum
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "CharClass",
@@ -66,15 +67,19 @@ _CLASS_TESTS: dict[CharClass, Callable[[str], bool]] = {
     CharClass.SERVICE: lambda c: "a" <= c <= "z" or "0" <= c <= "9" or c in ".-",
 }
 
+_BY_VALUE: dict[str, Callable[[str], bool]] = {c.value: f for c, f in _CLASS_TESTS.items()}
+
 # Token kinds: one literal character, one character of a class, any run of a class.
 LIT, ONE, RUN = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One position of a program: ``kind`` LIT (``char``), ONE or RUN (of class ``cls``,
+    a :class:`CharClass` value: plain text keeps hashing cheap)."""
+
     kind: int
     char: str = ""
-    cls: CharClass = CharClass.ANY
+    cls: str = "any"
 
 
 Program = tuple[Token, ...]
@@ -87,6 +92,13 @@ class Test:
 
     programs: tuple[Program, ...]
     lower: bool = False
+    _hash: int = field(default=0, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.programs, self.lower)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 class StateBudgetExceeded(Exception):
@@ -187,7 +199,7 @@ def atoms_to_program(atoms: Sequence[Atom], mode: str) -> Program | None:
 
     def wildcard(star: bool, crosses: bool) -> None:
         cls = CharClass.ANY if crosses else CharClass.NOT_COLON
-        tokens.append(Token(RUN if star else ONE, cls=cls))
+        tokens.append(Token(RUN if star else ONE, cls=cls.value))
 
     if mode == TEXT:
         for is_wild, text in atoms:
@@ -259,7 +271,7 @@ def _feed(test: Test, states: _State, ch: str) -> _State:
             if tok.kind == LIT:
                 if tok.char == c:
                     nxt.add((prog_index, pos + 1))
-            elif tok.cls.contains(c):
+            elif _BY_VALUE[tok.cls](c):
                 nxt.add((prog_index, pos + 1 if tok.kind == ONE else pos))
         if not nxt:
             return frozenset()
@@ -308,7 +320,7 @@ def alphabet(tests: Sequence[Test]) -> list[str]:
                 if tok.kind == LIT:
                     mentioned.add(tok.char)
                 else:
-                    classes.add(tok.cls)
+                    classes.add(CharClass(tok.cls))
     if lowered:
         table = _lower_preimages()
         for ch in list(mentioned):
@@ -386,6 +398,10 @@ def cells(
     seen = {start}
     queue: deque[tuple[tuple[int, ...], str]] = deque([(start, "")])
     indexed = list(enumerate(dfas))
+    # the characters the first constraint still accepts, per state of it (a shape's literal
+    # prefix accepts one character at a time)
+    live: dict[int, list[str]] = {}
+    first = dfas[0] if require else None
     while queue:
         state, text = queue.popleft()
         vector = tuple(d.accept[s] for d, s in zip(dfas, state, strict=True))
@@ -393,7 +409,12 @@ def cells(
             key = vector[require:]
             if key not in found:
                 found[key] = text
-        for ch in chars:
+        options = chars
+        if first is not None:
+            options = live.get(state[0]) or []
+            if state[0] not in live:
+                options = live[state[0]] = [c for c in chars if first.step(state[0], c) != dead[0]]
+        for ch in options:
             nxt: list[int] = []
             ok = True
             for i, d in indexed:
