@@ -19,6 +19,7 @@ from runner import wildcards, words
 __all__ = [
     "ACTIONS",
     "OPERATIONS",
+    "SERVICE_CONDITION_KEYS",
     "ActionInfo",
     "UnknownAction",
     "closest_actions",
@@ -52,10 +53,25 @@ class UnknownAction(ValueError):
         super().__init__(message)
 
 
-def _load() -> dict[str, ActionInfo]:
-    raw: Any = json.loads(
+def _raw() -> Any:
+    return json.loads(
         resources.files("runner").joinpath("data/ecr.json").read_text(encoding="utf-8")
     )
+
+
+def _service_keys(raw: Any) -> tuple[str, ...]:
+    """The ``ecr:`` condition keys of the actions and resource types, in order of first use;
+    ``${TagKey}`` at the end becomes a prefix (``ecr:ResourceTag/``)."""
+    keys: dict[str, None] = {}
+    tables = [*raw["actions"], *raw["resourceTypes"].values()]
+    for entry in tables:
+        for key in entry["conditionKeys"]:
+            if str(key).startswith("ecr:"):
+                keys[str(key).removesuffix("${TagKey}")] = None
+    return tuple(keys)
+
+
+def _load(raw: Any) -> dict[str, ActionInfo]:
     out: dict[str, ActionInfo] = {}
     for entry in raw["actions"]:
         info = ActionInfo(
@@ -69,7 +85,12 @@ def _load() -> dict[str, ActionInfo]:
 
 
 #: Canonical action name (``ecr:BatchGetImage``) -> its facts, in catalog order.
-ACTIONS: MappingProxyType[str, ActionInfo] = MappingProxyType(_load())
+_RAW = _raw()
+ACTIONS: MappingProxyType[str, ActionInfo] = MappingProxyType(_load(_RAW))
+#: The condition keys Amazon ECR defines (``ecr:AccountSetting``, ``ecr:ResourceTag/``): a key
+#: ending in ``/`` is a prefix for a tag key.
+SERVICE_CONDITION_KEYS: tuple[str, ...] = _service_keys(_RAW)
+del _RAW
 _BY_LOWER: dict[str, str] = {name.lower(): name for name in ACTIONS}
 
 #: What ``docker pull`` / ``docker push`` need from ECR ("Pushing an image", "Pulling an image"

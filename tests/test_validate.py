@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from runner import catalog
 from runner import policy as validate
-from runner.model import PolicyInvalid, PolicyKind, PolicyProblem
+from runner.model import PolicyInvalid, PolicyKind, PolicyProblem, RequestContext
 
 REPO = {
     "Version": "2012-10-17",
@@ -277,3 +277,157 @@ def test_an_escape_in_the_region_is_not_taken_for_a_variable() -> None:
         ],
     }
     validate.compile_policy(doc, PolicyKind.IDENTITY, name="p")
+
+
+# --- unknown condition keys: warnings, never errors ---------------------------------------------
+
+
+def _warnings(condition: dict[str, object], **statement: object) -> list[str]:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Deny",
+            "Action": "ecr:*",
+            "Resource": "*",
+            "Condition": condition,
+            **statement,
+        },
+    }
+    policy = validate.compile_policy(document, PolicyKind.IDENTITY, name="p")
+    return [str(w) for w in policy.warnings]
+
+
+def test_a_misspelt_global_key_is_a_warning_with_the_closest_key() -> None:
+    assert _warnings({"StringEquals": {"aws:PrincipleOrgID": "o-a1b2c3d4e5"}}) == [
+        "Statement.Condition.StringEquals.aws:PrincipleOrgID: unknown condition key "
+        "aws:PrincipleOrgID; did you mean aws:PrincipalOrgID? AWS accepts it, but no request "
+        "carries it, so StringEquals on it is always false, and this statement never applies"
+    ]
+
+
+def test_the_warning_says_what_the_operator_makes_of_the_missing_key() -> None:
+    assert _warnings({"StringNotEquals": {"aws:SourceVpce": "vpce-1", "aws:SoruceVpc": "v"}}) == [
+        "Statement.Condition.StringNotEquals.aws:SoruceVpc: unknown condition key "
+        "aws:SoruceVpc; did you mean aws:SourceVpc? AWS accepts it, but no request carries it, "
+        "so StringNotEquals on it is always true"
+    ]
+    assert _warnings({"Null": {"aws:MultiFactorAuthPresnt": "true"}}) == [
+        "Statement.Condition.Null.aws:MultiFactorAuthPresnt: unknown condition key "
+        "aws:MultiFactorAuthPresnt; did you mean aws:MultiFactorAuthPresent? AWS accepts it, "
+        "but no request carries it, so Null on it is always true"
+    ]
+
+
+def test_tag_keys_keep_their_tag_and_unknown_ecr_keys_are_warned_about() -> None:
+    assert _warnings(
+        {
+            "StringEquals": {"aws:PrincipleTag/team": "a", "ecr:ResourceTags/env": "prod"},
+            "ForAnyValue:StringEquals": {"ecr:RepositoryName": "prod/app"},
+        }
+    ) == [
+        "Statement.Condition.StringEquals.aws:PrincipleTag/team: unknown condition key "
+        "aws:PrincipleTag/team; did you mean aws:PrincipalTag/team? AWS accepts it, but no "
+        "request carries it, so StringEquals on it is always false, and this statement never "
+        "applies",
+        "Statement.Condition.StringEquals.ecr:ResourceTags/env: unknown condition key "
+        "ecr:ResourceTags/env; did you mean ecr:ResourceTag/env? AWS accepts it, but no "
+        "request carries it, so StringEquals on it is always false, and this statement never "
+        "applies",
+        "Statement.Condition.ForAnyValue:StringEquals.ecr:RepositoryName: unknown condition key "
+        "ecr:RepositoryName (not a condition key of Amazon ECR); AWS accepts it, but no "
+        "request carries it, so ForAnyValue:StringEquals on it is always false, and this "
+        "statement never applies",
+    ]
+
+
+def test_known_keys_in_any_case_and_other_services_keys_are_not_warned_about() -> None:
+    condition = {
+        "StringEquals": {
+            "aws:principalorgid": "o-a1b2c3d4e5",
+            "AWS:PrincipalTag/Team": "a",
+            "aws:ResourceTag/env": "prod",
+            "aws:RequestTag/env": "prod",
+            "ecr:ResourceTag/env": "prod",
+            "ecr:accountsetting": "x",
+            "s3:prefix": "home/",
+            "kms:ViaService": "ecr.us-east-1.amazonaws.com",
+        },
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["env"]},
+        "Bool": {"aws:SecureTransport": "true", "aws:ViaAWSService": "false"},
+        "DateGreaterThan": {"aws:CurrentTime": "2024-01-01", "aws:TokenIssueTime": "2024-01-01"},
+        "IpAddress": {"aws:SourceIp": "203.0.113.0/24", "aws:VpcSourceIp": "10.0.0.0/8"},
+    }
+    assert _warnings(condition) == []
+    assert validate.compile_policy(REPO, PolicyKind.RESOURCE, name="p").warnings == ()
+
+
+def test_a_misspelt_key_in_a_policy_variable_is_a_warning_where_the_variable_is() -> None:
+    assert _warnings(
+        {"StringEquals": {"ecr:ResourceTag/owner": ["x", "${aws:usename, 'nobody'}"]}},
+        Resource="arn:aws:ecr:*:111122223333:repository/${aws:usrename}/*",
+    ) == [
+        "Statement.Resource: unknown condition key aws:usrename; did you mean aws:username? "
+        "AWS accepts it, but no request carries it, so the policy variable ${aws:usrename} has "
+        "no value and this value matches nothing",
+        "Statement.Condition.StringEquals.ecr:ResourceTag/owner[1]: unknown condition key "
+        "aws:usename; did you mean aws:username? AWS accepts it, but no request carries it, so "
+        "the policy variable ${aws:usename} has no value and its default 'nobody' is used",
+    ]
+    # in a 2008-10-17 policy ${...} is text
+    old = validate.compile_policy(
+        {
+            "Version": "2008-10-17",
+            "Statement": {
+                "Effect": "Allow",
+                "Action": "ecr:BatchGetImage",
+                "Resource": "arn:aws:ecr:*:111122223333:repository/${aws:usrename}",
+            },
+        },
+        PolicyKind.IDENTITY,
+        name="p",
+    )
+    assert old.warnings == ()
+
+
+def test_warnings_change_nothing_the_engine_reads() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Allow",
+            "Action": "ecr:BatchGetImage",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipleOrgID": "o-a1b2c3d4e5"}},
+        },
+    }
+    policy = validate.compile_policy(document, PolicyKind.IDENTITY, name="p")
+    assert len(policy.warnings) == 1
+    conditions = policy.statements[0].conditions
+    assert conditions is not None
+    # a request that does carry the misspelt key (a spec may give one) is compared as written
+    carried = RequestContext({"aws:PrincipleOrgID": ["o-a1b2c3d4e5"]})
+    assert conditions.evaluate(carried) is True
+    assert conditions.evaluate(RequestContext({"aws:PrincipalOrgID": ["o-a1b2c3d4e5"]})) is False
+
+
+def test_every_key_the_engine_fills_in_is_a_known_key() -> None:
+    from runner import engine, model
+    from runner.policy import keys
+
+    org = model.Organization(id="o-a1b2c3d4e5", accounts=frozenset({"111122223333"}))
+    callers = [
+        model.principal_from_arn(
+            "dev", "arn:aws:iam::111122223333:role/dev", session="dev-1", tags={"team": "a"}
+        ),
+        model.principal_from_arn("ana", "arn:aws:iam::111122223333:user/ana"),
+        model.service_principal("build", "codebuild.amazonaws.com"),
+        model.anonymous_principal("anyone"),
+    ]
+    repo = model.repository(
+        "app", "arn:aws:ecr:us-east-1:111122223333:repository/app", tags={"env": "prod"}
+    )
+    filled: set[str] = set()
+    for caller in callers:
+        request = model.Request(caller, "ecr:BatchGetImage", repo, organization=org)
+        filled.update(engine.build_context(request))
+    assert {"aws:PrincipalTag/team", "aws:ResourceTag/env", "aws:CurrentTime"} <= filled
+    assert [key for key in sorted(filled) if not keys.is_known(key)] == []

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from runner.model import PolicyKind, PolicyPath
+from runner.model import PolicyKind, PolicyPath, PolicyProblem
 from runner.policy.conditions import CompiledConditions
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 
@@ -55,7 +55,10 @@ class CompiledStatement:
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledPolicy:
     """A validated policy, compiled once. ``by_action`` maps each catalog action to the
-    statements whose Action/NotAction covers it (in document order); compare by identity."""
+    statements whose Action/NotAction covers it (in document order); compare by identity.
+
+    ``warnings`` are what AWS accepts but is almost certainly a mistake (a misspelt condition
+    key), each at its path in the document; they change no decision."""
 
     name: str
     kind: PolicyKind
@@ -66,6 +69,7 @@ class CompiledPolicy:
     by_action: Mapping[str, tuple[CompiledStatement, ...]] = field(repr=False)
     #: every condition key its statements read (CompiledStatement.keys), lowercased
     keys: frozenset[str] = frozenset()
+    warnings: tuple[PolicyProblem, ...] = ()
 
     def for_action(self, action: str) -> tuple[CompiledStatement, ...]:
         return self.by_action.get(action, ())

@@ -24,6 +24,7 @@ from runner.model import PolicyInvalid, PolicyKind, PolicyPath, PolicyProblem
 from runner.policy.compiled import CompiledPolicy, CompiledStatement, Effect
 from runner.policy.conditions import CompiledConditions, compile_conditions
 from runner.policy.elements import ElementReader, show, unknown_key
+from runner.policy.keys import statement_warnings
 from runner.policy.limits import IAM_KINDS, text_problems
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.policy.variables import TemplateError, compile_template
@@ -446,6 +447,7 @@ def compile_document(
             )
 
     statements: list[CompiledStatement] = []
+    warnings: list[PolicyProblem] = []
     sids: dict[str, int] = {}
     for path, index, raw in raw_statements:
         if not isinstance(raw, Mapping):
@@ -463,6 +465,7 @@ def compile_document(
         stmt = comp.statement(raw, path, index, _statement_line(statement_lines, index))
         if stmt is not None:
             statements.append(stmt)
+            warnings.extend(statement_warnings(raw, stmt, comp.version))
 
     if comp.problems:
         raise PolicyInvalid(comp.problems)
@@ -480,4 +483,5 @@ def compile_document(
         statements=tuple(statements),
         by_action=MappingProxyType(by_action),
         keys=frozenset().union(*(st.keys for st in statements)),
+        warnings=tuple(warnings),
     )

@@ -30,7 +30,14 @@ from functools import lru_cache
 from runner.model import RequestContext
 from runner.wildcards import Atom, Matcher, Mode, compile_atoms, token_regex
 
-__all__ = ["Template", "TemplateError", "compile_template", "token_regex", "wildcard_regex"]
+__all__ = [
+    "Template",
+    "TemplateError",
+    "Variable",
+    "compile_template",
+    "token_regex",
+    "wildcard_regex",
+]
 
 #: The one policy language version in which ``${...}`` is a policy variable.
 VARIABLES_VERSION = "2012-10-17"
@@ -47,7 +54,9 @@ class TemplateError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Variable:
+class Variable:
+    """A policy variable: ``${key}``, or ``${key, 'default'}``."""
+
     key: str
     default: str | None
 
@@ -62,7 +71,7 @@ class _Text:
 
 
 # A part of a template: text or a variable.
-_Part = _Text | _Variable
+_Part = _Text | Variable
 
 
 class Template:
@@ -73,7 +82,7 @@ class Template:
     def __init__(self, text: str, parts: tuple[_Part, ...]) -> None:
         self.text: str = text
         self._parts = parts
-        self.has_variables: bool = any(isinstance(p, _Variable) for p in parts)
+        self.has_variables: bool = any(isinstance(p, Variable) for p in parts)
         self._static: dict[Mode, Matcher] = {}
         self._cache: dict[tuple[Mode, tuple[str, ...]], Matcher] = {}
 
@@ -81,15 +90,20 @@ class Template:
         return f"Template({self.text!r})"
 
     @property
+    def variables(self) -> tuple[Variable, ...]:
+        """The variables, in order (``${*}`` and the like are text)."""
+        return tuple(p for p in self._parts if isinstance(p, Variable))
+
+    @property
     def variable_keys(self) -> tuple[str, ...]:
         """The condition keys of the variables, in order (``${*}`` and the like are text)."""
-        return tuple(p.key for p in self._parts if isinstance(p, _Variable))
+        return tuple(p.key for p in self._parts if isinstance(p, Variable))
 
     def _values(self, ctx: RequestContext) -> tuple[str, ...] | None:
         """The text of every variable, in order; None when one of them has no value."""
         out: list[str] = []
         for part in self._parts:
-            if isinstance(part, _Variable):
+            if isinstance(part, Variable):
                 values = ctx.get_values(part.key)
                 if values is not None and len(values) == 1:
                     out.append(values[0])
@@ -108,7 +122,7 @@ class Template:
         if values is None:
             return None
         it = iter(values)
-        return "".join(next(it) if isinstance(p, _Variable) else p.text for p in self._parts)
+        return "".join(next(it) if isinstance(p, Variable) else p.text for p in self._parts)
 
     def regex(
         self, ctx: RequestContext, *, arn_components: bool = False, resource: bool = False
@@ -155,7 +169,7 @@ class Template:
         atoms: list[Atom] = []
         it = iter(values)
         for part in self._parts:
-            if isinstance(part, _Variable):
+            if isinstance(part, Variable):
                 atoms.append(Atom(False, next(it)))
             elif not part.policy:
                 atoms.append(Atom(False, part.text))
@@ -196,7 +210,7 @@ def _parse(text: str) -> tuple[_Part, ...]:
                     "${service:key} (such as ${aws:username}), ${service:key, 'default'}, "
                     "${*}, ${?} or ${$}"
                 )
-            parts.append(_Variable(m["key"], m["default"]))
+            parts.append(Variable(m["key"], m["default"]))
         pos = end + 1
 
 
