@@ -48,7 +48,7 @@ ACCOUNTS = [PROD, STAGING, MGMT, OTHER]
 ROLES = ["ci", "ci-admin", "deploy"]
 USERS = ["alice", "bob"]
 SERVICES = ["codebuild.amazonaws.com", "ec2.amazonaws.com"]
-VPCES = ["vpce-1a", "vpce-1*", "vpce-12*", "vpce-?b"]
+VPCES = ["vpce-1a", "vpce-1*", "vpce-12*", "vpce-?b", "prod", "dev", "VPCE-1A"]
 CIDRS = ["203.0.113.0/24", "203.0.113.128/25", "10.0.0.0/8", "2001:db8::/32"]
 DATES = ["2026-06-01T00:00:00Z", "2030-01-01T00:00:00Z"]
 TEAMS = ["platform", "data", "plat*"]
@@ -94,6 +94,14 @@ conditions = st.sampled_from(
         ("StringEquals", "aws:PrincipalType", ["AssumedRole"]),
         ("Bool", "aws:PrincipalIsAWSService", ["true"]),
         ("StringEquals", "aws:PrincipalServiceName", ["codebuild.amazonaws.com"]),
+        ("StringEquals", "aws:SourceVpce", ["${aws:ResourceTag/env}"]),
+        ("StringNotEqualsIgnoreCase", "aws:SourceVpce", ["VPCE-1A"]),
+        ("NumericLessThan", "aws:MultiFactorAuthAge", ["3600"]),
+        ("NumericGreaterThanEquals", "ecr:Weight", ["2.5"]),
+        ("NumericNotEquals", "ecr:Weight", ["3"]),
+        ("ForAllValues:StringNotEquals", "aws:TagKeys", ["sys"]),
+        ("ForAnyValue:StringNotLike", "aws:TagKeys", ["t*"]),
+        ("StringLike", "aws:PrincipalTag/team", ["${aws:PrincipalAccount}*"]),
     ]
 )
 
@@ -133,6 +141,17 @@ def statement(draw: st.DrawFn, kind: PolicyKind) -> dict[str, Any]:
     }
     if kind in (PolicyKind.RESOURCE, PolicyKind.RCP):
         out["Principal"] = "*" if kind is PolicyKind.RCP else draw(principals_element)
+        if kind is PolicyKind.RESOURCE and out["Effect"] == "Deny" and draw(st.booleans()):
+            del out["Principal"]
+            out["NotPrincipal"] = draw(
+                st.sampled_from(
+                    [
+                        {"AWS": [PROD, f"arn:aws:iam::{PROD}:role/ci"]},
+                        {"AWS": [STAGING, f"arn:aws:iam::{STAGING}:user/alice"]},
+                        {"Service": "codebuild.amazonaws.com"},
+                    ]
+                )
+            )
     if kind is not PolicyKind.RESOURCE:
         out["Resource"] = draw(
             st.sampled_from(["*", REPO_ARN, "arn:aws:ecr:*:*:repository/prod/*"])
@@ -385,6 +404,10 @@ def sample_context(rng: random.Random, q: Question) -> dict[str, tuple[str, ...]
     ctx["aws:SecureTransport"] = (rng.choice(["true", "false"]),)
     if rng.random() < 0.3:
         ctx["aws:ViaAWSService"] = (rng.choice(["true", "false"]),)
+    if rng.random() < 0.5:
+        ctx["aws:MultiFactorAuthAge"] = (rng.choice(["0", "3599", "3600", "3601", "99999"]),)
+    if rng.random() < 0.6:
+        ctx["ecr:Weight"] = (rng.choice(["2.5", "2.50", "2.4", "3", "3.0", "-1", "abc", "100"]),)
     if rng.random() < 0.7:
         keys = rng.sample([*TAG_KEYS, "teams", "sys", "Team", ""], rng.randrange(0, 4))
         ctx["aws:TagKeys"] = tuple(mutate(rng, k) if rng.random() < 0.3 else k for k in keys)
@@ -408,7 +431,7 @@ def decided(q: Question, p: Principal, ctx: Mapping[str, Sequence[str]]) -> str:
 
 
 @settings(
-    max_examples=120,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
