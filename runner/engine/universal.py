@@ -42,14 +42,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from runner import catalog
-from runner.engine import Decision, build_context, evaluate
+from runner.engine import build_context, evaluate
 from runner.engine.universal_callers import (
-    ALLOW_ALL,
-    ALLOW_ALL_SESSION,
     Caller,
     CallerClass,
     CallerKind,
@@ -60,7 +56,27 @@ from runner.engine.universal_callers import (
     unmodelled_iam,
     unmodelled_services,
 )
-from runner.engine.universal_strings import parse_template, variable_keys
+from runner.engine.universal_model import (
+    ALWAYS_PRESENT,
+    NAME_KEYS,
+    TIME,
+    TIME_KEYS,
+    UNMODELLED_KEYS,
+    Choice,
+    Plan,
+    Question,
+    Result,
+    Stmt,
+    Witness,
+    applies,
+    combine,
+    entries_of,
+    guard_statements,
+    is_free,
+    own_statements,
+    variables_of,
+    where,
+)
 from runner.engine.universal_values import (
     Entry,
     Undecidable,
@@ -69,23 +85,18 @@ from runner.engine.universal_values import (
     instants,
     key_values,
     number_instants,
-    parse_operator,
 )
+from runner.engine.universal_witness import describe, make_witness, replay, witness_dict
 from runner.model import (
     Expectation,
-    Organization,
-    PolicyKind,
-    Principal,
     PrincipalType,
     Request,
     RequestContext,
     Resource,
     Verdict,
     anonymous_principal,
-    principal_from_arn,
-    service_principal,
 )
-from runner.policy import CompiledPolicy, CompiledStatement
+from runner.policy import CompiledStatement
 
 __all__ = [
     "CallerClass",
@@ -95,210 +106,18 @@ __all__ = [
     "Result",
     "Undecidable",
     "Witness",
+    "combine",
     "decide",
+    "describe",
     "replay",
     "witness_dict",
 ]
-
-_CALLER_KEYS = frozenset(
-    {
-        "aws:principalarn",
-        "aws:principalaccount",
-        "aws:principalorgid",
-        "aws:principaltype",
-        "aws:username",
-        "aws:userid",
-        "aws:principalisawsservice",
-        "aws:principalservicename",
-    }
-)
-#: Caller keys whose value an unmodelled caller's ARN determines (tests on them are part of
-#: the caller enumeration); a policy variable over one of them would tie it to other text.
-_NAME_KEYS = frozenset(
-    {
-        "aws:principalarn",
-        "aws:principalaccount",
-        "aws:username",
-        "aws:userid",
-        "aws:principalservicename",
-    }
-)
-_RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:requestedregion"})
-_RESOURCE_TAGS = ("aws:resourcetag/", "ecr:resourcetag/")
-_TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
-_TIME = "aws:CurrentTime"  # the pseudo-key of the instant (both time keys)
-#: Keys AWS sends with every request: they range over values, never absent.
-_ALWAYS_PRESENT = frozenset({"aws:securetransport"})
-#: Keys that follow from the caller but that the engine does not fill in.
-_UNMODELLED_KEYS = {
-    "aws:principalorgpaths": "it follows from the caller's account and organizational unit, "
-    "which the spec does not describe",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    """One universal check. ``steps`` are the catalog actions of ``action`` (one action, or
-    the steps of an operation); ``defined`` every principal the spec defines, by name;
-    ``context`` the keys the spec fixes."""
-
-    caller_class: CallerClass
-    defined: Mapping[str, Principal]
-    resource: Resource | None
-    action: str
-    steps: tuple[str, ...]
-    expected: Expectation
-    context: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    organization: Organization | None = None
-    closed_accounts: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Witness:
-    """A concrete request that breaks the expectation. ``principal`` carries ``tags``;
-    ``context`` is what an ordinary check must add to the spec's fixed keys (values of keys
-    that range; a key left out is absent); ``decisions`` one per step, decided again by the
-    ordinary engine; ``step`` the step whose decision breaks it."""
-
-    caller: Caller
-    principal: Principal
-    tags: Mapping[str, str]
-    context: Mapping[str, tuple[str, ...]]
-    decisions: tuple[Decision, ...]
-    decision: str
-    step: str
-    multi_valued: frozenset[str]
-    #: the keys (lowercased) that range for this caller: the ones the words mention
-    ranging: frozenset[str]
-    summary: str
-
-    def request(self, question: Question, step: str) -> Request:
-        merged = {**{k: tuple(v) for k, v in question.context.items()}, **self.context}
-        return Request(self.principal, step, question.resource, merged, question.organization)
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """``passed`` with ``witness`` None, or failed with one. ``considered`` names the callers
-    taken into account; ``evaluated`` counts the engine decisions made."""
-
-    question: Question
-    passed: bool
-    witness: Witness | None
-    considered: tuple[str, ...]
-    evaluated: int
-
-    @property
-    def decision(self) -> str:
-        """The witness's decision, or the expectation proven."""
-        return self.witness.decision if self.witness is not None else self.question.expected.value
-
-
-def combine(decisions: Sequence[str]) -> str:
-    """An operation's decision from its steps' (as ordinary checks combine them)."""
-    if Verdict.EXPLICIT_DENY.value in decisions:
-        return Verdict.EXPLICIT_DENY.value
-    if all(d == Verdict.ALLOW.value for d in decisions):
-        return Verdict.ALLOW.value
-    return Verdict.IMPLICIT_DENY.value
-
-
-# ---------------------------------------------------------------------------------------------
-# Statements and their tests
-
-
-_Stmt = tuple[CompiledPolicy, CompiledStatement]
-
-
-def _where(policy: CompiledPolicy, stmt: CompiledStatement) -> str:
-    place = f" ({policy.file}:{stmt.line})" if policy.file and stmt.line else ""
-    return f"statement {stmt.label} of {policy.kind.label} {policy.name}{place}"
-
-
-_ENTRY_CACHE: dict[int, tuple[CompiledStatement, tuple[Entry, ...]]] = {}
-
-
-def _entries(policy: CompiledPolicy, stmt: CompiledStatement) -> tuple[Entry, ...]:
-    hit = _ENTRY_CACHE.get(id(stmt))
-    if hit is not None and hit[0] is stmt:
-        return hit[1]
-    out: list[Entry] = []
-    if stmt.conditions is not None:
-        for item in stmt.conditions.explain(RequestContext()):
-            operator, key = str(item["operator"]), str(item["key"])
-            parsed = parse_operator(operator)
-            if parsed is None:
-                raise Undecidable(f"{operator} in {_where(policy, stmt)} is not understood")
-            expected = item["expected"]
-            values = tuple(str(v) for v in expected) if isinstance(expected, list) else ()
-            out.append(Entry(operator, key, values, parsed[0], parsed[1], _where(policy, stmt)))
-    if len(_ENTRY_CACHE) > 4096:
-        _ENTRY_CACHE.clear()
-    _ENTRY_CACHE[id(stmt)] = (stmt, tuple(out))
-    return tuple(out)
-
-
-def _variables(policy: CompiledPolicy, stmt: CompiledStatement) -> list[str]:
-    """The keys (lowercased) that policy variables of the statement read."""
-    texts: list[str] = []
-    if stmt.resource is not None:
-        texts.extend(stmt.resource.texts)
-    for entry in _entries(policy, stmt):
-        texts.extend(entry.values)
-    keys: list[str] = []
-    for text in texts:
-        if "${" in text:
-            keys.extend(k.lower() for k in variable_keys(parse_template(text, policy.version)))
-    return keys
-
-
-def _is_free(key: str, caller: Caller, fixed: frozenset[str], has_resource: bool) -> bool:
-    if key in fixed or key in _TIME_KEYS:
-        return False
-    if key in _CALLER_KEYS:
-        return False
-    if key.startswith("aws:principaltag/"):
-        return caller.free_tags
-    if key in _RESOURCE_KEYS or key.startswith(_RESOURCE_TAGS):
-        return key == "aws:requestedregion" and not has_resource
-    return True
-
-
-def _guard_statements(q: Question, *, every: bool = False) -> list[_Stmt]:
-    """Statements of the repository policy, SCPs and RCPs about the steps (``every``: all
-    their statements; the callers enumerated from them are then the same, and remembered,
-    for every check of the spec)."""
-    policies: list[CompiledPolicy] = []
-    if q.resource is not None and q.resource.policy is not None:
-        policies.append(q.resource.policy)
-    if q.organization is not None:
-        policies.extend(q.organization.scps)
-        policies.extend(q.organization.rcps)
-    if every:
-        return [(pol, st) for pol in policies for st in pol.statements]
-    return [(pol, st) for pol in policies for st in pol.statements_for(q.steps)]
-
-
-def _own_statements(p: Principal, steps: Sequence[str]) -> list[_Stmt]:
-    if p.type in (PrincipalType.SERVICE, PrincipalType.ANONYMOUS):
-        return []
-    pols = [
-        *p.policies,
-        *([p.boundary] if p.boundary else []),
-        *([p.session_policy] if p.session_policy else []),
-    ]
-    return [(pol, st) for pol in pols for st in pol.statements_for(steps)]
-
-
-def _applies(stmt: CompiledStatement, p: Principal) -> bool:
-    return stmt.principal is None or stmt.principal.matches(p)
-
 
 # ---------------------------------------------------------------------------------------------
 # Callers
 
 
-def _callers(q: Question, guard: list[_Stmt]) -> list[Caller]:
+def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
     cls = q.caller_class
     org = q.organization
     if cls.organization is not None and org is None:
@@ -311,7 +130,7 @@ def _callers(q: Question, guard: list[_Stmt]) -> list[Caller]:
                 f"the class {cls.name} excludes {name!r}, which the spec does not define"
             )
     kinds = cls.kinds if cls.kinds is not None else frozenset(CallerKind)
-    entries = [(e, pol.version) for pol, st in guard for e in _entries(pol, st)]
+    entries = [(e, pol.version) for pol, st in guard for e in entries_of(pol, st)]
     account_keys = frozenset({"aws:principalaccount"}) | (
         frozenset({"aws:resourceaccount"})
         if any(catalog.is_account_level(s) for s in q.steps)
@@ -376,26 +195,11 @@ def _considered(callers: Sequence[Caller]) -> tuple[str, ...]:
 # Contexts for one caller
 
 
-@dataclass(frozen=True, slots=True)
-class _Choice:
-    """One combination of values of a group of keys."""
-
-    values: Mapping[str, tuple[str, ...]]  # key as written -> values (absent keys left out)
-    present: int
-
-
-@dataclass
-class _Plan:
-    groups: list[list[_Choice]]
-    multi: frozenset[str]
-    ranging: frozenset[str]
-
-
 _MAX_GROUP = 4096
 _MAX_PRODUCT = 20_000
 
 
-def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | None) -> _Plan:
+def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | None) -> Plan:
     p = caller.principal
     fixed = frozenset(k.lower() for k in q.context)
     bases = [
@@ -409,22 +213,22 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
     by_key: dict[str, list[Entry]] = {}
     versions: dict[int, str] = {}
     for pol, st in stmts:
-        for var in _variables(pol, st):
+        for var in variables_of(pol, st):
             if var in fixed:
                 continue
-            if _is_free(var, caller, fixed, has_resource) or var in _TIME_KEYS:
+            if is_free(var, caller, fixed, has_resource) or var in TIME_KEYS:
                 raise Undecidable(
-                    f"the policy variable ${{{var}}} in {_where(pol, st)} reads a key that ranges "
+                    f"the policy variable ${{{var}}} in {where(pol, st)} reads a key that ranges "
                     "over every value; the universal check cannot tie it to the text it is "
                     "compared with (fix the key in the context)"
                 )
-            if caller.name is None and var in _NAME_KEYS:
+            if caller.name is None and var in NAME_KEYS:
                 raise Undecidable(
-                    f"the policy variable ${{{var}}} in {_where(pol, st)} reads the name or "
+                    f"the policy variable ${{{var}}} in {where(pol, st)} reads the name or "
                     "account of unmodelled callers, which range over every value; the universal "
                     "check cannot tie it to the text it is compared with"
                 )
-        for entry in _entries(pol, st):
+        for entry in entries_of(pol, st):
             low = entry.key.lower()
             names.setdefault(low, entry.key)
             versions[id(entry)] = pol.version
@@ -433,9 +237,9 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
             names.setdefault(key, key)
     keys = sorted(set(by_key) | {k for _, st in stmts for k in st.keys})
     for key in keys:
-        if key in _UNMODELLED_KEYS and key not in fixed:
+        if key in UNMODELLED_KEYS and key not in fixed:
             raise Undecidable(
-                f"{names[key]} is read by a policy of this check, but {_UNMODELLED_KEYS[key]}"
+                f"{names[key]} is read by a policy of this check, but {UNMODELLED_KEYS[key]}"
             )
         if (
             key == "aws:userid"
@@ -451,7 +255,7 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
     values: dict[str, list[Value]] = {}
     multi: set[str] = set()
     for key in keys:
-        if not _is_free(key, caller, fixed, has_resource):
+        if not is_free(key, caller, fixed, has_resource):
             continue
         entries = by_key.get(key, [])
         if any(e.qualified for e in entries):
@@ -461,9 +265,9 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
             entries,
             lookups,
             lambda e: versions[id(e)],
-            absent=key not in _ALWAYS_PRESENT and key != "aws:requestedregion",
+            absent=key not in ALWAYS_PRESENT and key != "aws:requestedregion",
         )
-    time_keys = [k for k in keys if k in _TIME_KEYS and k not in fixed]
+    time_keys = [k for k in keys if k in TIME_KEYS and k not in fixed]
     if time_keys:
         entries = [e for k in time_keys for e in by_key.get(k, [])]
         families = {e.family.value for e in entries} - {"null", "numeric", "date"}
@@ -473,14 +277,14 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
                 f"({'; '.join(sorted({e.where for e in entries}))}); only Date and Numeric "
                 "comparisons of the time are enumerated"
             )
-        points = [i for i in instants(_TIME, number_instants(entries)) if i >= 0]
+        points = [i for i in instants(TIME, number_instants(entries)) if i >= 0]
         seconds = sorted({i // 1_000_000_000 + d for i in points for d in (-1, 0, 1) if i >= 0})
         time_values: list[Value] = []
         for s in seconds:
             text = format_instant(s * 1_000_000_000)
             if text is not None and s >= 0:
                 time_values.append((text, str(s)))
-        values[_TIME] = time_values
+        values[TIME] = time_values
     # groups: keys read by one block belong together
     parent: dict[str, str] = {k: k for k in values}
 
@@ -492,7 +296,7 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
 
     blocks: list[tuple[CompiledStatement, list[str]]] = []
     for _pol, st in stmts:
-        read = sorted({(_TIME if k in _TIME_KEYS else k) for k in st.keys} & set(values))
+        read = sorted({(TIME if k in TIME_KEYS else k) for k in st.keys} & set(values))
         if st.conditions is not None and read:
             blocks.append((st, read))
             for other in read[1:]:
@@ -500,13 +304,13 @@ def _plan(q: Question, caller: Caller, stmts: list[_Stmt], now: dt.datetime | No
     members: dict[str, list[str]] = {}
     for k in values:
         members.setdefault(find(k), []).append(k)
-    groups: list[list[_Choice]] = []
+    groups: list[list[Choice]] = []
     for root in sorted(members):
         group_keys = sorted(members[root])
         group_blocks = [st for st, read in blocks if find(read[0]) == root]
         groups.append(_group_choices(group_keys, values, group_blocks, bases, names, time_keys))
-    ranging = {k for k in values if k != _TIME} | set(time_keys)
-    return _Plan(groups, frozenset(multi), frozenset(ranging))
+    ranging = {k for k in values if k != TIME} | set(time_keys)
+    return Plan(groups, frozenset(multi), frozenset(ranging))
 
 
 def _as_seen(resource: Resource | None, step: str) -> Resource | None:
@@ -525,7 +329,7 @@ def _assign(
 ) -> dict[str, tuple[str, ...]]:
     if value is None:
         return {}
-    if key == _TIME:
+    if key == TIME:
         out: dict[str, tuple[str, ...]] = {}
         for k in time_keys:
             out["aws:CurrentTime" if k == "aws:currenttime" else "aws:EpochTime"] = (
@@ -542,7 +346,7 @@ def _group_choices(
     bases: Sequence[RequestContext],
     names: Mapping[str, str],
     time_keys: Sequence[str],
-) -> list[_Choice]:
+) -> list[Choice]:
     size = 1
     for k in keys:
         size *= max(1, len(values[k]))
@@ -557,7 +361,7 @@ def _group_choices(
         present = sum(v is not None for v in combo)
         combos.append((present, combo))
     combos.sort(key=lambda c: c[0])
-    seen: dict[tuple[bool, ...], _Choice] = {}
+    seen: dict[tuple[bool, ...], Choice] = {}
     for present, combo in combos:
         assignment: dict[str, tuple[str, ...]] = {}
         for k, v in zip(keys, combo, strict=True):
@@ -570,7 +374,7 @@ def _group_choices(
                 vector.append(st.conditions.evaluate(ctx))
         key = tuple(vector)
         if key not in seen:
-            seen[key] = _Choice(assignment, present)
+            seen[key] = Choice(assignment, present)
     return list(seen.values())
 
 
@@ -587,8 +391,8 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
             raise Undecidable(f"{step!r} is not an Amazon ECR action of the catalog")
         if q.resource is None and not catalog.is_account_level(step):
             raise Undecidable(f"{step} acts on a repository: the check needs a resource")
-    guard = _guard_statements(q)
-    callers = _callers(q, _guard_statements(q, every=True))
+    guard = guard_statements(q)
+    callers = _callers(q, guard_statements(q, every=True))
     considered = _considered(callers)
     evaluated = 0
     base_context = {k: tuple(v) for k, v in q.context.items()}
@@ -596,7 +400,7 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
     pinned = q.expected in (Expectation.EXPLICIT_DENY, Expectation.IMPLICIT_DENY)
     for caller in callers:
         p = caller.principal
-        stmts = [(pol, st) for pol, st in guard if _applies(st, p)] + _own_statements(p, q.steps)
+        stmts = [(pol, st) for pol, st in guard if applies(st, p)] + own_statements(p, q.steps)
         plan = _plan(q, caller, stmts, now)
         total = 1
         for g in plan.groups:
@@ -621,237 +425,6 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
                 if d.decision != Verdict.ALLOW.value and not pinned:
                     break  # not allowed: enough to tell allow from deny
             if not q.expected.met_by(combine(decisions)):
-                witness = _witness(q, caller, combo, plan, now)
+                witness = make_witness(q, caller, combo, plan, now)
                 return Result(q, False, witness, considered, evaluated)
     return Result(q, True, None, considered, evaluated)
-
-
-def _witness(
-    q: Question,
-    caller: Caller,
-    combo: Sequence[_Choice],
-    plan: _Plan,
-    now: dt.datetime | None,
-) -> Witness:
-    tags: dict[str, str] = {}
-    context: dict[str, tuple[str, ...]] = {}
-    for choice in combo:
-        for key, value in choice.values.items():
-            if caller.free_tags and key.lower().startswith("aws:principaltag/"):
-                if len(value) != 1:  # pragma: no cover - tags are tested as single values
-                    raise Undecidable(f"{key}: a principal tag has one value")
-                tags[key.split("/", 1)[1]] = value[0]
-            else:
-                context[key] = value
-    principal = replace(caller.principal, tags=tags) if tags else caller.principal
-    merged = {**{k: tuple(v) for k, v in q.context.items()}, **context}
-    decisions = tuple(
-        evaluate(Request(principal, s, q.resource, merged, q.organization), now=now)
-        for s in q.steps
-    )
-    verdict = combine([d.decision for d in decisions])
-    if q.expected.met_by(verdict):  # pragma: no cover - the same requests, decided again
-        raise Undecidable(
-            f"internal: the witness {caller.description} did not break the expectation when "
-            "decided again"
-        )
-    breaking = _breaking_step(q.expected, decisions)
-    witness = Witness(
-        caller,
-        principal,
-        tags,
-        context,
-        decisions,
-        verdict,
-        breaking.request.action,
-        plan.multi,
-        plan.ranging,
-        "",
-    )
-    return replace(witness, summary=describe(q, witness, breaking))
-
-
-def _breaking_step(expected: Expectation, decisions: Sequence[Decision]) -> Decision:
-    """The step that shows the expectation broken: the first denied one for ``allow``, the
-    explicitly denied one for ``implicit-deny``, else (all allowed, or none explicitly denied)
-    the first step that acts on the repository."""
-    if expected is Expectation.ALLOW:
-        return next(d for d in decisions if d.decision != Verdict.ALLOW.value)
-    explicit = [d for d in decisions if d.decision == Verdict.EXPLICIT_DENY.value]
-    if expected is Expectation.IMPLICIT_DENY and explicit:
-        return explicit[0]
-    if expected is Expectation.EXPLICIT_DENY:
-        denied = [d for d in decisions if d.decision != Verdict.ALLOW.value]
-        if denied:
-            return denied[0]
-    on_repository = [d for d in decisions if not catalog.is_account_level(d.request.action)]
-    return (on_repository or list(decisions))[0]
-
-
-def _show_value(values: tuple[str, ...], multi: bool) -> str:
-    if multi:
-        return "[" + ", ".join(values) + "]"
-    return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
-
-
-def describe(q: Question, w: Witness, d: Decision) -> str:
-    """The witness in words: who, with which context, what happened and why."""
-    explanation = d.to_dict()
-    who = w.caller.description
-    if w.tags:
-        who += " tagged " + ", ".join(f"{k}={v}" for k, v in sorted(w.tags.items()))
-    elif w.caller.free_tags:
-        who += " without principal tags"
-    read = _keys_read(q, w)
-    ctx = explanation["request"]["context"]
-    lowered = {k.lower(): k for k in ctx}
-    shown: list[str] = []
-    absent: list[str] = []
-    for key in sorted(read, key=str.lower):
-        low = key.lower()
-        if low.startswith("aws:principaltag/") or (low in _CALLER_KEYS and low in lowered):
-            continue  # said with the caller
-        if low not in w.ranging and not (low in _CALLER_KEYS and low not in lowered):
-            continue  # fixed by the spec or derived from the repository
-        if low in lowered:
-            name = lowered[low]
-            shown.append(f"{name} = {_show_value(tuple(ctx[name]), name in w.multi_valued)}")
-        else:
-            absent.append(key)
-    parts = shown + [f"{k} absent" for k in absent]
-    text = who
-    if parts:
-        text += ", with " + ", ".join(parts)
-    verdict = {
-        "allow": "allowed",
-        "explicit-deny": "explicitly denied",
-        "implicit-deny": "implicitly denied",
-    }[d.decision]
-    text += f": {d.request.action} is {verdict}: {d.reason}"
-    because = _because(explanation)
-    if because:
-        text += ", because " + "; ".join(because)
-    places = _places(explanation)
-    if places:
-        text += "; see " + " and ".join(places)
-    if (
-        d.decision == Verdict.ALLOW.value
-        and w.caller.name is None
-        and d.gate == "identity"
-        and w.caller.kind not in (CallerKind.SERVICE, CallerKind.ANONYMOUS)
-    ):
-        text += (
-            " (its identity policies are unknown and taken to allow every action, the worst "
-            "case: define its principals and close the account, or narrow the class)"
-        )
-    return text
-
-
-def _because(explanation: Mapping[str, Any]) -> list[str]:
-    decisive = {(s["policy"], s["index"]) for s in explanation["decisive"]}
-    out: list[str] = []
-    for pol in explanation["policies"]:
-        for st in pol["statements"]:
-            if (pol["name"], st["index"]) not in decisive:
-                continue
-            for cond in st.get("conditions", []):
-                if cond["actual"] is None and cond["result"]:
-                    out.append(f"{cond['operator']} holds when {cond['key']} is absent")
-    return out
-
-
-def _places(explanation: Mapping[str, Any]) -> list[str]:
-    """Where the deciding statements are written (those with a file)."""
-    decisive = {(s["policy"], s["index"]) for s in explanation["decisive"]}
-    out: list[str] = []
-    for pol in explanation["policies"]:
-        if not pol.get("file"):
-            continue
-        for st in pol["statements"]:
-            if (pol["name"], st["index"]) in decisive:
-                label = st["sid"] or f"#{st['index']}"
-                line = f":{st['line']}" if st.get("line") else ""
-                kind = PolicyKind(pol["kind"]).label
-                out.append(f"statement {label} of {kind} {pol['name']} ({pol['file']}{line})")
-    return out
-
-
-def _keys_read(q: Question, w: Witness) -> set[str]:
-    stmts = [(pol, st) for pol, st in _guard_statements(q) if _applies(st, w.principal)]
-    stmts += _own_statements(w.principal, q.steps)
-    names: dict[str, str] = {}
-    for pol, st in stmts:
-        for entry in _entries(pol, st):
-            names.setdefault(entry.key.lower(), entry.key)
-        for key in st.keys:
-            names.setdefault(key, key)
-    return set(names.values())
-
-
-def witness_dict(question: Question, witness: Witness) -> dict[str, Any]:
-    """The ``witness`` field of ``eval`` (spec-format.md, "Outside pytest"), plus
-    ``principal_arn``: the identity ARN (a role's, with its path), which the session ARN does
-    not carry."""
-    p = witness.principal
-    who = p.session_arn or p.arn or p.service or "anonymous"
-    d = next(x for x in witness.decisions if x.request.action == witness.step)
-    ctx = d.to_dict()["request"]["context"]
-    lowered = {k.lower(): k for k in ctx}
-    out: dict[str, Any] = {}
-    for key in sorted(_keys_read(question, witness), key=str.lower):
-        name = lowered.get(key.lower())
-        if name is None:
-            continue
-        values = list(ctx[name])
-        out[name] = values if (name in witness.multi_valued or len(values) != 1) else values[0]
-    return {
-        "principal": who,
-        "principal_arn": p.arn,
-        "name": witness.caller.name,
-        "tags": dict(witness.tags),
-        "context": out,
-    }
-
-
-def replay(
-    question: Question, found: Mapping[str, Any], *, now: dt.datetime | None = None
-) -> list[Decision]:
-    """The witness written as an ordinary check and decided by the engine, step by step:
-    the defined principal it names (in the session it names), or an unmodelled caller (an
-    identity policy that allows everything, its tags), the spec's fixed keys and the
-    witness's context. ``found`` is a :func:`witness_dict`."""
-    who = str(found["principal"])
-    name = found["name"]
-    tags = {str(k): str(v) for k, v in dict(found["tags"]).items()}
-    if name is not None:
-        base = question.defined[str(name)]
-        if base.type is PrincipalType.ROLE_SESSION and base.session_arn != who:
-            principal = replace(base, session_arn=who, session_policy=None)
-        else:
-            principal = base
-    elif who == "anonymous":
-        principal = anonymous_principal("witness")
-    elif found.get("principal_arn") is None:
-        principal = service_principal("witness", who)
-    else:
-        arn = str(found["principal_arn"])
-        session = who.rsplit("/", 1)[-1] if ":assumed-role/" in who else None
-        federated = ":federated-user/" in arn
-        root = arn.endswith(":root")
-        principal = principal_from_arn(
-            "witness",
-            arn,
-            session=session,
-            policies=[] if root else [ALLOW_ALL],
-            session_policy=ALLOW_ALL_SESSION if federated else None,
-            tags=tags,
-        )
-    context: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in question.context.items()}
-    for key, value in dict(found["context"]).items():
-        context[str(key)] = (value,) if isinstance(value, str) else tuple(value)
-    return [
-        evaluate(
-            Request(principal, step, question.resource, context, question.organization), now=now
-        )
-        for step in question.steps
-    ]
