@@ -13,7 +13,7 @@ the wildcard matchers of :mod:`runner.wildcards`, which the action catalog uses 
 ``matching`` (actions, resources, principals at evaluation).
 """
 
-from runner.policy.compiled import CompiledPolicy, CompiledStatement, Effect
+from runner.policy.compiled import CompiledPolicy, CompiledStatement, Effect, PolicyVersion
 from runner.policy.grammar import RepeatedKey, compile_policy, unique_keys
 from runner.policy.predefined import FULL_AWS_ACCESS, RCP_FULL_AWS_ACCESS
 
@@ -23,6 +23,7 @@ __all__ = [
     "CompiledPolicy",
     "CompiledStatement",
     "Effect",
+    "PolicyVersion",
     "RepeatedKey",
     "compile_policy",
     "unique_keys",

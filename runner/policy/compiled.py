@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from runner.model import PolicyKind, PolicyPath, PolicyProblem
 from runner.policy.conditions import CompiledConditions
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
+from runner.policy.variables import PolicyVersion
 
-__all__ = ["CompiledPolicy", "CompiledStatement", "Effect"]
+__all__ = ["CompiledPolicy", "CompiledStatement", "Effect", "PolicyVersion"]
 
 
 class Effect(enum.StrEnum):
@@ -64,7 +65,7 @@ class CompiledPolicy:
     kind: PolicyKind
     file: str | None
     line: int | None
-    version: str
+    version: PolicyVersion
     statements: tuple[CompiledStatement, ...]
     by_action: Mapping[str, tuple[CompiledStatement, ...]] = field(repr=False)
     #: every condition key its statements read (CompiledStatement.keys), lowercased

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from runner import catalog, words
 from runner.model import SERVICE_PRINCIPAL, PolicyKind, PolicyPath, PolicyProblem
+from runner.policy.compiled import PolicyVersion
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.policy.variables import Template, TemplateError, compile_template, wildcard_regex
 from runner.wildcards import Matcher
@@ -74,7 +75,7 @@ def unknown_key(key: str, choices: Sequence[str], what: str) -> str:
 class ElementReader:
     """Reads element values of a policy of ``kind`` written in language ``version``."""
 
-    def __init__(self, kind: PolicyKind, version: str) -> None:
+    def __init__(self, kind: PolicyKind, version: PolicyVersion) -> None:
         self.kind = kind
         self.version = version
         self.problems: list[PolicyProblem] = []
@@ -156,7 +157,7 @@ class ElementReader:
             return True
         # A variable counts as one opaque character here, so the colon of ${aws:...} does not
         # split the ARN.
-        masked = _VARIABLE.sub("\0", text) if self.version == "2012-10-17" else text
+        masked = _VARIABLE.sub("\0", text) if self.version is PolicyVersion.V2012 else text
         parts = masked.split(":", 5)
         if any("\0" in part for part in parts[:5]):
             self.problem(

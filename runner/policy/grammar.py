@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from runner import catalog
 from runner.model import PolicyInvalid, PolicyKind, PolicyPath, PolicyProblem
-from runner.policy.compiled import CompiledPolicy, CompiledStatement, Effect
+from runner.policy.compiled import CompiledPolicy, CompiledStatement, Effect, PolicyVersion
 from runner.policy.conditions import CompiledConditions, compile_conditions
 from runner.policy.elements import ElementReader, show, unknown_key
 from runner.policy.keys import statement_warnings
@@ -31,7 +31,7 @@ from runner.policy.variables import TemplateError, compile_template
 
 __all__ = ["RepeatedKey", "compile_document", "compile_policy", "unique_keys"]
 
-VERSIONS = ("2012-10-17", "2008-10-17")
+_VERSIONS = tuple(v.value for v in PolicyVersion)
 #: Every catalog action, for indexing statements by the actions they cover.
 _ALL_ACTIONS = frozenset(catalog.ACTIONS)
 _TOP_KEYS = ("Version", "Id", "Statement")
@@ -108,7 +108,7 @@ class _Statements(ElementReader):
     """The statement grammar for one document. ``internal`` is set for the predefined
     policies, which may use what AWS reserves for itself (an RCP's Allow)."""
 
-    def __init__(self, kind: PolicyKind, version: str, internal: bool) -> None:
+    def __init__(self, kind: PolicyKind, version: PolicyVersion, internal: bool) -> None:
         super().__init__(kind, version)
         self.internal = internal
 
@@ -300,7 +300,7 @@ class _Statements(ElementReader):
             for body in block.values():
                 if isinstance(body, Mapping):
                     keys.update(str(k).lower() for k in body)
-        if self.version == "2012-10-17":
+        if self.version is PolicyVersion.V2012:
             values: list[object] = [raw.get("Resource"), raw.get("NotResource")]
             if isinstance(block, Mapping):
                 values += [
@@ -325,12 +325,12 @@ def _statement_line(lines: Sequence[int] | Mapping[int, int] | None, index: int)
     return lines[index] if 0 <= index < len(lines) else None
 
 
-def _version(value: object) -> str | None:
-    if isinstance(value, str) and value in VERSIONS:
-        return value
+def _version(value: object) -> PolicyVersion | None:
+    if isinstance(value, str) and value in _VERSIONS:
+        return PolicyVersion(value)
     # YAML reads an unquoted 2012-10-17 as a date; it still names the version unambiguously.
-    if isinstance(value, datetime.date) and value.isoformat() in VERSIONS:
-        return value.isoformat()
+    if isinstance(value, datetime.date) and value.isoformat() in _VERSIONS:
+        return PolicyVersion(value.isoformat())
     return None
 
 
@@ -398,8 +398,8 @@ def compile_document(
         )
 
     version_raw = doc.get("Version")
-    version = _version(version_raw) if "Version" in doc else "2008-10-17"
-    comp = _Statements(kind, version or "2012-10-17", internal)
+    version = _version(version_raw) if "Version" in doc else PolicyVersion.V2008
+    comp = _Statements(kind, version or PolicyVersion.V2012, internal)
     for key in doc:
         if key not in _TOP_KEYS:
             comp.problem((str(key),), unknown_key(str(key), _TOP_KEYS, "policy element"))
@@ -409,7 +409,7 @@ def compile_document(
             f'Version must be "2012-10-17" or "2008-10-17", not {show(version_raw)}',
         )
     if kind in (PolicyKind.RCP, PolicyKind.SCP) and (
-        "Version" not in doc or version == "2008-10-17"
+        "Version" not in doc or version is PolicyVersion.V2008
     ):
         short, page = (
             ("an RCP", "RCP syntax") if kind is PolicyKind.RCP else ("an SCP", "SCP syntax")
@@ -479,7 +479,7 @@ def compile_document(
         kind=kind,
         file=file,
         line=line,
-        version=version or "2012-10-17",
+        version=version or PolicyVersion.V2012,
         statements=tuple(statements),
         by_action=MappingProxyType(by_action),
         keys=frozenset().union(*(st.keys for st in statements)),

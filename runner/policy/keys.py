@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 
 from runner import catalog, words
 from runner.model import PolicyPath, PolicyProblem, RequestContext
-from runner.policy.compiled import CompiledStatement
+from runner.policy.compiled import CompiledStatement, PolicyVersion
 from runner.policy.operators import Family
 from runner.policy.variables import TemplateError, compile_template
 
@@ -154,7 +154,7 @@ _TEXT_FAMILIES = frozenset(
 
 
 def statement_warnings(
-    raw: Mapping[object, object], stmt: CompiledStatement, version: str
+    raw: Mapping[object, object], stmt: CompiledStatement, version: PolicyVersion
 ) -> list[PolicyProblem]:
     """A warning for every unknown ``aws:`` or ``ecr:`` key a valid statement reads, at its
     path: a key of its Condition block, or a policy variable in a Resource, NotResource or
@@ -174,7 +174,7 @@ def statement_warnings(
                     f"{start} {_ACCEPTED}, so {entry.operator} on it is {outcome}",
                 )
             )
-    if version == "2012-10-17":
+    if version is PolicyVersion.V2012:
         for where, text in _variable_texts(raw, stmt):
             if "${" not in text:
                 continue

@@ -23,6 +23,7 @@ Rules chosen here, each documented where AWS is not explicit:
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,7 @@ from runner.model import RequestContext
 from runner.wildcards import Atom, Matcher, Mode, compile_atoms, token_regex
 
 __all__ = [
+    "PolicyVersion",
     "Template",
     "TemplateError",
     "Variable",
@@ -39,8 +41,15 @@ __all__ = [
     "wildcard_regex",
 ]
 
-#: The one policy language version in which ``${...}`` is a policy variable.
-VARIABLES_VERSION = "2012-10-17"
+
+class PolicyVersion(enum.StrEnum):
+    """The policy language versions ("IAM JSON policy elements: Version"). Only in
+    ``2012-10-17`` is ``${...}`` a policy variable; a document without Version is
+    ``2008-10-17``."""
+
+    V2012 = "2012-10-17"
+    V2008 = "2008-10-17"
+
 
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 # ${service:key} or ${service:key, 'default'}; blanks around the parts are allowed.
@@ -220,7 +229,7 @@ def compile_template(text: str, *, version: str) -> Template:
     Only in ``2012-10-17`` is ``${...}`` a policy variable; otherwise the text is taken as
     written. Raises :class:`TemplateError` for malformed variable syntax (an unclosed ``${``,
     ``${}`` or a variable that is not ``${service:key}``)."""
-    if version != VARIABLES_VERSION or "${" not in text:
+    if version != PolicyVersion.V2012 or "${" not in text:
         return Template(text, (_Text(text, policy=True),) if text else ())
     return Template(text, _parse(text))
 
