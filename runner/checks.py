@@ -53,16 +53,33 @@ def expectation_met(expected: str, decision: str) -> bool:
 
 
 class CheckRun:
-    """The evaluated check: pass/fail is known at once; explanations are built on demand."""
+    """The evaluated check: pass/fail is known at once; explanations are built on demand.
 
-    __slots__ = ("_explanations", "check", "decision", "decisions", "passed", "step_decisions")
+    A check that cannot be evaluated (``model.Check.error`` is set: the spec leaves a value
+    open that the decision depends on) has no decision: ``error`` holds the message, ``passed``
+    is false, and its result's outcome is ``error``.
+    """
+
+    __slots__ = (
+        "_explanations",
+        "check",
+        "decision",
+        "decisions",
+        "error",
+        "passed",
+        "step_decisions",
+    )
 
     def __init__(self, check: model.Check, step_decisions: Sequence[Decision]) -> None:
         self.check = check
+        self.error: str | None = check.error
         self.step_decisions: tuple[Decision, ...] = tuple(step_decisions)
         self.decisions: tuple[str, ...] = tuple(str(d.decision) for d in self.step_decisions)
-        self.decision: str = combine(self.decisions)
-        self.passed: bool = expectation_met(check.expected, self.decision)
+        self.decision: str | None = None
+        self.passed = False
+        if self.error is None:
+            self.decision = combine(self.decisions)
+            self.passed = expectation_met(check.expected, self.decision)
         self._explanations: list[dict[str, Any]] | None = None
 
     def explanations(self) -> list[dict[str, Any]]:
@@ -80,6 +97,10 @@ class CheckRun:
         (``results.COMPACT_KEYS``: what the report needs for a passing check); None (default)
         means full for a failed check and compact for a passed one.
         """
+        if self.error is not None:
+            result = results.check_result(self.check, nodeid=nodeid)
+            result["message"] = self.error
+            return result
         full = (not self.passed) if explain is None else explain
         shown = (
             self.explanations()
@@ -98,7 +119,10 @@ class CheckRun:
 
 
 def evaluate_check(check: model.Check) -> CheckRun:
-    """Evaluate each step of ``check`` (no explanations are built yet)."""
+    """Evaluate each step of ``check`` (no explanations are built yet); a check whose
+    ``error`` is set is not evaluated."""
+    if check.error is not None:
+        return CheckRun(check, ())
     from runner import engine  # the engine is imported on first use: collection stays cheap
 
     decisions = [
@@ -127,11 +151,13 @@ def run_check(check: model.Check) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SpecRun:
-    """One spec file: either its checks' runs, or the error that stopped it loading."""
+    """One spec file: either its checks' runs (and the spec's warnings, ``file:line:col:
+    message``), or the error that stopped it loading."""
 
     path: Path
     runs: tuple[CheckRun, ...] = ()
     error: SpecError | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -> Iterator[SpecRun]:
@@ -145,4 +171,5 @@ def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -
         except SpecError as exc:
             yield SpecRun(path, error=exc)
             continue
-        yield SpecRun(path, runs=tuple(evaluate_check(c) for c in spec.checks))
+        runs = tuple(evaluate_check(c) for c in spec.checks)
+        yield SpecRun(path, runs=runs, warnings=spec.warnings)

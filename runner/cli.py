@@ -124,6 +124,8 @@ def _print_problems(error: SpecError) -> None:
 
 
 def _eval(paths: Sequence[str]) -> int:
+    from runner import results
+
     files, problems = find_spec_files(paths)
     status = EXIT_OK
     for problem in problems:
@@ -138,8 +140,13 @@ def _eval(paths: Sequence[str]) -> int:
             _print_problems(spec_run.error)
             status = EXIT_ERROR
             continue
+        for warning in spec_run.warnings:
+            _stderr(results.warning_text(warning))
         lines = []
         for run in spec_run.runs:
+            if run.error is not None:  # this check cannot be decided; the others run
+                _stderr(run.error)
+                status = EXIT_ERROR
             any_failed = any_failed or not run.passed
             lines.append(encode(run.to_result()))
         if lines:
@@ -154,6 +161,7 @@ def _eval(paths: Sequence[str]) -> int:
 
 
 def _explain(spec: str, case: str) -> int:
+    from runner import results
     from runner import spec as loader
 
     path = Path(spec)
@@ -165,6 +173,8 @@ def _explain(spec: str, case: str) -> int:
     except SpecError as exc:
         _print_problems(exc)
         return EXIT_ERROR
+    for warning in loaded.warnings:
+        _stderr(results.warning_text(warning))
     cases: dict[int, str] = {}
     for check in loaded.checks:
         cases.setdefault(check.case_index, check.case)

@@ -327,6 +327,14 @@ def _json_for_script(value: object) -> str:
     )
 
 
+def _located(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``errors`` or ``warnings`` entries in file order."""
+    return sorted(
+        ({k: e.get(k) for k in ("file", "line", "col", "message")} for e in entries),
+        key=lambda e: (str(e["file"]), _num(e["line"]), _num(e["col"])),
+    )
+
+
 def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
     checks = _sorted_checks(results.get("checks", []))
     enc = _Encoder()
@@ -357,13 +365,8 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         if outcome != "passed" and len(failed) < FAILED_LISTED:
             shown = {k: check.get(k) for k in _SHOWN_FAILED}
             failed.append({"check": shown, "anchor": anchor})
-    errors = sorted(
-        (
-            {k: e.get(k) for k in ("file", "line", "col", "message")}
-            for e in results.get("errors", [])
-        ),
-        key=lambda e: (str(e["file"]), _num(e["line"]), _num(e["col"])),
-    )
+    errors = _located(results.get("errors", []))
+    warnings = _located(results.get("warnings", []))
     for error in errors:
         file = str(error.get("file"))
         stats = by_file.setdefault(file, {"file": file, "passed": 0, "failed": 0, "error": 0})
@@ -398,6 +401,7 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         "total": len(checks),
         "files": files,
         "errors": errors,
+        "warnings": warnings,
         "failed": failed,
         "failed_more": totals["failed"] + totals["error"] - len(failed),
         "coverage": cov,

@@ -33,11 +33,13 @@ __all__ = [
     "compact_explanation",
     "load_results",
     "located",
+    "place_key",
     "policy_inventory",
     "principal_label",
     "problem_entry",
     "read_results",
     "validate_results",
+    "warning_text",
     "write_results",
     "write_text",
 ]
@@ -145,6 +147,24 @@ def located(text: str) -> dict[str, Any]:
         "col": int(m["col"]),
         "message": m["message"],
     }
+
+
+def place_key(entry: Mapping[str, Any]) -> tuple[str, int, int]:
+    """Sorts ``errors`` and ``warnings`` entries by file, line and column (no place first)."""
+    line, col = entry.get("line"), entry.get("col")
+    return (
+        str(entry.get("file") or ""),
+        line if isinstance(line, int) else 0,
+        col if isinstance(col, int) else 0,
+    )
+
+
+def warning_text(text: str) -> str:
+    """A spec warning as the command line prints it: ``file:line:col: warning: message``."""
+    entry = located(text)
+    if entry["file"] is None:
+        return f"warning: {text}"
+    return f"{entry['file']}:{entry['line']}:{entry['col']}: warning: {entry['message']}"
 
 
 def problem_entry(problem: Problem, file: str) -> dict[str, Any]:

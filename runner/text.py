@@ -11,6 +11,7 @@ the screen, a carriage return overwrites the line, BEL rings).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -62,7 +63,7 @@ def format_failure(result: dict[str, Any]) -> str:
         lines.extend(_step_detail(steps[0]["explanation"], indent=""))
         return "\n".join(lines)
     lines.append(f"steps of {result['action']}:")
-    for step in steps:
+    for step in failing_first(result):
         exp = step["explanation"]
         gate = f" [{exp['gate']}]" if exp.get("gate") else ""
         lines.append(f"  {step['action']}: {step['decision']}{gate}: {exp.get('reason', '')}")
@@ -120,6 +121,27 @@ def _values(values: Sequence[str]) -> str:
     return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
 
 
+def _shown(values: object) -> str:
+    """Condition values for a person: a key the request does not carry is ``(absent)``, one
+    value is itself, several are ``[a, b]`` (never Python's list or None)."""
+    if values is None:
+        return "(absent)"
+    if isinstance(values, list | tuple):
+        if not values:
+            return "(no values)"
+        return _values([v if isinstance(v, str) else json.dumps(v) for v in values])
+    return values if isinstance(values, str) else json.dumps(values)
+
+
+def failing_first(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps of a check, those that explain its failure first (for a passing check, or a
+    check whose every step explains it, in their order)."""
+    steps: list[dict[str, Any]] = list(result["steps"])
+    if result.get("passed") or len(steps) < 2:
+        return steps
+    return sorted(steps, key=lambda step: not _step_matters(result, step))
+
+
 def _statement_ref(decisive: dict[str, Any], explanation: dict[str, Any]) -> str:
     """``Deny statement DenyDelete (#2) of repository policy prod-repo, policies/x.json:30``."""
     sid = decisive.get("sid")
@@ -152,13 +174,18 @@ def _statement_line(decisive: dict[str, Any], explanation: dict[str, Any]) -> in
 def format_explanation(result: dict[str, Any]) -> str:
     """Everything about one check for a person: request, verdict, and for each step the
     gates, the policies that took part and their statements with conditions."""
-    verdict = "PASS" if result["passed"] else "FAIL"
+    if result.get("outcome") == "error":
+        verdict = f"  ERROR: {result.get('message') or 'no decision was recorded'}"
+    else:
+        verdict = "PASS" if result["passed"] else "FAIL"
+        verdict = f"  {verdict}: expected {result['expected']}, got {result['decision']}"
     lines = [
         f"{result['id']}  ({result['file']}:{result['line']})",
-        f"  {verdict}: expected {result['expected']}, got {result['decision']}",
+        verdict,
+        f"  case:      {result['case']}",
         *("  " + line for line in _request_lines(result)),
     ]
-    for step in result["steps"]:
+    for step in failing_first(result):
         exp = step["explanation"]
         lines.append(f"  {step['action']}: {step['decision']}")
         if exp.get("reason"):
@@ -185,7 +212,8 @@ def format_explanation(result: dict[str, Any]) -> str:
                 for cond in stmt.get("conditions", []):
                     lines.append(
                         f"        {cond.get('operator')} {cond.get('key')}: "
-                        f"expected {cond.get('expected')}, actual {cond.get('actual')} "
+                        f"expected {_shown(cond.get('expected'))}, "
+                        f"actual {_shown(cond.get('actual'))} "
                         f"-> {str(cond.get('result')).lower()}"
                     )
             if policy.get("skipped"):

@@ -204,3 +204,37 @@ def test_the_explanation_says_why_a_policy_takes_no_part(tmp_path: Path) -> None
 )
 def test_terminal_text_escapes_control_characters(raw: str, shown: str) -> None:
     assert terminal_safe(raw) == shown
+
+
+def test_the_explanation_shows_values_and_an_absent_key_for_a_person(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "principals:\n"
+        "  dev: {arn: 'arn:aws:iam::111122223333:user/dev', policies: [p]}\n"
+        "policies:\n"
+        "  p:\n"
+        "    document:\n"
+        "      Version: '2012-10-17'\n"
+        "      Statement:\n"
+        "        - Effect: Allow\n"
+        "          Action: ecr:GetAuthorizationToken\n"
+        "          Resource: '*'\n"
+        "          Condition:\n"
+        "            StringEquals: {aws:PrincipalOrgID: o-a1b2c3d4e5}\n"
+        "            IpAddress: {aws:SourceIp: [203.0.113.0/24, 198.51.100.0/24]}\n"
+        "cases:\n"
+        "  - principal: dev\n"
+        "    action: ecr:GetAuthorizationToken\n"
+        "    expect: deny\n"
+        "    context: {aws:SourceIp: 203.0.113.7}\n"
+    )
+    spec = loader.load_spec(tmp_path / "s.yaml", display_root=tmp_path)
+    lines = format_explanation(checks.run_check(spec.checks[0])).splitlines()
+    assert (
+        "        StringEquals aws:PrincipalOrgID: expected o-a1b2c3d4e5, actual (absent) -> false"
+        in lines
+    )
+    assert (
+        "        IpAddress aws:SourceIp: expected [203.0.113.0/24, 198.51.100.0/24], "
+        "actual 203.0.113.7 -> true"
+    ) in lines
+    assert not any("None" in line or "['" in line for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -221,3 +222,52 @@ def test_explain_and_errors_show_control_characters_escaped(
     assert not any(ch in out for ch in "\x1b\x07\r\x00\x85")
     assert main(["eval", "no\x1b[2Jpe.yaml"]) == 2
     assert capsys.readouterr().err == "error: no\\x1b[2Jpe.yaml: no such file or directory\n"
+
+
+def test_eval_a_check_that_cannot_be_decided_is_an_error_and_the_others_run(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    write_project: WriteProject,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_project(project)
+    message = (
+        "specs/app.yaml:24:5: the decision depends on aws:PrincipalAccount, which the case "
+        "does not give; add it to the case's context, e.g. aws:PrincipalAccount: 111122223333"
+    )
+    warning = "specs/app.yaml:12:9: unknown condition key 'aws:PrincipleOrgID'"
+    real = loader.load_spec
+
+    def load(path: Path, **kwargs: object) -> object:
+        spec = real(path, **kwargs)  # type: ignore[arg-type]
+        checks_ = tuple(
+            dataclasses.replace(c, error=message) if c.test_id == "ci-pushes[ci-app-push]" else c
+            for c in spec.checks
+        )
+        return dataclasses.replace(spec, checks=checks_, warnings=(warning,))
+
+    monkeypatch.setattr("runner.spec.load_spec", load)
+    assert main(["eval", "specs"]) == 2
+    captured = capsys.readouterr()
+    rows = _lines(captured.out)
+    assert len(rows) == 6
+    assert {k: rows[0][k] for k in ("outcome", "message", "decision", "passed", "steps")} == {
+        "outcome": "error",
+        "message": message,
+        "decision": None,
+        "passed": False,
+        "steps": [],
+    }
+    assert all(r["outcome"] == "passed" for r in rows[1:])
+    assert captured.err.splitlines() == [
+        "specs/app.yaml:12:9: warning: unknown condition key 'aws:PrincipleOrgID'",
+        message,
+    ]
+
+    # explain shows the message in place of a decision
+    assert main(["explain", "specs/app.yaml", "--case", "1"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
+        "specs/app.yaml::ci-pushes[ci-app-push]  (specs/app.yaml:24)",
+        f"  ERROR: {message}",
+    ]

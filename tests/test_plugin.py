@@ -642,3 +642,78 @@ def test_collection_errors_show_control_characters_escaped(
     out = result.stdout.str()
     assert RAW_CONTROLS.search(out) is None, repr(out)
     assert "a\\x00b\\x1b[2J.yaml" in out
+
+
+#: As the loader reports them: a check that cannot be decided (``Check.error``) and a spec
+#: warning. The conftest gives them to ``specs/app.yaml`` and undoes it afterwards.
+UNDECIDABLE = (
+    "specs/app.yaml:24:5: the decision depends on aws:PrincipalAccount, which the case does "
+    "not give; add it to the case's context, e.g. aws:PrincipalAccount: 111122223333"
+)
+WARNING = (
+    "specs/app.yaml:12:9: unknown condition key 'aws:PrincipleOrgID'; did you mean "
+    "'aws:PrincipalOrgID'?"
+)
+ERROR_AND_WARNING_CONFTEST = f"""
+import dataclasses
+import runner.spec
+
+_real = runner.spec.load_spec
+
+def _load(path, **kwargs):
+    spec = _real(path, **kwargs)
+    if not str(path).endswith("app.yaml"):
+        return spec
+    checks = tuple(
+        dataclasses.replace(c, error={UNDECIDABLE!r}) if c.test_id == "ci-pushes[ci-app-push]"
+        else c
+        for c in spec.checks
+    )
+    return dataclasses.replace(spec, checks=checks, warnings=({WARNING!r},))
+
+def pytest_configure(config):
+    runner.spec.load_spec = _load
+
+def pytest_unconfigure(config):
+    runner.spec.load_spec = _real
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_check_that_cannot_be_decided_is_an_error_and_warnings_are_pytest_warnings(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    workers: list[str],
+) -> None:
+    write_project(pytester.path)
+    pytester.makeconftest(ERROR_AND_WARNING_CONFTEST)
+    result = run_pytest(*workers, "-rE", "--policy-results=r.json", "--no-policy-report")
+    result.assert_outcomes(passed=5, errors=1)
+    assert result.stdout.str().count("PolicySpecWarning") == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of*",
+            UNDECIDABLE,
+            "*PolicySpecWarning: " + WARNING,
+            "ERROR specs/app.yaml::ci-pushes[[]ci-app-push[]] - CannotDecide: specs/app.yaml:2*",
+        ]
+    )
+    data = _results(pytester.path / "r.json")
+    checks = data["checks"]
+    assert isinstance(checks, list)
+    [errored] = [c for c in checks if c["outcome"] == "error"]
+    assert (errored["id"], errored["message"], errored["decision"], errored["passed"]) == (
+        "specs/app.yaml::ci-pushes[ci-app-push]",
+        UNDECIDABLE,
+        None,
+        False,
+    )
+    assert data["warnings"] == [
+        {
+            "file": "specs/app.yaml",
+            "line": 12,
+            "col": 9,
+            "message": WARNING.split(": ", 1)[1],
+        }
+    ]

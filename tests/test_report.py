@@ -563,7 +563,7 @@ def test_load_results_names_a_bad_check(tmp_path: Path) -> None:
         results_format.load_results([path])
     assert str(info.value) == (
         f'{path}: checks[1] ({results["checks"][1]["id"]}): "outcome" is "maybe", '
-        "expected one of passed, failed, error"
+        "expected one of passed, failed, error, xfail"
     )
 
 
@@ -637,3 +637,30 @@ def test_sparse_results_render() -> None:
     assert '<span class="msg">something broke</span>' in page
     assert 'got <span class="d">no decision</span>' in page
     assert "None" not in _section(page, "failed")
+
+
+def test_spec_warnings_are_shown_near_the_errors_and_kept_in_the_results_file(
+    tmp_path: Path,
+) -> None:
+    results = sample_results()
+    results["warnings"] = [
+        {
+            "file": "specs/prod.yaml",
+            "line": 12,
+            "col": 9,
+            "message": "unknown condition key 'aws:PrincipleOrgID'; did you mean "
+            "'aws:PrincipalOrgID'? " + HOSTILE_VALUE,
+        }
+    ]
+    page = report.render_report(results)
+    assert re.search(r'<a class="counter warn" href="#warnings"><b>1</b> warning</a>', page)
+    warnings = _section(page, "warnings")
+    assert '<code class="loc">specs/prod.yaml:12:9</code>' in warnings
+    assert esc("unknown condition key 'aws:PrincipleOrgID'; did you mean") in warnings
+    assert esc(HOSTILE_VALUE) in warnings
+    assert page.index('<section id="errors"') < page.index('<section id="warnings"')
+    assert page.index('<section id="warnings"') < page.index('<section id="failed"')
+
+    path = tmp_path / "r.json"
+    results_format.write_results(results, path)
+    assert results_format.load_results([path])["warnings"] == results["warnings"]

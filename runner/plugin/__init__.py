@@ -16,6 +16,7 @@ pytest finds the hooks as attributes of this module: they are re-exported here.
 
 from runner.plugin.items import (
     CheckItem,
+    PolicySpecWarning,
     SpecFile,
     pytest_addoption,
     pytest_collect_file,
@@ -36,6 +37,7 @@ from runner.plugin.xdist import (
 
 __all__ = [
     "CheckItem",
+    "PolicySpecWarning",
     "SpecFile",
     "pytest_addoption",
     "pytest_collect_file",

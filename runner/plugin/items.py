@@ -13,6 +13,7 @@ import datetime as _dt
 import os
 import platform
 import time
+import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ SUFFIXES = (".yaml", ".yml")
 _STATE_KEY = pytest.StashKey["PolicySpecSession"]()
 _TIME_KEY = "policyspec_now"
 _ERROR = model.Outcome.ERROR.value
+
+
+class PolicySpecWarning(pytest.PytestWarning):
+    """A problem in a spec or policy that does not stop it (an unknown condition key, say);
+    the message starts with its ``file:line:col``."""
 
 
 def is_spec_nodeid(nodeid: str) -> bool:
@@ -156,6 +162,16 @@ class SpecFile(pytest.File):
             self.spec_error = exc
             raise
         self.spec = spec
+        # one pytest warning each, at its line (the message names file, line and column); under
+        # xdist every worker collects every file, and the first worker alone says them
+        for text_ in spec.warnings if _says_warnings(self.config) else ():
+            where = results.located(text_)
+            warnings.warn_explicit(
+                PolicySpecWarning(text.terminal_safe(text_)),
+                PolicySpecWarning,
+                filename=str(self.path),
+                lineno=where["line"] or 1,
+            )
         for check in spec.checks:
             # The node id is passed whole so that pytest parses the "[...]" part as parameters,
             # exactly as it parses the ids it stored for --lf / --ff (pytest >= 9.2 compares
@@ -177,6 +193,21 @@ class SpecFile(pytest.File):
         return self._inventory
 
 
+def _says_warnings(config: pytest.Config) -> bool:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput is None or workerinput.get("workerid") == "gw0"
+
+
+class CannotDecide(pytest.fail.Exception):
+    """A check that cannot be evaluated (``model.Check.error``): an error at its setup, shown
+    as its message alone (no traceback: the message names the file, line and column)."""
+
+    __module__ = "builtins"  # the summary line says "CannotDecide: ...", as pytest's "Failed:"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, pytrace=False)
+
+
 class CheckFailed(Exception):
     """A check whose decision does not meet its expectation."""
 
@@ -192,6 +223,10 @@ class CheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.check = check
         self.run: checks.CheckRun | None = None
+
+    def setup(self) -> None:
+        if self.check.error is not None:
+            raise CannotDecide(text.terminal_safe(self.check.error))
 
     def runtest(self) -> None:
         self.run = checks.evaluate_check(self.check)
@@ -236,6 +271,8 @@ def pytest_runtest_makereport(
         else:  # the engine raised: an internal error, shown with its traceback
             result = results.check_result(item.check, nodeid=item.nodeid)
             result["message"] = _error_line(call)
+    elif report.when == "setup" and item.check.error is not None:  # cannot be evaluated
+        result = checks.evaluate_check(item.check).to_result(nodeid=item.nodeid)
     else:  # setup or teardown failed
         result = results.check_result(item.check, nodeid=item.nodeid)
         result["message"] = f"{report.when} failed: {_error_line(call)}"
@@ -302,6 +339,7 @@ class PolicySpecSession:
         self.report_path: Path | None = None
         self.write_errors: list[str] = []
         self.results_path: Path | None = None
+        self.warnings: dict[str, dict[str, Any]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """On the controller, every check's reports (xdist forwards the workers')."""
@@ -323,6 +361,14 @@ class PolicySpecSession:
             self.check_results[report.nodeid] = result
         elif report.failed:  # a setup/teardown error wins over the call's outcome
             self.check_results[report.nodeid] = {**result, "outcome": _ERROR, "passed": False}
+
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        """Spec warnings, as pytest records them (xdist forwards the workers', each worker's
+        collection once: the same warning is kept once)."""
+        if self.is_worker or not issubclass(warning_message.category, PolicySpecWarning):
+            return
+        message = str(warning_message.message)
+        self.warnings.setdefault(message, results.located(message))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """Failed spec files (xdist forwards failed collect reports, once per file)."""
@@ -357,6 +403,7 @@ class PolicySpecSession:
                 "python": platform.python_version(),
                 "pytest": pytest.__version__,
             },
+            warnings=sorted(self.warnings.values(), key=results.place_key),
         )
 
 
