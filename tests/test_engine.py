@@ -1,19 +1,26 @@
 """The evaluation engine: data-driven cases from tests/engine_cases/*.yaml (all but the
 conditions-*/variables-* files, which test_conditions.py runs), plus the explanation's shape.
 
-A case file is a mapping with ``engine_cases:`` (optionally ``topic:`` and ``source:``). Each
-case has a ``name`` (unique in its file) and optionally a ``source:`` naming the AWS page its
-expectation comes from. Four kinds of case:
+Each case file holds one topic (``topic:``, and ``source:`` naming the AWS pages its
+expectations come from). Decision cases are written in the spec format users write
+(``docs/spec-reference.md``): the file's ``specs:`` is a list of specs, each with its
+``policies``, ``principals``, ``resources``, ``organization`` and ``cases``, and each spec is
+loaded by ``runner.spec.load_spec`` from a file of its own, so the engine is tested on exactly
+what a user's spec gives it. Every combination of a case (principal x resource x action) is
+one test. A case may add what only an engine test asserts, which the harness takes out before
+loading: ``gate`` (the deciding gate), ``decisive`` (the decisive statements as
+``policy#index``), ``reason`` (a substring of the reason), ``context-includes`` (keys and
+values of the request context), ``context-excludes`` (keys it lacks), ``now`` (the instant of
+``aws:CurrentTime``, default 2026-11-30T04:10:00Z) and ``source`` (the AWS page the
+expectation comes from); a case's ``name`` is unique in its file.
 
-- a decision (``expect: allow | explicit-deny | implicit-deny``): ``principal`` (an ARN, a
-  mapping with ``arn``/``session``/``tags``, ``{service: NAME}`` or ``anonymous``), policies
-  (``identity`` or ``identities``, ``boundary``, ``session_policy``, ``repository_policy``;
-  each a policy document or a bare list of statements, which gets Version 2012-10-17),
-  ``resource`` (default: the prod/app repository of 111122223333; null for none),
-  ``resource_tags``, ``action`` (a list makes one test per action), ``context``, ``org``
-  (``id``, ``management``, ``accounts``, ``scps``, ``rcps``; ``FullAWSAccess`` names the
-  predefined SCP) and optionally ``gate``, ``decisive`` (``policy#index``), ``reason``
-  (a substring), ``expect_context`` (a subset) and ``absent_context``;
+The policy grammar (``policy-grammar*.yaml``) and the catalog (``catalog.yaml``) are not
+decisions, and a spec cannot say what they assert: that a policy document is refused with
+exactly these problems at these paths (a spec with such a policy is a located load error, and
+the spec format has no way to expect one), or that an action name or pattern resolves to
+exactly these actions. Those files keep a list of ``engine_cases:`` with a ``name``
+(and ``source``) each, of three kinds:
+
 - a validation (``kind`` + ``document``): ``problems`` is the exact list of
   ``[path, message]``, empty for a valid document;
 - a resolution (``resolve``): ``actions`` or ``error`` (exact text);
@@ -34,6 +41,7 @@ import yaml
 from runner import catalog, engine, model
 from runner import policy as validate
 from runner.model import PolicyKind
+from runner.spec import load_spec
 
 CASES_DIR = Path(__file__).parent / "engine_cases"
 CASE_FILES = sorted(
@@ -41,11 +49,13 @@ CASE_FILES = sorted(
 )
 DEFAULT_REPOSITORY = "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"
 NOW = dt.datetime(2026, 11, 30, 4, 10, tzinfo=dt.UTC)
-KNOWN_KEYS = {
-    "name", "source", "principal", "identity", "identities", "boundary", "session_policy",
-    "repository_policy", "resource", "resource_tags", "action", "context", "org", "now",
-    "expect", "gate", "decisive", "reason", "expect_context", "absent_context", "kind",
-    "document", "problems", "resolve", "actions", "error", "account_level",
+#: What a decision case may say besides the spec format's own keys.
+ENGINE_KEYS = frozenset(
+    {"gate", "decisive", "reason", "context-includes", "context-excludes", "now", "source"}
+)
+DATA_KEYS = {
+    "name", "source", "kind", "document", "problems", "resolve", "actions", "error",
+    "account_level", "expect",
 }  # fmt: skip
 
 
@@ -53,24 +63,40 @@ def _load() -> list[Any]:
     params: list[Any] = []
     for file in CASE_FILES:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        assert isinstance(data, dict) and set(data) <= {"engine_cases", "topic", "source"}, file
-        names: set[str] = set()
-        for case in data["engine_cases"]:
-            assert set(case) <= KNOWN_KEYS, f"{file.name}: {case.get('name')}: {set(case)}"
-            name = case["name"]
-            assert name not in names, f"{file.name}: duplicate case name {name!r}"
-            names.add(name)
-            actions = case.get("action")
-            if isinstance(actions, list):
-                for action in actions:
-                    params.append(
-                        pytest.param(
-                            {**case, "action": action}, id=f"{file.stem}: {name} [{action}]"
-                        )
-                    )
-            else:
-                params.append(pytest.param(case, id=f"{file.stem}: {name}"))
+        assert isinstance(data, dict), file
+        names: list[str] = []
+        if "specs" in data:
+            assert set(data) <= {"specs", "topic", "source"}, file
+            for spec in data["specs"]:
+                for case in spec["cases"]:
+                    names.append(case["name"])
+                    params.extend(_decision_params(file, spec, case))
+        else:
+            assert set(data) <= {"engine_cases", "topic", "source"}, file
+            for case in data["engine_cases"]:
+                assert set(case) <= DATA_KEYS, f"{file.name}: {case.get('name')}: {set(case)}"
+                names.append(case["name"])
+                params.append(pytest.param(case, None, id=f"{file.stem}: {case['name']}"))
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        assert not repeated, f"{file.name}: repeated case names {repeated}"
     return params
+
+
+def _decision_params(file: Path, spec: Mapping[str, Any], case: Mapping[str, Any]) -> list[Any]:
+    """One test per action of the case: the spec with that case alone, for that action, and
+    what the case asserts besides its expected decision."""
+    expects = {k: v for k, v in case.items() if k in ENGINE_KEYS}
+    own = {k: v for k, v in case.items() if k not in ENGINE_KEYS}
+    actions = case["action"]
+    return [
+        pytest.param(
+            {**spec, "cases": [{**own, "action": action}]},
+            expects,
+            id=f"{file.stem}: {case['name']}"
+            + (f" [{action}]" if isinstance(actions, list) else ""),
+        )
+        for action in (actions if isinstance(actions, list) else [actions])
+    ]
 
 
 CASES = _load()
@@ -81,104 +107,20 @@ def test_corpus_is_large_enough() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Building requests from a case
-
-
-def _policy(raw: Any, kind: PolicyKind, name: str) -> validate.CompiledPolicy:
-    if raw == "FullAWSAccess":
-        return validate.FULL_AWS_ACCESS
-    doc = {"Version": "2012-10-17", "Statement": raw} if isinstance(raw, list) else raw
-    return validate.compile_policy(doc, kind, name=name)
-
-
-def _principal(case: Mapping[str, Any]) -> model.Principal:
-    raw = case["principal"]
-    if raw == "anonymous":
-        return model.anonymous_principal("anonymous")
-    if isinstance(raw, Mapping) and "service" in raw:
-        return model.service_principal("service", raw["service"])
-    spec: Mapping[str, Any] = {"arn": raw} if isinstance(raw, str) else raw
-    identities = case.get("identities")
-    if identities is None and "identity" in case:
-        identities = [case["identity"]]
-    policies = [
-        _policy(doc, PolicyKind.IDENTITY, "identity" if len(identities) == 1 else f"identity{i}")
-        for i, doc in enumerate(identities or [])
-    ]
-    return model.principal_from_arn(
-        "caller",
-        spec["arn"],
-        session=spec.get("session"),
-        policies=policies,
-        boundary=_policy(case["boundary"], PolicyKind.BOUNDARY, "boundary")
-        if "boundary" in case
-        else None,
-        session_policy=_policy(case["session_policy"], PolicyKind.SESSION, "session")
-        if "session_policy" in case
-        else None,
-        tags=spec.get("tags"),
-    )
-
-
-def _request(case: Mapping[str, Any]) -> model.Request:
-    resource = None
-    arn = case.get("resource", DEFAULT_REPOSITORY)
-    if arn is not None:
-        policy = (
-            _policy(case["repository_policy"], PolicyKind.RESOURCE, "repo")
-            if "repository_policy" in case
-            else None
-        )
-        resource = model.repository("repo", arn, policy=policy, tags=case.get("resource_tags"))
-    org = None
-    if "org" in case:
-        o = case["org"]
-        org = model.Organization(
-            id=o.get("id"),
-            management_account=o.get("management"),
-            accounts=frozenset(o.get("accounts", ())),
-            scps=tuple(
-                _policy(doc, PolicyKind.SCP, f"scp{i}") for i, doc in enumerate(o.get("scps", ()))
-            ),
-            rcps=tuple(
-                _policy(doc, PolicyKind.RCP, f"rcp{i}") for i, doc in enumerate(o.get("rcps", ()))
-            ),
-        )
-    context = {
-        k: [str(x) for x in v] if isinstance(v, list) else [str(v)]
-        for k, v in (case.get("context") or {}).items()
-    }
-    return model.Request(
-        principal=_principal(case),
-        action=case["action"],
-        resource=resource,
-        context=context,
-        organization=org,
-    )
-
-
-def _now(case: Mapping[str, Any]) -> dt.datetime:
-    raw = case.get("now")
-    if raw is None:
-        return NOW
-    return dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-
-
-# ---------------------------------------------------------------------------------------------
 # The corpus
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_engine_case(case: dict[str, Any]) -> None:
-    if "document" in case:
+@pytest.mark.parametrize(("case", "expects"), CASES)
+def test_engine_case(case: dict[str, Any], expects: dict[str, Any] | None, tmp_path: Path) -> None:
+    if expects is not None:
+        _check_decision(case, expects, tmp_path)
+    elif "document" in case:
         _check_validation(case)
     elif "resolve" in case:
         _check_resolution(case)
-    elif "account_level" in case:
+    else:
         for action in case["account_level"]:
             assert catalog.is_account_level(action) is case["expect"], action
-    else:
-        _check_decision(case)
 
 
 def _check_validation(case: Mapping[str, Any]) -> None:
@@ -202,22 +144,40 @@ def _check_resolution(case: Mapping[str, Any]) -> None:
         assert catalog.resolve_action(case["resolve"]) == case["actions"]
 
 
-def _check_decision(case: Mapping[str, Any]) -> None:
-    decision = engine.evaluate(_request(case), now=_now(case))
+def load_check(spec: Mapping[str, Any], directory: Path) -> model.Check:
+    """The one check of ``spec`` (one case, one action), loaded as a user's spec file is."""
+    path = directory / "case.yaml"
+    path.write_text(yaml.safe_dump(dict(spec), sort_keys=False), encoding="utf-8")
+    (check,) = load_spec(path, display_root=directory).checks
+    assert check.error is None, check.error
+    return check
+
+
+def _now(expects: Mapping[str, Any]) -> dt.datetime:
+    raw = expects.get("now")
+    return NOW if raw is None else engine.parse_instant(str(raw))
+
+
+def _check_decision(spec: Mapping[str, Any], expects: Mapping[str, Any], directory: Path) -> None:
+    check = load_check(spec, directory)
+    (action,) = check.steps
+    request = model.Request(
+        check.principal, action, check.resource, check.context, check.organization
+    )
+    decision = engine.evaluate(request, now=_now(expects))
     explanation = decision.to_dict()
-    if "expect" in case:
-        assert decision.decision == case["expect"], explanation["reason"]
-    if "gate" in case:
-        assert decision.gate == case["gate"], explanation["reason"]
-    if "decisive" in case:
+    assert decision.decision == check.expected, explanation["reason"]
+    if "gate" in expects:
+        assert decision.gate == expects["gate"], explanation["reason"]
+    if "decisive" in expects:
         got = sorted(f"{d['policy']}#{d['index']}" for d in explanation["decisive"])
-        assert got == sorted(case["decisive"]), explanation["reason"]
-    if "reason" in case:
-        assert case["reason"] in decision.reason
+        assert got == sorted(expects["decisive"]), explanation["reason"]
+    if "reason" in expects:
+        assert expects["reason"] in decision.reason
     context = explanation["request"]["context"]
-    for key, value in (case.get("expect_context") or {}).items():
+    for key, value in (expects.get("context-includes") or {}).items():
         assert context.get(key) == (value if isinstance(value, list) else [value]), key
-    for key in case.get("absent_context") or ():
+    for key in expects.get("context-excludes") or ():
         assert key not in context, key
 
 
@@ -507,3 +467,26 @@ def test_shared_contexts_follow_the_request_context_by_value() -> None:
     assert [decide(a) for a in catalog.OPERATIONS["push"]] == ["implicit-deny"] * 7
     context["aws:SourceIp"] = ["203.0.113.200"]
     assert decide("ecr:PutImage") == "allow"
+
+
+def test_an_organization_without_scps_restricts_nothing() -> None:
+    # A spec's organization always has an SCP (FullAWSAccess unless it lists others); an
+    # Organization built through the API may have none, and then SCPs restrict nothing.
+    org = model.Organization(id="o-a1b2c3d4e5", accounts=frozenset({"111122223333"}))
+    identity = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}],
+        },
+        PolicyKind.IDENTITY,
+        name="ci",
+    )
+    ci = model.principal_from_arn("ci", "arn:aws:iam::111122223333:role/ci", policies=[identity])
+    repo = model.repository("prod", DEFAULT_REPOSITORY)
+    out = engine.evaluate(model.Request(ci, "ecr:PutImage", repo, organization=org), now=NOW)
+    assert out.decision == "allow"
+    assert out.to_dict()["gates"][0] == {
+        "gate": "scp",
+        "result": "not-applicable",
+        "note": "no SCPs attached",
+    }
