@@ -2,7 +2,7 @@
 
 The engine (``engine.py``) consumes these objects; the loader (``loader.py``) builds them from
 YAML; neither knows how the other works. Policies arrive here already compiled and validated
-(``validate.compile_policy``), so evaluation never re-parses a document.
+(``runner.policy.compile_policy``), so evaluation never re-parses a document.
 """
 
 from __future__ import annotations

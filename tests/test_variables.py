@@ -1,5 +1,5 @@
 """Templates and wildcards: policy text with wildcards and policy variables
-(runner/policy/variables.py, runner/policy/wildcards.py)."""
+(runner/policy/variables.py, runner/wildcards.py)."""
 
 from __future__ import annotations
 
