@@ -457,3 +457,23 @@ def test_template_json_is_read_too() -> None:
         "Version": "2012-10-17",
         "Statement": [],
     }
+
+
+def test_the_json_template_reads_like_the_yaml_one() -> None:
+    settings = Settings("111122223333", "us-east-1", {"Env": "prod"})
+    from_json = parse_template("t.json", read("cloudformation", "registry.json"), settings)
+    from_yaml = template("prod")
+    assert problems(from_json) == []
+
+    def shape(result: ImportResult) -> list[object]:
+        return [
+            (
+                p.name,
+                p.arn,
+                [(x.name, x.document) for x in p.policies],
+                p.boundary and p.boundary.name,
+            )
+            for p in result.principals
+        ] + [(r.name, r.arn, r.tags, r.policy and r.policy.document) for r in result.repositories]
+
+    assert shape(from_json) == shape(from_yaml)

@@ -88,6 +88,101 @@ class _Res:
         return f"{prefix}{data}{self.type}.{self.name}{index}"
 
 
+#: The skeleton of `terraform show -json` output (the "JSON Output Format" page): for each
+#: place, the kind of value it must hold. ``*`` is every element of a list or every value of
+#: an object; a name ending in ``?`` may be absent or null.
+_OBJ, _LIST, _STR, _EACH = "an object", "a list", "a string", "an object of names"
+_STATE_MODULE: dict[str, object] = {
+    "resources?": (
+        _LIST,
+        {"address": _STR, "mode": _STR, "type": _STR, "name": _STR, "values?": _OBJ},
+    ),
+}
+_STATE_MODULE["child_modules?"] = (_LIST, _STATE_MODULE)
+_CONFIG_MODULE: dict[str, object] = {
+    "resources?": (
+        _LIST,
+        {
+            "mode?": _STR,
+            "type": _STR,
+            "name": _STR,
+            "provider_config_key?": _STR,
+            "expressions?": _OBJ,
+        },
+    ),
+    "outputs?": (_EACH, {"expression?": _OBJ}),
+}
+_CONFIG_MODULE["module_calls?"] = (_EACH, {"module?": (_OBJ, _CONFIG_MODULE)})
+_PLAN_SHAPE: dict[str, object] = {
+    "resource_changes?": (
+        _LIST,
+        {
+            "address": _STR,
+            "module_address?": _STR,
+            "mode?": _STR,
+            "type": _STR,
+            "name": _STR,
+            "change": {"actions?": (_LIST, _STR), "after?": _OBJ, "after_unknown?": _OBJ},
+        },
+    ),
+    "prior_state?": {"values?": {"root_module?": (_OBJ, _STATE_MODULE)}},
+    "configuration?": {
+        "provider_config?": (_EACH, {"name?": _STR, "expressions?": _OBJ}),
+        "root_module?": (_OBJ, _CONFIG_MODULE),
+    },
+    "variables?": (_EACH, _OBJ),
+}
+_KIND_OF = {_OBJ: Mapping, _LIST: list, _STR: str, _EACH: Mapping}
+
+
+def _shape_problems(doc: JsonText) -> list[Problem]:
+    """Where the plan's skeleton is not what Terraform writes (the first few places)."""
+    problems: list[Problem] = []
+    pending: list[tuple[object, object, PolicyPath]] = [(doc.value, (_OBJ, _PLAN_SHAPE), ())]
+    while pending and len(problems) < 10:
+        value, shape, path = pending.pop()
+        if isinstance(shape, dict):
+            shape = (_OBJ, shape)
+        if isinstance(shape, str):
+            shape = (shape, None)
+        assert isinstance(shape, tuple)
+        kind, inner = shape
+        if not isinstance(value, _KIND_OF[kind]):
+            shown = _OBJ if kind == _EACH else kind
+            problems.append(Problem(doc.loc(path), f"expected {shown} here, got {_what(value)}"))
+            continue
+        if inner is None:
+            continue
+        if kind == _LIST:
+            assert isinstance(value, list)
+            pending.extend((item, inner, (*path, i)) for i, item in enumerate(value))
+        elif kind == _OBJ and isinstance(inner, dict):
+            assert isinstance(value, Mapping)
+            for key, sub in inner.items():
+                name = key.rstrip("?")
+                if value.get(name) is None:
+                    if not key.endswith("?"):
+                        problems.append(Problem(doc.loc(path), f"expected {name!r} here"))
+                    continue
+                pending.append((value[name], sub, (*path, name)))
+        else:
+            assert isinstance(value, Mapping)
+            pending.extend((item, inner, (*path, k)) for k, item in value.items())
+    return problems
+
+
+def _what(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 def _one_line(document: Mapping[str, Any], loc: SourceLoc) -> tuple[int, ...]:
     """The statement lines of a document held in one JSON string: all on the string's line."""
     body = document.get("Statement")
@@ -161,6 +256,9 @@ class _Plan:
                 "prints (an object with format_version and resource_changes)",
             )
             return
+        self.problems.extend(_shape_problems(self.doc))
+        if self.problems:
+            return
         self.index_config(root.get("configuration"), "", ("configuration", "root_module"))
         changes = root.get("resource_changes") or []
         seen: set[str] = set()
@@ -198,7 +296,7 @@ class _Plan:
 
     def read_state(self, module: Mapping[str, Any], path: PolicyPath, seen: set[str]) -> None:
         for j, res in enumerate(module.get("resources") or []):
-            if res.get("mode") != "data" or res.get("address") in seen:
+            if res["mode"] != "data" or res["address"] in seen:
                 continue
             address = str(res.get("address", ""))
             prefix = address.rsplit(".data.", 1)[0] if ".data." in address else ""
@@ -255,12 +353,15 @@ class _Plan:
         for key, provider in providers.items():
             if provider.get("name") != "aws" or key in self.regions:
                 continue
-            expr = (provider.get("expressions") or {}).get("region") or {}
+            expr = (provider.get("expressions") or {}).get("region")
+            if not isinstance(expr, Mapping):
+                continue
             value = expr.get("constant_value")
-            if value is None and expr.get("references"):
-                refs = [x for x in expr["references"] if x.startswith("var.")]
-                if refs:
-                    var = (root.get("variables") or {}).get(refs[0][4:]) or {}
+            refs = expr.get("references")
+            if value is None and isinstance(refs, list):
+                names = [str(x) for x in refs if str(x).startswith("var.")]
+                if names:
+                    var = (root.get("variables") or {}).get(names[0][4:]) or {}
                     value = var.get("value")
             if isinstance(value, str):
                 self.regions[key] = value
@@ -296,6 +397,15 @@ class _Plan:
         )
         raise _Unknown
 
+    def listed(self, r: _Res, attr: str, item: type = str) -> list[Any]:
+        """A list attribute (known at plan time) whose elements are ``item`` s."""
+        value = self.known(r, attr) or []
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            what = "strings" if item is str else "objects"
+            self.err(self.at(r, (attr,)), f"{r.address}: {attr} must be a list of {what}")
+            raise _Unknown
+        return value
+
     def is_unknown(self, r: _Res, attr: str) -> bool:
         return _has_true(r.unknown.get(attr)) is not None
 
@@ -305,8 +415,10 @@ class _Plan:
         expr = ((r.config or {}).get("expressions") or {}).get(attr)
         if not isinstance(expr, Mapping):
             return None
-        refs = [str(x) for x in expr.get("references") or []]
-        return self.resolve_refs(r.module, refs)
+        refs = expr.get("references")
+        if not isinstance(refs, list):
+            return None
+        return self.resolve_refs(r.module, [str(x) for x in refs])
 
     def resolve_refs(self, module: str, refs: list[str]) -> _Res | None:
         # a reference is listed with each of its prefixes (aws_iam_policy.x.arn, aws_iam_policy.x)
@@ -318,7 +430,10 @@ class _Plan:
             child = f"{module}.module.{parts[1]}" if module else f"module.{parts[1]}"
             out = self.outputs.get((child, parts[2]))
             expr = (out or {}).get("expression") or {}
-            return self.resolve_refs(child, [str(x) for x in expr.get("references") or []])
+            inner = expr.get("references")
+            if not isinstance(inner, list):
+                return None
+            return self.resolve_refs(child, [str(x) for x in inner])
         mode = "managed"
         if parts[0] == "data":
             mode, parts = "data", parts[1:]
@@ -491,7 +606,7 @@ class _Plan:
         for x in self.of_type("aws_iam_policy_attachment"):
             for key in ("roles", "users"):
                 try:
-                    members = self.known(x, key) or []
+                    members = self.listed(x, key)
                 except _Unknown:
                     continue
                 for member in members:
@@ -523,7 +638,15 @@ class _Plan:
         if kind is PrincipalKind.ROLE:
             if self.is_unknown(r, "inline_policy") and self.has_expression(r, "inline_policy"):
                 self.known(r, "inline_policy")
-            for i, entry in enumerate(r.values.get("inline_policy") or []):
+            try:
+                inline = (
+                    self.listed(r, "inline_policy", Mapping)
+                    if not self.is_unknown(r, "inline_policy")
+                    else []
+                )
+            except _Unknown:
+                inline, failed = [], True
+            for i, entry in enumerate(inline):
                 if not entry.get("name") and not entry.get("policy"):
                     continue  # the provider's empty placeholder block
                 try:
@@ -536,7 +659,15 @@ class _Plan:
                 r, "managed_policy_arns"
             ):
                 self.known(r, "managed_policy_arns")
-            for i, arn_text in enumerate(r.values.get("managed_policy_arns") or []):
+            try:
+                arns = (
+                    self.listed(r, "managed_policy_arns")
+                    if not self.is_unknown(r, "managed_policy_arns")
+                    else []
+                )
+            except _Unknown:
+                arns, failed = [], True
+            for i, arn_text in enumerate(arns):
                 try:
                     policies.append(self.attached(r, ("managed_policy_arns", i), arn_text))
                 except _Unknown:
@@ -600,7 +731,7 @@ class _Plan:
         for x in self.of_type(f"aws_iam_{word}_policies_exclusive"):
             if self.known(x, f"{word}_name") != name:
                 continue
-            listed = set(self.known(x, "policy_names") or [])
+            listed = set(self.listed(x, "policy_names"))
             have = {
                 p.name.split("/", 1)[1] for p in policies if "/" in p.name and not p.aws_managed
             }
@@ -616,13 +747,16 @@ class _Plan:
         for x in self.of_type(f"aws_iam_{word}_policy_attachments_exclusive"):
             if self.known(x, f"{word}_name") != name:
                 continue
-            for i, arn in enumerate(self.known(x, "policy_arns") or []):
+            for i, arn in enumerate(self.listed(x, "policy_arns")):
                 policies.append(self.attached(x, ("policy_arns", i), arn))
 
     def tags(self, r: _Res) -> dict[str, str]:
         attr = "tags_all" if "tags_all" in r.values or self.is_unknown(r, "tags_all") else "tags"
         value = self.known(r, attr) or {}
-        return {str(k): str(v) for k, v in value.items()}
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            self.err(self.at(r, (attr,)), f"{r.address}: {attr} must map tag keys to text")
+            raise _Unknown
+        return {str(k): v for k, v in value.items()}
 
     def repositories(self) -> list[ImportedRepository]:
         policies: dict[int, ImportedPolicy] = {}
@@ -642,7 +776,7 @@ class _Plan:
                     assert target is not None
                 else:
                     name = x.values.get("repository")
-                    if name not in by_name:
+                    if not isinstance(name, str) or name not in by_name:
                         self.err(
                             self.at(x, ("repository",)),
                             f"{x.address}: repository {name!r} is not in this plan, so its ARN "
