@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from runner import __version__, checks, text
+from runner import __version__, checks, model, text
 from runner.errors import SpecError
 from runner.spec import find_spec_files
 
@@ -42,15 +42,17 @@ def _parser() -> argparse.ArgumentParser:
 
     p_explain = sub.add_parser(
         "explain",
-        help="explain the checks of one case for a person",
-        description="Print the checks of one case of a spec file with their explanations.",
+        help="explain the checks of one case (or one check) for a person",
+        description="Print the checks of one case of a spec file, or one check, with their "
+        "explanations. SPEC may be a pytest node id (SPEC::TEST_ID): that check alone.",
     )
     p_explain.add_argument("spec", metavar="SPEC")
     p_explain.add_argument(
         "--case",
-        required=True,
-        metavar="N",
-        help="the case: its 1-based position in the file or its name",
+        metavar="CASE",
+        help="the case: its 1-based number in the file, its name, or the label of its test "
+        "ids (the slug pytest shows before the brackets); or one check: its test id, "
+        "e.g. 'ci-deletes[ci-app-ecr:DeleteRepository]'",
     )
     p_explain.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
 
@@ -160,10 +162,15 @@ def _eval(paths: Sequence[str]) -> int:
     return status
 
 
-def _explain(spec: str, case: str) -> int:
+def _explain(spec: str, case: str | None) -> int:
     from runner import results
     from runner import spec as loader
 
+    if "::" in spec and not Path(spec).is_file():  # a pytest node id: SPEC::TEST_ID
+        spec, case = spec.split("::", 1)
+    if case is None:
+        _stderr(f"error: name the case of {spec}: --case N, NAME or TEST_ID (or SPEC::TEST_ID)")
+        return EXIT_ERROR
     path = Path(spec)
     if not path.is_file():
         _stderr(f"error: {spec}: no such file")
@@ -175,27 +182,53 @@ def _explain(spec: str, case: str) -> int:
         return EXIT_ERROR
     for warning in loaded.warnings:
         _stderr(results.warning_text(warning))
-    cases: dict[int, str] = {}
-    for check in loaded.checks:
-        cases.setdefault(check.case_index, check.case)
-    if case.isdigit():
-        index = int(case) - 1
-        if index not in cases:
-            _stderr(f"error: {spec} has {len(cases)} case(s) with checks; --case {case} is not one")
-            return EXIT_ERROR
-    else:
-        matches = [i for i, name in cases.items() if name == case]
-        if not matches:
-            names = ", ".join(repr(n) for n in cases.values())
-            _stderr(f"error: {spec} has no case named {case!r}; cases: {names}")
-            return EXIT_ERROR
-        index = matches[0]
-    runs = [checks.evaluate_check(c) for c in loaded.checks if c.case_index == index]
+    chosen = _chosen_checks(loaded.checks, case)
+    if isinstance(chosen, str):
+        _stderr(f"error: {spec} {chosen}")
+        return EXIT_ERROR
+    runs = [checks.evaluate_check(c) for c in chosen]
     blocks = [text.format_explanation(run.to_result(explain=True)) for run in runs]
     passed = sum(run.passed for run in runs)
     print(text.terminal_safe("\n\n".join(blocks)))
     print(f"\n{passed} of {len(runs)} check(s) passed")
     return EXIT_OK if passed == len(runs) else EXIT_FAILED
+
+
+def _label(check: model.Check) -> str:
+    """The part of a check's test id before the brackets: the case's slug (unique in a file)."""
+    return check.test_id.partition("[")[0]
+
+
+def _chosen_checks(all_checks: Sequence[model.Check], case: str) -> list[model.Check] | str:
+    """The checks ``--case`` names, in file order, or what is wrong (after the file name).
+
+    ``case`` is a 1-based case number (``case_index + 1``), a check's test id (that check
+    alone), a case's name, or the label of a case's test ids (its slug).
+    """
+    from runner import words
+
+    cases: dict[int, str] = {}
+    for check in all_checks:
+        cases.setdefault(check.case_index, check.case)
+    if case.isdigit():
+        index = int(case) - 1
+        if index not in cases:
+            return f"has {len(cases)} case(s) with checks; --case {case} is not one"
+        return [c for c in all_checks if c.case_index == index]
+    one = [c for c in all_checks if c.test_id == case]
+    if one:
+        return one
+    for named in (lambda c: c.case == case, lambda c: _label(c) == case):
+        found = next((c.case_index for c in all_checks if named(c)), None)
+        if found is not None:
+            return [c for c in all_checks if c.case_index == found]
+    choices = [*cases.values(), *{_label(c): None for c in all_checks}]
+    if "[" in case:
+        choices += [c.test_id for c in all_checks]
+    near = words.closest(case, choices)
+    hint = words.did_you_mean([repr(near)] if near else [])
+    names = ", ".join(repr(n) for n in cases.values())
+    return f"has no case named {case!r}{hint} (cases: {names})"
 
 
 def _schema() -> int:

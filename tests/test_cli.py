@@ -15,6 +15,7 @@ from runner import __version__, checks
 from runner import spec as loader
 from runner.cli import main
 from runner.results import policy_inventory
+from runner.text import format_failure
 
 EVAL_KEYS = {"file", "case", "principal", "action", "resource", "expected", "decision", "passed"}
 
@@ -270,4 +271,82 @@ def test_eval_a_check_that_cannot_be_decided_is_an_error_and_the_others_run(
     assert lines[:2] == [
         "specs/app.yaml::ci-pushes[ci-app-push]  (specs/app.yaml:24)",
         f"  ERROR: {message}",
+    ]
+
+
+def test_explain_takes_the_case_name_its_slug_a_test_id_or_a_node_id(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True)
+    for case in ("auditor looks", "auditor-looks", "2"):
+        assert main(["explain", "specs/app.yaml", "--case", case]) == 0
+        out = capsys.readouterr().out
+        assert out.count("  PASS: ") == 2 and out.endswith("\n2 of 2 check(s) passed\n")
+    one = "auditor-looks[auditor-app-ecr:ListImages]"
+    for argv in (
+        ["explain", "specs/app.yaml", "--case", one],
+        ["explain", f"specs/app.yaml::{one}"],
+    ):
+        assert main(argv) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == f"specs/app.yaml::{one}  (specs/app.yaml:28)"
+        assert lines[-1] == "1 of 1 check(s) passed"
+    assert main(["explain", "specs/wrong.yaml", "--case", "ci-deletes"]) == 1
+    assert "  FAIL: expected allow, got explicit-deny" in capsys.readouterr().out
+
+
+def test_explain_suggests_the_closest_case_or_check(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project)
+    assert main(["explain", "specs/app.yaml", "--case", "ci-pushs"]) == 2
+    assert capsys.readouterr().err == (
+        "error: specs/app.yaml has no case named 'ci-pushs'; did you mean 'ci-pushes'? "
+        "(cases: 'ci pushes', 'auditor looks', 'auditor cannot push', 'nobody deletes')\n"
+    )
+    assert (
+        main(["explain", "specs/app.yaml", "--case", "auditor-looks[auditor-app-ListImages]"]) == 2
+    )
+    assert "did you mean 'auditor-looks[auditor-app-ecr:ListImages]'?" in capsys.readouterr().err
+
+
+PULL_HALF_ALLOWED = """\
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [some-pull]}
+resources:
+  app: arn:aws:ecr:us-east-1:111122223333:repository/app
+policies:
+  some-pull:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: MostOfPull
+          Effect: Allow
+          Action: [ecr:GetAuthorizationToken, ecr:BatchGetImage]
+          Resource: "*"
+cases:
+  - {name: ci pulls, principal: ci, resource: app, allow: pull}
+"""
+
+
+def test_explain_and_failure_text_list_the_failing_step_of_an_operation_first(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pull.yaml").write_text(PULL_HALF_ALLOWED)
+    assert main(["explain", "pull.yaml", "--case", "ci-pulls"]) == 1
+    steps = [
+        line.strip() for line in capsys.readouterr().out.splitlines() if line.startswith("  ecr:")
+    ]
+    # pull is GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer
+    assert steps == [
+        "ecr:GetDownloadUrlForLayer: implicit-deny",
+        "ecr:GetAuthorizationToken: allow",
+        "ecr:BatchGetImage: allow",
+    ]
+    [check] = loader.load_spec("pull.yaml").checks
+    failure = format_failure(checks.run_check(check)).splitlines()
+    start = failure.index("steps of pull:")
+    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in failure[start + 1 :]][:2] == [
+        "  ecr:GetDownloadUrlForLayer",
+        "  ecr:GetAuthorizationToken",
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -717,3 +718,37 @@ def test_a_check_that_cannot_be_decided_is_an_error_and_warnings_are_pytest_warn
             "message": WARNING.split(": ", 1)[1],
         }
     ]
+
+
+def test_failure_text_ends_with_the_explain_command_for_the_check(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_project(pytester.path, wrong=True)
+    result = run_pytest("--policy-time=2026-11-30T04:10:00Z", "--no-policy-report")
+    command = (
+        "python -m runner explain specs/wrong.yaml --case "
+        "'ci-deletes[ci-app-ecr:DeleteRepository]' --time 2026-11-30T04:10:00+00:00"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "  Deny statement NoDeletes (#1) of repository policy app-repo, "
+            "specs/policies/app-repo.json:10",
+            f"explain:   {command}",
+        ]
+    )
+    # the command works as printed, from where pytest ran
+    from runner.cli import main
+
+    monkeypatch.chdir(pytester.path)
+    capsys.readouterr()  # what the pytest run printed
+    argv = shlex.split(command)[3:]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "specs/wrong.yaml::ci-deletes[ci-app-ecr:DeleteRepository]  (specs/wrong.yaml:7)\n"
+        "  FAIL: expected allow, got explicit-deny\n"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import shlex
 import time
 import warnings
 from collections.abc import Generator, Iterator
@@ -237,10 +238,22 @@ class CheckItem(pytest.Item):
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str | Any:
         if isinstance(excinfo.value, CheckFailed):
-            return text.terminal_safe(
-                text.format_failure(excinfo.value.run.to_result(explain=True))
-            )
+            failure = text.format_failure(excinfo.value.run.to_result(explain=True))
+            failure += f"\nexplain:   {self.explain_command()}"
+            return text.terminal_safe(failure)
         return super().repr_failure(excinfo)
+
+    def explain_command(self) -> str:
+        """The command that explains this check in full, from where pytest was started."""
+        try:
+            where = os.path.relpath(self.path, self.config.invocation_params.dir)
+        except ValueError:  # another drive
+            where = str(self.path)
+        args = ["python", "-m", "runner", "explain", where, "--case", self.check.test_id]
+        at = self.config.getoption("policy_time")
+        if at is not None:  # the instant this run evaluated at
+            args += ["--time", at.isoformat()]
+        return shlex.join(args)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         c = self.check
