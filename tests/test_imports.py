@@ -477,3 +477,15 @@ def test_the_json_template_reads_like_the_yaml_one() -> None:
         ] + [(r.name, r.arn, r.tags, r.policy and r.policy.document) for r in result.repositories]
 
     assert shape(from_json) == shape(from_yaml)
+
+
+def test_template_reference_to_a_resource_its_condition_leaves_out() -> None:
+    text = read("cloudformation", "registry.yaml").replace(
+        "        - arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly\n        - !Ref Push",
+        "        - !Ref Boundary\n        - !Ref Push",
+    )
+    settings = Settings("111122223333", "us-east-1", {"Env": "staging"})
+    assert problems(parse_template("t.yaml", text, settings)) == [
+        "t.yaml:61:11: Boundary is not created (its condition IsProd is false), so nothing can "
+        "refer to it"
+    ]

@@ -418,6 +418,14 @@ class _Template:
         res = self.resources.get(logical)
         if res is None:
             raise self.fail(at, f"{logical}: no resource of that name in this template")
+        if not self.exists(logical):
+            cond = self.get(res, "Condition")
+            shown = cond.value if isinstance(cond, ScalarNode) else "?"
+            raise self.fail(
+                at,
+                f"{logical} is not created (its condition {shown} is false), so nothing can "
+                "refer to it",
+            )
         rtype = self.get(res, "Type")
         kind = rtype.value if isinstance(rtype, ScalarNode) else ""
 
