@@ -522,9 +522,12 @@ def test_missing_policy_file(tmp_path: Path) -> None:
         + "policies:\n  p:\n    file: ../policies/missing.json\n"
         + "cases: [{principal: ci, allow: ecr:ListImages, resource: prod}]\n"
     )
-    assert errors(tmp_path, text) == [
-        "spec.yaml:8:11: policy file '../policies/missing.json' not found: no such file "
-        f"({(tmp_path.parent / 'policies' / 'missing.json').resolve().as_posix()})"
+    write(tmp_path, {"specs/spec.yaml": text})
+    with pytest.raises(SpecError) as info:
+        loader.load_spec(tmp_path / "specs" / "spec.yaml", display_root=tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        "specs/spec.yaml:8:11: policy file '../policies/missing.json' not found: no such file "
+        "(policies/missing.json)"
     ]
 
 
@@ -1354,9 +1357,10 @@ def test_hostile_numbers_are_errors_with_a_location(tmp_path: Path) -> None:
     assert problems[0].startswith("p.json:1:1: invalid JSON: Exceeds the limit (4300 digits)")
     assert problems[1].startswith(
         "spec.yaml:9:86: Statement[0].Condition.DateLessThan.aws:CurrentTime: DateLessThan "
-        "value '99999999999999999999"
+        "value '" + "9" * 60 + "'... (5,000 characters)"
     )
-    assert problems[1].endswith("more characters)")
+    assert problems[1].endswith("(identity policy 'late', attached at spec.yaml:2:72)")
+    assert len(problems[1]) < 400
     assert len(problems) == 2
 
 
@@ -1587,3 +1591,81 @@ def test_a_deep_include_chain_with_a_mistake_is_located_and_other_files_run(
         "key on line 3)"
     ]
     assert [json.loads(line)["file"] for line in out.splitlines()] == ["b.yaml"]
+
+
+SECRET = "root:$6$Zx9TopSecretHash0123456789abcdef:19000:0:99999:7:::\n"
+
+
+def test_files_outside_the_project_are_refused_without_being_quoted(tmp_path: Path) -> None:
+    """A spec cannot make the tool read a file outside the project, through a symbolic link
+    or a relative path, and so it never prints one (issue 10, item 3)."""
+    outside = tmp_path / "outside"
+    write(outside, {"shadow": SECRET, "policy.json": SECRET})
+    project = tmp_path / "project"
+    write(project, {"_org.yaml": "principals:\n  ci: arn:aws:iam::111122223333:role/ci\n"})
+    (project / "_shared.yaml").symlink_to(outside / "shadow")
+    (project / "repo.json").symlink_to(outside / "policy.json")
+    text = """\
+    include: [_org.yaml, _shared.yaml, ../outside/x.yaml]
+    policies:
+      repo: {file: repo.json}
+    resources:
+      prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+    cases:
+      - {principal: ci, resource: prod, allow: pull}
+    """
+    where = f"it is outside the project {project.resolve().as_posix()} (symbolic links followed)"
+    problems = errors(project, text)
+    assert problems == [
+        f"spec.yaml:1:22: cannot include '_shared.yaml': {where}; files outside the project "
+        "are never read",
+        f"spec.yaml:1:36: cannot include '../outside/x.yaml': {where}; files outside the "
+        "project are never read",
+    ]
+    # the includes fixed, the policy file is refused the same way
+    problems = errors(project, text.replace("_shared.yaml, ../outside/x.yaml", "_org.yaml"))
+    assert problems == [
+        f"spec.yaml:3:16: policy file 'repo.json': {where}; files outside the project are "
+        "never read"
+    ]
+    assert not any("Secret" in p for p in problems)
+
+
+def test_eval_reads_only_files_under_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.cli import main
+
+    write(tmp_path, {"shadow.yaml": SECRET, "specs/_org.yaml": "principals: {}\n"})
+    (tmp_path / "specs" / "_link.yaml").symlink_to(tmp_path / "shadow.yaml")
+    write(tmp_path, {"specs/spec.yaml": "include: [_link.yaml]\n" + PRINCIPALS + "cases: []\n"})
+    monkeypatch.chdir(tmp_path / "specs")
+    assert main(["eval", "spec.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "spec.yaml:1:11: cannot include '_link.yaml': it is outside the project "
+        f"{(tmp_path / 'specs').resolve().as_posix()}"
+    )
+    assert "Secret" not in err
+
+
+def test_messages_quote_only_an_excerpt_of_an_input(tmp_path: Path) -> None:
+    long = "x" * 5000
+    text = dedent(f"""\
+    principals:
+      ci: arn:aws:iam::111122223333:role/{long}!
+      "!{long[:999]}": arn:aws:iam::111122223333:role/b
+    cases: {long}
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:3:3: invalid principal name '!xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxx'... (1,000 characters): names use letters, digits, '-', '_' and '.' (they "
+        "appear in test ids) and start with a letter or digit",
+        "spec.yaml:2:7: not a principal ARN: 'arn:aws:iam::111122223333:role/xxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxx'... (5,032 characters); expected arn:aws:iam::ACCOUNT:user/NAME, "
+        "arn:aws:iam::ACCOUNT:role/NAME, arn:aws:iam::ACCOUNT:root, "
+        "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or "
+        "arn:aws:sts::ACCOUNT:federated-user/NAME",
+        "spec.yaml:4:8: expected a list of cases, got the text 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)",
+    ]

@@ -14,7 +14,7 @@ from runner.spec.entities import Entities
 from runner.spec.exception_key import read_exception
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
-from runner.spec.yamlsafe import Node, ScalarNode, describe, where
+from runner.spec.yamlsafe import Node, ScalarNode, describe, excerpt, where
 
 __all__ = ["MAX_CHECKS", "CaseReader", "slug"]
 
@@ -89,7 +89,7 @@ class CaseReader:
         seen: set[str] = set()
         for pname, pnode in refs or []:
             if pname in seen:
-                reader.error(f, pnode, f"principal {pname!r} is listed twice in this case")
+                reader.error(f, pnode, f"principal {excerpt(pname)} is listed twice in this case")
                 ok = False
                 continue
             seen.add(pname)
@@ -116,7 +116,7 @@ class CaseReader:
         seen: set[str] = set()
         for rname, rnode in refs or []:
             if rname in seen:
-                reader.error(f, rnode, f"resource {rname!r} is listed twice in this case")
+                reader.error(f, rnode, f"resource {excerpt(rname)} is listed twice in this case")
                 ok = False
                 continue
             seen.add(rname)
@@ -170,7 +170,7 @@ class CaseReader:
                     if near:
                         ops = catalog.OPERATIONS[near]
                         resolved = (
-                            f"unknown action {text!r}; did you mean the operation {near!r} "
+                            f"unknown action {excerpt(text)}; did you mean the operation {near!r} "
                             f"(every action `docker {near}` needs: {', '.join(ops)})?"
                         )
                     reader.error(f, item, resolved)

@@ -16,7 +16,7 @@ from runner import model
 from runner.policy import CompiledPolicy
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
-from runner.spec.yamlsafe import Node, ScalarNode
+from runner.spec.yamlsafe import Node, ScalarNode, excerpt
 
 __all__ = ["KeyChecks", "case_policies"]
 
@@ -115,8 +115,9 @@ class KeyChecks:
                     self.reader.error(
                         f,
                         node,
-                        f"statement {stmt.label} of policy {pol.name!r} reads {_KEY_NAMES[key]}, "
-                        f"which AWS puts in every request of {p.name!r} but whose value is "
+                        f"statement {stmt.label} of policy {excerpt(pol.name)} reads "
+                        f"{_KEY_NAMES[key]}, "
+                        f"which AWS puts in every request of {excerpt(p.name)} but whose value is "
                         f"{what}, which the tool cannot know; give it in this case's context "
                         f"(for example {_KEY_NAMES[key]}: {example})",
                     )
@@ -150,8 +151,8 @@ class KeyChecks:
                     continue
                 stmt, operator = hit
                 message = (
-                    f"context key {key!r} has {len(values)} values, but statement "
-                    f"{stmt.label} of policy {pol.name!r} tests it with {operator}, which "
+                    f"context key {excerpt(key)} has {len(values)} values, but statement "
+                    f"{stmt.label} of policy {excerpt(pol.name)} tests it with {operator}, which "
                     "compares one value; "
                     f"{_MULTIVALUED_DOC}. Give {key} one value here, or test it with "
                     f"ForAnyValue:{operator} or ForAllValues:{operator}"

@@ -15,7 +15,15 @@ from runner.spec.imports.wire import Imports
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Definition, Reader
 from runner.spec.policies import PolicyBook
-from runner.spec.yamlsafe import TEXT_TAGS, MappingNode, ScalarNode, SequenceNode, describe
+from runner.spec.yamlsafe import (
+    TEXT_TAGS,
+    MappingNode,
+    ScalarNode,
+    SequenceNode,
+    cut,
+    describe,
+    excerpt,
+)
 
 __all__ = ["Entities"]
 
@@ -93,7 +101,7 @@ class Entities:
             return None
         items = reader.mapping(f, node, "a principal")
         assert items is not None
-        keys = reader.keys(f, items, _PRINCIPAL_KEYS, "key", f" in principal {d.name!r}")
+        keys = reader.keys(f, items, _PRINCIPAL_KEYS, "key", f" in principal {excerpt(d.name)}")
         ok = len(keys) == len(items)
         if "service" in keys:
             for other in keys:
@@ -119,7 +127,7 @@ class Entities:
                 reader.error(
                     f,
                     d.key,
-                    f"principal {d.name!r} needs 'arn' (an IAM or STS ARN) or 'service' "
+                    f"principal {excerpt(d.name)} needs 'arn' (an IAM or STS ARN) or 'service' "
                     "(such as codebuild.amazonaws.com)",
                 )
             return None
@@ -140,7 +148,8 @@ class Entities:
                 reader.error(
                     f,
                     k,
-                    f"'session' is only for roles; principal {d.name!r} is {kind_text} ({arn})",
+                    f"'session' is only for roles; principal {excerpt(d.name)} is {kind_text} "
+                    f"({cut(arn)})",
                 )
                 ok = False
             else:
@@ -154,7 +163,7 @@ class Entities:
                 f,
                 keys["session-policy"][0],
                 "'session-policy' is only for roles and federated users; principal "
-                f"{d.name!r} is {kind_text} ({arn})",
+                f"{excerpt(d.name)} is {kind_text} ({cut(arn)})",
             )
             ok = False
         if ptype is model.PrincipalType.ROOT:
@@ -163,7 +172,7 @@ class Entities:
                     reader.error(
                         f,
                         keys[attached][0],
-                        f"{attached!r} cannot be attached to the account root user ({arn}); "
+                        f"{attached!r} cannot be attached to the account root user ({cut(arn)}); "
                         "IAM policies and boundaries do not apply to it",
                     )
                     ok = False
@@ -215,14 +224,15 @@ class Entities:
         )
         if items is None:
             return None
-        keys = reader.keys(f, items, _RESOURCE_KEYS, "key", f" in resource {d.name!r}")
+        keys = reader.keys(f, items, _RESOURCE_KEYS, "key", f" in resource {excerpt(d.name)}")
         ok = len(keys) == len(items)
         if "arn" not in keys:
             if ok:
                 reader.error(
                     f,
                     d.key,
-                    f"resource {d.name!r} needs 'arn' (arn:aws:ecr:REGION:ACCOUNT:repository/NAME)",
+                    f"resource {excerpt(d.name)} needs 'arn' "
+                    "(arn:aws:ecr:REGION:ACCOUNT:repository/NAME)",
                 )
             return None
         arn = reader.text(f, keys["arn"][1], "a repository ARN")
@@ -273,7 +283,7 @@ class Entities:
                 reader.error(
                     f,
                     keys["id"][1],
-                    f"expected an organization id such as o-a1b2c3d4e5, got {org_id!r}",
+                    f"expected an organization id such as o-a1b2c3d4e5, got {excerpt(org_id)}",
                 )
                 org_id = None
             ok = ok and org_id is not None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runner.errors import Problem
 from runner.spec.nodes import Definition, Entry, Reader, SourceFile
-from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, describe, parse_file, where
+from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, describe, excerpt, parse_file, where
 
 __all__ = ["SPEC_KEYS", "Definitions", "FileContextKey", "Places", "gather", "open_file"]
 
@@ -41,9 +41,27 @@ _PLURAL = {"policy": "policies", "principal": "principals", "resource": "resourc
 @dataclass(frozen=True, slots=True)
 class Places:
     """Where the files of one load are: ``display`` is the folder that messages show paths
-    relative to."""
+    relative to; ``project`` the folder (resolved) outside which no file is read, so that a
+    spec cannot make the tool read and quote a file elsewhere (a symbolic link to a key)."""
 
     display: Path
+    project: Path
+
+    def outside(self, path: Path) -> bool:
+        """Whether ``path``, symbolic links followed, is outside the project."""
+        try:
+            return not path.resolve().is_relative_to(self.project)
+        except ValueError:  # a NUL in the name: no such file, as the caller will find
+            return False
+        except (OSError, RuntimeError):  # a link loop
+            return True
+
+    def refusal(self) -> str:
+        """The words for a file refused by :meth:`outside`."""
+        return (
+            f"it is outside the project {self.project.as_posix()} (symbolic links followed); "
+            "files outside the project are never read"
+        )
 
     def show(self, path: Path) -> str:
         """``path`` relative to the display folder when inside it (posix slashes), else
@@ -105,7 +123,7 @@ def open_file(
         if at is None:
             reader.problems.append(Problem(None, f"{display}: {what}"))
         else:
-            reader.error(at[0], at[1], f"cannot include {at[1].value!r}: {what} ({display})")
+            reader.error(at[0], at[1], f"cannot include {excerpt(at[1].value)}: {what} ({display})")
         return None
     parsed = parse_file(path, cache=at is not None)
     for p in parsed.problems:
@@ -224,7 +242,7 @@ class _Gathering:
                 self.reader.error(
                     f,
                     node,
-                    f"cannot include {name!r}: an include file is a .yaml or .yml file of "
+                    f"cannot include {excerpt(name)}: an include file is a .yaml or .yml file of "
                     "definitions",
                 )
                 self.fatal = True
@@ -237,6 +255,12 @@ class _Gathering:
                 continue
             if target in self.loaded:
                 continue  # a diamond: already read through another include
+            if self.places.outside(target):
+                self.reader.error(
+                    f, node, f"cannot include {excerpt(name)}: {self.places.refusal()}"
+                )
+                self.fatal = True
+                continue
             inc = open_file(self.reader, self.places, target, at=(f, node))
             if inc is None:
                 self.fatal = True
@@ -279,7 +303,8 @@ class _Gathering:
                     reader.error(
                         f,
                         entry.node,
-                        f"context key {entry.key!r} is defined twice: here and in the 'context' "
+                        f"context key {excerpt(entry.key)} is defined twice: here and in the "
+                        "'context' "
                         f"at {prev.definition.file.display}:{line}:{col}",
                     )
                     continue
@@ -300,11 +325,14 @@ class _Gathering:
                 reader.error(
                     f,
                     k,
-                    f"{what} {k.value!r} is defined twice: here and at {table[k.value].where}",
+                    f"{what} {excerpt(k.value)} is defined twice: here and at "
+                    f"{table[k.value].where}",
                 )
                 continue
             if what == "policy" and k.value in (PREDEFINED_SCP, PREDEFINED_RCP):
-                reader.error(f, k, f"{k.value!r} is a predefined policy name; choose another name")
+                reader.error(
+                    f, k, f"{excerpt(k.value)} is a predefined policy name; choose another name"
+                )
                 self.broken.add(k.value)
                 continue
             table[k.value] = Definition(k.value, f, k, v)

@@ -30,14 +30,22 @@ from runner.speed import collector_paused
 __all__ = ["load_spec"]
 
 
-def load_spec(path: str | os.PathLike[str], *, display_root: Path | None = None) -> model.Spec:
+def load_spec(
+    path: str | os.PathLike[str],
+    *,
+    display_root: Path | None = None,
+    project_root: Path | None = None,
+) -> model.Spec:
     """Load one spec file (and the files it includes and references) into a :class:`Spec`.
 
     Raises :class:`SpecError` carrying every problem found, each at ``file:line:col``; never
     any other exception. Paths are shown relative to ``display_root`` (default: the current
-    directory) when inside it.
+    directory) when inside it. Include and policy files that are not inside ``project_root``
+    (default: ``display_root``), symbolic links followed, are refused without being read.
     """
-    places = Places(_resolved(str(display_root if display_root is not None else Path.cwd())))
+    display = _resolved(str(display_root if display_root is not None else Path.cwd()))
+    project = _resolved(str(project_root)) if project_root is not None else display
+    places = Places(display, project)
     spec_path = Path(path).resolve()
     reader = Reader()
     # Loading allocates many small, acyclic objects (YAML nodes, checks): see runner.speed.

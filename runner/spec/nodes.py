@@ -26,7 +26,9 @@ from runner.spec.yamlsafe import (
     ScalarNode,
     SequenceNode,
     bool_text,
+    cut,
     describe,
+    excerpt,
     where,
 )
 
@@ -51,6 +53,17 @@ _MAX_MESSAGE = 2000
 #: bounded like a policy is; an IAM request carries short values.
 MAX_CONTEXT_VALUE = 8192
 MAX_CONTEXT_VALUES = 1000
+
+#: A quoted run of input longer than an excerpt, as messages of other modules may write it
+#: (``repr`` of an ARN, a number, a policy value): one without spaces, so that prose between
+#: an apostrophe and a quote is never taken for one.
+_LONG_QUOTE = re.compile(r"'([^'\s]{81,})'|\"([^\"\s]{81,})\"")
+
+
+def _shorten(m: re.Match[str]) -> str:
+    text = m.group(1) if m.group(1) is not None else m.group(2)
+    return excerpt(text)
+
 
 #: A mapping entry: its key node and its value node.
 Entry = tuple[ScalarNode, Node]
@@ -103,6 +116,7 @@ class Reader:
 
     def error(self, file: SourceFile | str, at: Node | Located | None, message: str) -> None:
         """Record ``message`` at ``at`` (a node, a line and column, or None: the file's start)."""
+        message = _LONG_QUOTE.sub(_shorten, message)
         if len(message) > _MAX_MESSAGE:  # a value quoted in full could be megabytes
             cut = len(message) - _MAX_MESSAGE
             message = f"{message[:_MAX_MESSAGE]}... ({cut:,} more characters)"
@@ -137,7 +151,7 @@ class Reader:
                 continue
             best = words.closest(k.value, valid)
             hint = f"; did you mean {best!r}? Valid keys" if best else "; valid keys"
-            self.error(f, k, f"unknown {what} {k.value!r}{place}{hint}: {', '.join(valid)}")
+            self.error(f, k, f"unknown {what} {excerpt(k.value)}{place}{hint}: {', '.join(valid)}")
         return out
 
     def text(self, f: SourceFile, node: Node, what: str) -> str | None:
@@ -177,7 +191,7 @@ class Reader:
                 self.error(
                     f,
                     node,
-                    f"expected {what} (12 digits), got the number {node.value}; write account "
+                    f"expected {what} (12 digits), got the number {cut(node.value)}; write account "
                     'ids as quoted text ("012345678901") so YAML keeps every digit',
                 )
                 return None
@@ -211,14 +225,14 @@ class Reader:
                 self.error(
                     f,
                     k,
-                    f"expected a condition key such as aws:SourceIp, got {k.value!r}",
+                    f"expected a condition key such as aws:SourceIp, got {excerpt(k.value)}",
                 )
                 continue
             if k.value.lower() in seen:
                 self.error(
                     f,
                     k,
-                    f"condition key {k.value!r} is given twice (also on line "
+                    f"condition key {excerpt(k.value)} is given twice (also on line "
                     f"{where(seen[k.value.lower()])[0]}); condition keys ignore case",
                 )
                 continue
@@ -268,8 +282,8 @@ class Reader:
         self.error(
             f,
             key,
-            f"invalid {what} name {key.value!r}: names use letters, digits, '-', '_' and '.' "
-            "(they appear in test ids) and start with a letter or digit",
+            f"invalid {what} name {excerpt(key.value)}: names use letters, digits, '-', '_' "
+            "and '.' (they appear in test ids) and start with a letter or digit",
         )
         return False
 
@@ -279,10 +293,12 @@ class Reader:
         """Report a reference to an undefined ``what`` (policy, principal, resource)."""
         names = list(defined)
         if not names:
-            self.error(f, node, f"unknown {what} {name!r}; no {_PLURAL[what]} are defined")
+            self.error(f, node, f"unknown {what} {excerpt(name)}; no {_PLURAL[what]} are defined")
             return
         ordered = words.by_closeness(name, names)
         best = words.closest(name, names)
         hint = f"; did you mean {best!r}?" if best else ";"
         shown = ", ".join(ordered[:20]) + (", ..." if len(ordered) > 20 else "")
-        self.error(f, node, f"unknown {what} {name!r}{hint} defined {_PLURAL[what]}: {shown}")
+        self.error(
+            f, node, f"unknown {what} {excerpt(name)}{hint} defined {_PLURAL[what]}: {shown}"
+        )

@@ -16,7 +16,7 @@ from runner.spec.includes import PREDEFINED_RCP, PREDEFINED_SCP, Definitions, Pl
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.policy_cache import compile_once
 from runner.spec.sources import PolicySource, policy_source
-from runner.spec.yamlsafe import Node, where
+from runner.spec.yamlsafe import Node, excerpt, where
 
 __all__ = ["PolicyBook"]
 
@@ -98,7 +98,7 @@ class PolicyBook:
         ref: tuple[SourceFile, Node],
     ) -> None:
         line, col = where(ref[1])
-        attached = f"{kind.long_label} {name!r}, attached at {ref[0].display}:{line}:{col}"
+        attached = f"{kind.long_label} {excerpt(name)}, attached at {ref[0].display}:{line}:{col}"
         for problem in exc.problems:
             path = model.format_path(problem.path)
             prefix = f"{src.note}{path}: " if path else src.note

@@ -27,6 +27,7 @@ from runner.spec.yamlsafe import (
     ScalarNode,
     SequenceNode,
     describe,
+    excerpt,
     parse_file,
     plain,
     where,
@@ -88,13 +89,13 @@ def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource
     items = reader.mapping(f, d.value, "a mapping with 'file' or 'document'")
     if items is None:
         return None
-    keys = reader.keys(f, items, POLICY_KEYS, "key", f" in policy {d.name!r}")
+    keys = reader.keys(f, items, POLICY_KEYS, "key", f" in policy {excerpt(d.name)}")
     if len(keys) != 1:
         if len(items) == len(keys):  # no unknown keys were reported
             reader.error(
                 f,
                 d.key,
-                f"policy {d.name!r} needs exactly one of 'file' (a JSON or YAML file) "
+                f"policy {excerpt(d.name)} needs exactly one of 'file' (a JSON or YAML file) "
                 "or 'document' (the policy inline)",
             )
         return None
@@ -117,11 +118,14 @@ def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource
         return None
     path = join(f.path, rel)
     display = places.show(path)
+    if places.outside(path):
+        reader.error(f, v, f"policy file {excerpt(rel)}: {places.refusal()}")
+        return None
     if not path.is_file():
         if path.exists():
-            reader.error(f, v, f"policy file {rel!r} is not a regular file ({display})")
+            reader.error(f, v, f"policy file {excerpt(rel)} is not a regular file ({display})")
         else:
-            reader.error(f, v, f"policy file {rel!r} not found: no such file ({display})")
+            reader.error(f, v, f"policy file {excerpt(rel)} not found: no such file ({display})")
         return None
     return _file_source(reader, path, display)
 
@@ -209,7 +213,7 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
         except RepeatedKey as exc:
             # reported with its line by the YAML pass when that pass worked
             if not parsed.problems:
-                reader.error(display, (1, 1), f"duplicate key {exc.key!r}")
+                reader.error(display, (1, 1), f"duplicate key {excerpt(exc.key)}")
             else:
                 for p in parsed.problems:
                     reader.error(display, (p.line, p.col), p.message)

@@ -44,7 +44,9 @@ __all__ = [
     "bool_text",
     "compose_quietly",
     "compose_text",
+    "cut",
     "describe",
+    "excerpt",
     "parse_file",
     "plain",
     "sniff_text",
@@ -95,6 +97,26 @@ def where(node: Node) -> Located:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+#: How much of an input value a message quotes.
+EXCERPT_CHARS = 60
+
+
+def cut(text: str) -> str:
+    """``text``, or its first characters and its length when it is long (for messages: a
+    message quotes only a short excerpt of any input)."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[:EXCERPT_CHARS]}... ({len(text):,} characters)"
+
+
+def excerpt(text: str) -> str:
+    """``text`` quoted as Python quotes it (``repr``), or its first characters quoted and its
+    length when it is long."""
+    if len(text) <= EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARS]!r}... ({len(text):,} characters)"
+
+
 def describe(node: Node) -> str:
     """What a node is, in words, for "expected X, got Y" messages."""
     if isinstance(node, MappingNode):
@@ -105,10 +127,10 @@ def describe(node: Node) -> str:
     if node.tag == NULL:
         return "nothing (null)"
     if node.tag == BOOL:
-        return f"a boolean ({node.value})"
+        return f"a boolean ({cut(node.value)})"
     if node.tag in (INT, FLOAT):
-        return f"a number ({node.value})"
-    return f"the text {node.value!r}"
+        return f"a number ({cut(node.value)})"
+    return f"the text {excerpt(node.value)}"
 
 
 def bool_text(node: ScalarNode) -> str:
@@ -223,7 +245,7 @@ def _tag_problem(node: Node) -> TextProblem:
     return TextProblem(
         line,
         col,
-        f"the YAML tag {_show_tag(node.tag)!r} is not supported; only plain "
+        f"the YAML tag {excerpt(_show_tag(node.tag))} is not supported; only plain "
         "strings, numbers, booleans, lists and mappings are read "
         "(tags are never executed)",
     )
@@ -253,7 +275,8 @@ def _key_problems(node: MappingNode) -> list[TextProblem]:
                 TextProblem(
                     line,
                     col,
-                    f"duplicate key {knode.value!r} (first defined on line {seen[knode.value]})",
+                    f"duplicate key {excerpt(knode.value)} (first defined on line "
+                    f"{seen[knode.value]})",
                 )
             )
         else:
