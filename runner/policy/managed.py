@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 #: ``arn:aws:iam::aws:policy/PATH/NAME``: the ARNs of AWS managed policies ("IAM identifiers").
-_AWS_POLICY_ARN = re.compile(r"^arn:aws:iam::aws:policy/(?P<path>(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]+)$")
+_AWS_POLICY_ARN = re.compile(
+    r"^arn:aws:iam::aws:policy/(?P<path>(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]+)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,7 @@ def lookup(ref: str) -> ManagedPolicy | None:
         )
     if policy.arn != ref:
         raise NotShipped(
-            f"{ref} is not the ARN of the AWS managed policy {policy.name}: its ARN is "
-            f"{policy.arn}"
+            f"{ref} is not the ARN of the AWS managed policy {policy.name}: its ARN is {policy.arn}"
         )
     return policy
 
