@@ -286,3 +286,18 @@ def test_managed_policy_refusals(tmp_path: Path) -> None:
         "attached to users and roles (as an identity policy or a permissions boundary), not "
         "as a repository policy"
     ]
+
+
+def test_an_include_file_can_import_relative_to_itself(tmp_path: Path) -> None:
+    copy(tmp_path, "authorization-details", "account.json", "shared/snap.json")
+    write(
+        tmp_path,
+        {
+            "shared/_account.yaml": "import:\n  - authorization-details: snap.json\n",
+            "spec.yaml": "include: [shared/_account.yaml]\ncases:\n  - principal: alice\n"
+            "    action: ecr:GetAuthorizationToken\n    expect: allow\n",
+        },
+    )
+    spec = load(tmp_path)
+    assert spec.closed_accounts == frozenset({"111122223333"})
+    assert list(decisions(spec).values()) == ["allow"]
