@@ -102,9 +102,9 @@ def test_plan_policy_parts_are_located_inside_the_json_string() -> None:
         ),
         (
             "groups.json",
-            "groups.json:32:18: aws_iam_user_group_membership.dev: IAM groups are not read "
-            "from Terraform plans, and without them a member's group policies would be "
-            "missing; import the account with authorization-details instead",
+            "groups.json:46:21: aws_iam_user_group_membership.dev: group 'developers' is not in "
+            "this plan, so its policies are unknown; add it to the configuration, or import the "
+            "account with authorization-details",
         ),
         (
             "bad-policy-json.json",
@@ -115,6 +115,18 @@ def test_plan_policy_parts_are_located_inside_the_json_string() -> None:
 )
 def test_plan_refusals(fixture: str, expected: str) -> None:
     assert problems(parse_plan(fixture, read("terraform", fixture), ACCOUNT)) == [expected]
+
+
+def test_plan_user_gets_its_groups_policies() -> None:
+    result = parse_plan("g.json", read("terraform", "groups-plan.json"), ACCOUNT)
+    assert problems(result) == []
+    [dev] = result.principals
+    assert dev.arn == "arn:aws:iam::111122223333:user/dev"
+    # the group's inline policy, and an attachment whose group is known through references
+    assert [p.name for p in dev.policies] == [
+        "group developers/pull",
+        "AmazonEC2ContainerRegistryReadOnly",
+    ]
 
 
 def test_plan_without_an_account_asks_for_one() -> None:

@@ -39,17 +39,10 @@ _ORG_KINDS = {
     "SERVICE_CONTROL_POLICY": PolicyKind.SCP,
     "RESOURCE_CONTROL_POLICY": PolicyKind.RCP,
 }
-#: group resources are not read yet: a user's group policies would be missing, so a plan with
-#: them is refused rather than read without them
+#: the exclusive resources of groups are not read: a member's group policies could be wrong,
+#: so a plan with them is refused rather than read without them
 _GROUP_TYPES = frozenset(
-    {
-        "aws_iam_group_policy",
-        "aws_iam_group_policy_attachment",
-        "aws_iam_user_group_membership",
-        "aws_iam_group_membership",
-        "aws_iam_group_policies_exclusive",
-        "aws_iam_group_policy_attachments_exclusive",
-    }
+    {"aws_iam_group_policies_exclusive", "aws_iam_group_policy_attachments_exclusive"}
 )
 
 
@@ -233,6 +226,7 @@ class _Plan:
         self.by_key: dict[tuple[str, str, str, str], list[_Res]] = {}
         self.by_type: dict[str, list[_Res]] = {}
         self.policy_arns: dict[str, _Res] | None = None
+        self.named: dict[tuple[str, str | None, str], _Res] = {}
 
     # -- reporting
 
@@ -578,8 +572,10 @@ class _Plan:
     def link(self) -> None:
         """Which user or role each policy and attachment resource names, once for all."""
         self.links: dict[int, list[tuple[str, _Res]]] = {}
-        named: dict[tuple[str, str | None, str], _Res] = {}
-        for r in self.of_type("aws_iam_role", "aws_iam_user"):
+        #: users' groups: id(user) -> (the resource and attribute that names it, group name)
+        self.memberships: dict[int, list[tuple[_Res, str, str]]] = {}
+        named = self.named = {}
+        for r in self.of_type("aws_iam_role", "aws_iam_user", "aws_iam_group"):
             name = r.values.get("name")
             if isinstance(name, str) and not self.is_unknown(r, "name"):
                 named.setdefault((r.type, self.account_of(r), name), r)
@@ -588,6 +584,8 @@ class _Plan:
             ("aws_iam_role_policy_attachment", "role", "attach"),
             ("aws_iam_user_policy", "user", "inline"),
             ("aws_iam_user_policy_attachment", "user", "attach"),
+            ("aws_iam_group_policy", "group", "inline"),
+            ("aws_iam_group_policy_attachment", "group", "attach"),
         ):
             target_type = f"aws_iam_{key}"
             for x in self.of_type(rtype):
@@ -604,7 +602,7 @@ class _Plan:
                 if target is not None:
                     self.links.setdefault(id(target), []).append((how, x))
         for x in self.of_type("aws_iam_policy_attachment"):
-            for key in ("roles", "users"):
+            for key in ("roles", "users", "groups"):
                 try:
                     members = self.listed(x, key)
                 except _Unknown:
@@ -613,6 +611,61 @@ class _Plan:
                     target = named.get((f"aws_iam_{key[:-1]}", self.account_of(x), str(member)))
                     if target is not None:
                         self.links.setdefault(id(target), []).append(("attach", x))
+        for x in self.of_type("aws_iam_user_group_membership"):
+            try:
+                user = self.member(x, "user", "aws_iam_user")
+                groups = self.listed(x, "groups")
+            except _Unknown:
+                continue
+            if user is not None:
+                self.memberships.setdefault(id(user), []).extend((x, "groups", g) for g in groups)
+        for x in self.of_type("aws_iam_group_membership"):
+            try:
+                group = self.known(x, "group")
+                users = self.listed(x, "users")
+            except _Unknown:
+                continue
+            for name in users:
+                user = named.get(("aws_iam_user", self.account_of(x), name))
+                if user is not None:
+                    self.memberships.setdefault(id(user), []).append((x, "group", str(group)))
+
+    def member(self, x: _Res, key: str, target_type: str) -> _Res | None:
+        """The user (or group) of this plan that attribute ``key`` of ``x`` names."""
+        if self.is_unknown(x, key):
+            target = self.referenced(x, key)
+            if target is None or target.type != target_type:
+                self.known(x, key)  # reports it
+            return target
+        return self.named.get((target_type, self.account_of(x), str(x.values.get(key))))
+
+    def group_policies(self, user: _Res) -> list[ImportedPolicy]:
+        """The policies a user gets through its groups; a group this plan does not create is
+        an error (its policies are unknown)."""
+        out: list[ImportedPolicy] = []
+        failed = False
+        for x, attr, name in self.memberships.get(id(user), []):
+            group = self.named.get(("aws_iam_group", self.account_of(x), name))
+            if group is None:
+                self.err(
+                    self.at(x, (attr,)),
+                    f"{x.address}: group {name!r} is not in this plan, so its policies are "
+                    "unknown; add it to the configuration, or import the account with "
+                    "authorization-details",
+                )
+                failed = True
+                continue
+            for how, y in self.links.get(id(group), ()):
+                try:
+                    if how == "inline":
+                        out.append(self.document(y, ("policy",), f"group {name}/{self.name_of(y)}"))
+                    else:
+                        out.append(self.policy_by_arn(y, "policy_arn", y.values.get("policy_arn")))
+                except _Unknown:
+                    failed = True
+        if failed:
+            raise _Unknown
+        return out
 
     def principals(self) -> list[ImportedPrincipal]:
         out: list[ImportedPrincipal] = []
@@ -682,6 +735,8 @@ class _Plan:
                 failed = True
         try:
             self.exclusive(r, word, name, policies)
+            if kind is PrincipalKind.USER:
+                policies.extend(self.group_policies(r))
         except _Unknown:
             failed = True
         boundary = None
@@ -848,9 +903,9 @@ class _Plan:
             if r.mode == "managed" and r.type in _GROUP_TYPES:
                 self.err(
                     self.at(r, ()),
-                    f"{r.address}: IAM groups are not read from Terraform plans, and without "
-                    "them a member's group policies would be missing; import the account with "
-                    "authorization-details instead",
+                    f"{r.address}: the exclusive resources of IAM groups are not read from "
+                    "Terraform plans, and without them a member's group policies could be "
+                    "wrong; import the account with authorization-details instead",
                 )
 
 
