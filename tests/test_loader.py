@@ -1354,7 +1354,11 @@ def test_hostile_numbers_are_errors_with_a_location(tmp_path: Path) -> None:
         allow: ecr:GetAuthorizationToken
     """)  # noqa: E501
     problems = errors(tmp_path, text)
-    assert problems[0].startswith("p.json:1:1: invalid JSON: Exceeds the limit (4300 digits)")
+    column = (tmp_path / "p.json").read_text().index(huge) + 1
+    assert problems[0] == (
+        f"p.json:1:{column}: invalid JSON: a number of 5,000 digits; numbers of at most 4,300 "
+        "digits are read (quote it if it is meant as text)"
+    )
     assert problems[1].startswith(
         "spec.yaml:9:86: Statement[0].Condition.DateLessThan.aws:CurrentTime: DateLessThan "
         "value '" + "9" * 60 + "'... (5,000 characters)"
@@ -1668,4 +1672,44 @@ def test_messages_quote_only_an_excerpt_of_an_input(tmp_path: Path) -> None:
         "arn:aws:sts::ACCOUNT:federated-user/NAME",
         "spec.yaml:4:8: expected a list of cases, got the text 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)",
+    ]
+
+
+def test_json_policy_problems_are_located_where_the_yaml_reader_cannot_help(
+    tmp_path: Path,
+) -> None:
+    """A lone surrogate escape is valid JSON that YAML refuses, so the places come from the
+    JSON text; a 5,000-digit number and a comment are located and explained in our words
+    (issue 10, items 5 and 16)."""
+    (tmp_path / "id.json").write_text(
+        '{\n  "Version": "2012-10-17",\n  "Statement": [\n'
+        '    {"Sid": "A", "Effect": "Allow",\n'
+        '     "Action": "ecr:GetAuthorizationToken", "Resource": "*\\ud800"}\n  ]\n}\n'
+    )
+    text = """\
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [idp, inline, text]}
+    policies:
+      idp: {file: id.json}
+      inline:
+        document: '{"Version": "2012-10-17", /* no */ "Statement": []}'
+      text:
+        document: '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": {"NumericLessThan": {"ecr:n": 1%s}}}]}'
+    cases:
+      - {principal: ci, allow: ecr:GetAuthorizationToken}
+    """ % ("0" * 5000)  # noqa: E501, UP031
+    problems = errors(tmp_path, text)
+    assert problems == [
+        "spec.yaml:6:15: the document text is not valid JSON: JSON has no comments; remove the "
+        "comment (a YAML policy file may have # comments) (line 1, column 27 of the text)",
+        "spec.yaml:8:15: the document text is not valid JSON: a number of 5,001 digits; numbers "
+        "of at most 4,300 digits are read (quote it if it is meant as text) (line 1, column 140 "
+        "of the text)",
+        "id.json:5:45: Statement[0].Resource: '*\\ud800' contains '\\ud800' (U+D800); IAM policy "
+        "documents may contain only tab, line feed, carriage return and the characters U+0020 "
+        "to U+00FF (\"IAM and AWS STS quotas\") (identity policy 'idp', attached at "
+        "spec.yaml:2:61)",
+        "id.json:5:45: Statement[0].Resource: '*\\ud800' is not a resource ARN: expected \"*\" or "
+        "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (identity policy 'idp', attached at "
+        "spec.yaml:2:61)",
     ]

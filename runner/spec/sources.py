@@ -10,6 +10,8 @@ get-repository-policy`` prints, whose ``policyText`` holds the document as a str
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 from runner import model
 from runner.policy import RepeatedKey, unique_keys
+from runner.spec.imports.jsonpos import JsonProblem, parse_json
 from runner.spec.includes import Places, join
 from runner.spec.nodes import Definition, Reader
 from runner.spec.yamlsafe import (
@@ -81,6 +84,42 @@ def locate(root: Node, path: model.PolicyPath) -> Node:
         else:
             return node
     return node
+
+
+def _offset_place(text: str, offset: int) -> Located:
+    """The 1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _json_words(exc: json.JSONDecodeError) -> str:
+    """Python's words for a JSON syntax error, or ours where they would mislead: JSON has no
+    comments, and a comment makes the parser say that it expected something else."""
+    if exc.doc[exc.pos : exc.pos + 2] in ("//", "/*"):
+        return "JSON has no comments; remove the comment (a YAML policy file may have # comments)"
+    return exc.msg
+
+
+#: The longest integer Python converts from text (``sys.get_int_max_str_digits``).
+_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+#: A JSON string (matched whole, so that digits inside it are skipped) or a JSON number, whose
+#: group 1 is its integer part when it has neither fraction nor exponent.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(\d+)(\.\d+)?([eE][-+]?\d+)?')
+
+
+def _long_integer(text: str) -> tuple[int, str] | None:
+    """The offset of the first integer too long to convert, and our words for it."""
+    for m in _JSON_TOKEN.finditer(text):
+        integer = m.group(1)
+        if integer is not None and m.group(2) is None and m.group(3) is None:
+            digits = len(integer)
+            if digits <= _INT_DIGITS:
+                continue
+            return m.start(), (
+                f"a number of {digits:,} digits; numbers of at most {_INT_DIGITS:,} digits "
+                "are read (quote it if it is meant as text)"
+            )
+    return None
 
 
 def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource | None:
@@ -174,8 +213,8 @@ def _json_text_source(
         reader.error(
             display,
             at,
-            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno} "
-            "of the text)",
+            f"{what} is not valid JSON: {_json_words(exc)} (line {exc.lineno}, column "
+            f"{exc.colno} of the text)",
         )
         return None
     except RepeatedKey as exc:
@@ -185,7 +224,16 @@ def _json_text_source(
         reader.error(display, at, f"{what} is nested too deeply")
         return None
     except ValueError as exc:  # an integer too long for Python to convert
-        reader.error(display, at, f"{what} is not valid JSON: {exc}")
+        found = _long_integer(text)
+        if found is None:
+            reader.error(display, at, f"{what} is not valid JSON: {exc}")
+        else:
+            line, col = _offset_place(text, found[0])
+            reader.error(
+                display,
+                at,
+                f"{what} is not valid JSON: {found[1]} (line {line}, column {col} of the text)",
+            )
         return None
     count = 1
     if isinstance(document, dict) and isinstance(document.get("Statement"), list):
@@ -193,6 +241,31 @@ def _json_text_source(
     return PolicySource(
         document, display, at[0], at[1], lambda _p: at, [at[0]] * count, note, cache
     )
+
+
+def _json_file_source(
+    document: Any, text: str, display: str, cache: tuple[object, ...] | None
+) -> PolicySource:
+    """The source of a JSON policy file located through its JSON text."""
+    try:
+        located = parse_json(display, text)
+    except JsonProblem:  # pragma: no cover - the text was parsed as JSON already
+        return PolicySource(document, display, 1, 1, lambda _p: (1, 1), None, "", cache)
+    single = isinstance(document, dict) and isinstance(document.get("Statement"), dict)
+
+    def place(path: model.PolicyPath) -> Located:
+        if single and path[:2] == ("Statement", 0):
+            path = ("Statement", *path[2:])  # a single statement object read as Statement[0]
+        loc = located.key_loc(path) if path and isinstance(path[-1], str) else located.loc(path)
+        return loc.line, loc.col
+
+    lines: list[int] | None = None
+    if isinstance(document, dict) and isinstance(document.get("Statement"), list):
+        lines = [located.loc(("Statement", i)).line for i in range(len(document["Statement"]))]
+    elif single:
+        lines = [located.loc(("Statement",)).line]
+    start = located.loc(())
+    return PolicySource(document, display, start.line, start.col, place, lines, "", cache)
 
 
 def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | None:
@@ -208,7 +281,7 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
         try:
             document = json.loads(parsed.text, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
-            reader.error(display, (exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")
+            reader.error(display, (exc.lineno, exc.colno), f"invalid JSON: {_json_words(exc)}")
             return None
         except RepeatedKey as exc:
             # reported with its line by the YAML pass when that pass worked
@@ -222,9 +295,19 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
             reader.error(display, (1, 1), "the JSON is nested too deeply")
             return None
         except ValueError as exc:  # an integer too long for Python to convert
-            reader.error(display, (1, 1), f"invalid JSON: {exc}")
+            found = _long_integer(parsed.text)
+            if found is None:
+                reader.error(display, (1, 1), f"invalid JSON: {exc}")
+            else:
+                reader.error(
+                    display, _offset_place(parsed.text, found[0]), f"invalid JSON: {found[1]}"
+                )
             return None
-        root = parsed.root if not parsed.problems else None
+        if parsed.problems:
+            # valid JSON that the YAML reader refused (a lone surrogate such as \ud800, an
+            # escaped slash): its places come from the JSON text itself
+            return _json_file_source(document, parsed.text, display, (fkey,) if fkey else None)
+        root = parsed.root
     else:
         for p in parsed.problems:
             reader.error(display, (p.line, p.col), p.message)
