@@ -59,11 +59,18 @@ def _damage(doc: Any, rnd: random.Random) -> None:
     ("reader", "fixture"),
     [
         (parse_plan, "terraform/registry-plan.json"),
+        (parse_plan, "terraform/groups-plan.json"),
         (parse_authorization_details, "authorization-details/account.json"),
         (parse_organization_policy, "organization-policy/deny-delete.json"),
         (parse_template, "cloudformation/registry.json"),
     ],
-    ids=["terraform-plan", "authorization-details", "organization-policy", "cloudformation"],
+    ids=[
+        "terraform-plan",
+        "terraform-groups",
+        "authorization-details",
+        "organization-policy",
+        "cloudformation",
+    ],
 )
 def test_damaged_sources_give_located_problems(reader: Reader, fixture: str) -> None:
     text = (DATA / fixture).read_text()
