@@ -1675,6 +1675,24 @@ def test_messages_quote_only_an_excerpt_of_an_input(tmp_path: Path) -> None:
     ]
 
 
+def test_a_one_character_role_principal_with_a_session_name(tmp_path: Path) -> None:
+    """The principal's key is its session name only when 'session' gives none (item 14)."""
+    text = """\
+    principals:
+      r: {arn: "arn:aws:iam::111122223333:role/deploy", session: build-7}
+    cases:
+      - {principal: r, deny: ecr:GetAuthorizationToken}
+    """
+    spec = load(tmp_path, text)
+    p = spec.checks[0].principal
+    assert (p.name, p.session_arn) == ("r", "arn:aws:sts::111122223333:assumed-role/deploy/build-7")
+    assert spec.checks[0].test_id == "case1[r-ecr:GetAuthorizationToken]"
+    assert errors(tmp_path, text.replace("build-7", "x")) == [
+        "spec.yaml:2:62: invalid role session name 'x': a role session name has 2 to 64 "
+        "letters, digits or the characters =,.@_-"
+    ]
+
+
 def test_json_policy_problems_are_located_where_the_yaml_reader_cannot_help(
     tmp_path: Path,
 ) -> None:
@@ -1697,7 +1715,7 @@ def test_json_policy_problems_are_located_where_the_yaml_reader_cannot_help(
         document: '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": {"NumericLessThan": {"ecr:n": 1%s}}}]}'
     cases:
       - {principal: ci, allow: ecr:GetAuthorizationToken}
-    """ % ("0" * 5000)  # noqa: E501, UP031
+    """ % ("0" * 5000)  # noqa: E501
     problems = errors(tmp_path, text)
     assert problems == [
         "spec.yaml:6:15: the document text is not valid JSON: JSON has no comments; remove the "

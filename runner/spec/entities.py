@@ -31,6 +31,8 @@ _PRINCIPAL_KEYS = ("arn", "session", "policies", "boundary", "session-policy", "
 _RESOURCE_KEYS = ("arn", "policy", "tags")
 _ORGANIZATION_KEYS = ("id", "management-account", "accounts", "scps", "rcps")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+#: A valid role session name, for learning what kind of principal an ARN names.
+_KIND_PROBE = "kind-probe"
 
 _PRINCIPAL_TYPE_LABEL = {
     model.PrincipalType.USER: "an IAM user",
@@ -135,11 +137,12 @@ class Entities:
         if arn is None:
             return None
         try:
-            bare = model.principal_from_arn(d.name, arn)
+            # the kind of principal the ARN names; the principal's own name, which is its
+            # role session name unless 'session' gives one, is checked when it is built
+            ptype = model.principal_from_arn(_KIND_PROBE, arn).type
         except model.ModelError as exc:
             reader.error(f, keys["arn"][1], str(exc))
             return None
-        ptype = bare.type
         kind_text = _PRINCIPAL_TYPE_LABEL[ptype]
         session: str | None = None
         if "session" in keys:
