@@ -390,6 +390,78 @@ class PolicyInvalid(ValueError):
 EXPECTATIONS = ("allow", "deny", "explicit-deny", "implicit-deny")
 
 
+class CallerKind(enum.StrEnum):
+    """The ``type`` of a class of callers (spec-format.md, "Universal checks")."""
+
+    USER = "user"
+    ROLE = "role"
+    ROOT = "root"
+    FEDERATED = "federated"
+    SERVICE = "service"
+    ANONYMOUS = "anonymous"
+
+    @property
+    def label(self) -> str:
+        return _CALLER_KIND_LABELS[self]
+
+
+_CALLER_KIND_LABELS = {
+    CallerKind.USER: "IAM user",
+    CallerKind.ROLE: "role session",
+    CallerKind.ROOT: "root user",
+    CallerKind.FEDERATED: "federated user",
+    CallerKind.SERVICE: "service principal",
+    CallerKind.ANONYMOUS: "anonymous caller",
+}
+
+
+class Membership(enum.StrEnum):
+    """The ``organization`` of a class: IAM callers of the organization's accounts (the
+    management account's too), or every other caller."""
+
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerClass:
+    """A class of callers (``anyone: {...}``): every condition given must hold. ``name`` is
+    the class's principal name (``anyone`` for the reserved principal)."""
+
+    name: str = "anyone"
+    organization: Membership | None = None
+    accounts: frozenset[str] | None = None
+    kinds: frozenset[CallerKind] | None = None
+    excluded: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """The class in words: ``role sessions of account 111122223333 except ci``."""
+        parts: list[str] = []
+        if self.kinds is not None:
+            parts.append(" or ".join(sorted(k.label + "s" for k in self.kinds)))
+        else:
+            parts.append("every caller")
+        if self.accounts is not None:
+            parts.append("of account " + ", ".join(sorted(self.accounts)))
+        if self.organization is Membership.INSIDE:
+            parts.append("inside the organization")
+        elif self.organization is Membership.OUTSIDE:
+            parts.append("outside the organization")
+        if self.excluded:
+            parts.append("except " + ", ".join(sorted(self.excluded)))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Universal:
+    """What a universal check speaks of: its class, every principal the spec defines (by
+    name) and the spec's closed accounts (``closed-accounts``)."""
+
+    caller_class: CallerClass
+    defined: Mapping[str, Principal]
+    closed_accounts: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """One expectation: one principal, one resource (or none), one action or operation.
@@ -418,6 +490,9 @@ class Check:
     error: str | None = None
     #: The case's accepted failure with its end date (``exception:``), if it has one.
     exception: KnownException | None = None
+    #: Set for a universal check (spec-format.md, "Universal checks"): the class of callers
+    #: it speaks of; ``principal`` is then a stand-in named after the class.
+    universal: Universal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,3 +515,6 @@ class Spec:
     #: Located problems that do not stop the spec (an unknown condition key, say), each
     #: ``file:line:col: message``: pytest warnings, the CLI's stderr, the report.
     warnings: tuple[str, ...] = ()
+    #: Accounts whose every principal the spec defines (an ``authorization-details`` import
+    #: closes its account): no unmodelled IAM caller comes from them.
+    closed_accounts: frozenset[str] = frozenset()

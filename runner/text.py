@@ -57,6 +57,7 @@ def format_failure(result: dict[str, Any]) -> str:
         f"expected {result['expected']}, got {result['decision']}",
         f"case:      {result['case']} ({result['file']}:{result['line']})",
         *_request_lines(result),
+        *_universal_lines(result, ""),
     ]
     steps = result["steps"]
     if len(steps) == 1:
@@ -171,6 +172,15 @@ def _statement_line(decisive: dict[str, Any], explanation: dict[str, Any]) -> in
     return None
 
 
+def _universal_lines(result: dict[str, Any], indent: str) -> list[str]:
+    """A universal check's class, the callers it considered and its witness."""
+    if "universal" not in result:
+        return []
+    from runner.engine.universal_run import universal_lines
+
+    return [indent + line for line in universal_lines(result)]
+
+
 def format_explanation(result: dict[str, Any]) -> str:
     """Everything about one check for a person: request, verdict, and for each step the
     gates, the policies that took part and their statements with conditions."""
@@ -184,6 +194,7 @@ def format_explanation(result: dict[str, Any]) -> str:
         verdict,
         f"  case:      {result['case']}",
         *("  " + line for line in _request_lines(result)),
+        *_universal_lines(result, "  "),
     ]
     for step in failing_first(result):
         exp = step["explanation"]

@@ -14,7 +14,6 @@ one more. Service principals: the same over service names; anonymous: one caller
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,9 @@ from runner.engine.universal_strings import (
 )
 from runner.engine.universal_values import Entry, Family, Undecidable
 from runner.model import (
+    CallerClass,
+    CallerKind,
+    Membership,
     ModelError,
     Organization,
     PolicyKind,
@@ -56,24 +58,6 @@ __all__ = [
     "Membership",
     "kind_of",
 ]
-
-
-class CallerKind(enum.StrEnum):
-    """The ``type`` of a class of callers."""
-
-    USER = "user"
-    ROLE = "role"
-    ROOT = "root"
-    FEDERATED = "federated"
-    SERVICE = "service"
-    ANONYMOUS = "anonymous"
-
-
-class Membership(enum.StrEnum):
-    """The ``organization`` of a class: IAM callers of the organization's accounts, or not."""
-
-    INSIDE = "inside"
-    OUTSIDE = "outside"
 
 
 _KIND_OF_TYPE = {
@@ -97,33 +81,6 @@ _KIND_WORDS = {
 
 def kind_of(p: Principal) -> CallerKind:
     return _KIND_OF_TYPE[p.type]
-
-
-@dataclass(frozen=True, slots=True)
-class CallerClass:
-    """A class of callers (``anyone: {...}``); every condition given must hold."""
-
-    name: str = "anyone"
-    organization: Membership | None = None
-    accounts: frozenset[str] | None = None
-    kinds: frozenset[CallerKind] | None = None
-    excluded: frozenset[str] = frozenset()
-
-    def describe(self) -> str:
-        parts: list[str] = []
-        if self.kinds is not None:
-            parts.append(" or ".join(sorted(_KIND_WORDS[k] + "s" for k in self.kinds)))
-        else:
-            parts.append("every caller")
-        if self.accounts is not None:
-            parts.append("of account " + ", ".join(sorted(self.accounts)))
-        if self.organization is Membership.INSIDE:
-            parts.append("inside the organization")
-        elif self.organization is Membership.OUTSIDE:
-            parts.append("outside the organization")
-        if self.excluded:
-            parts.append("except " + ", ".join(sorted(self.excluded)))
-        return " ".join(parts)
 
 
 #: The identity policy of an unmodelled caller: unknown, so taken to allow everything.

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from runner import catalog, model, words
+from runner.spec.classes import ANYONE, EVERYONE
 from runner.spec.context_keys import KeyChecks
 from runner.spec.entities import Entities
 from runner.spec.exception_key import read_exception
 from runner.spec.includes import Definitions
-from runner.spec.nodes import Reader, SourceFile
+from runner.spec.nodes import Entry, Reader, SourceFile
 from runner.spec.yamlsafe import Node, ScalarNode, describe, excerpt, where
 
 __all__ = ["MAX_CHECKS", "CaseReader", "slug"]
@@ -22,7 +23,8 @@ __all__ = ["MAX_CHECKS", "CaseReader", "slug"]
 MAX_CHECKS = 100_000
 
 _CASE_KEYS = (
-    "name", "principal", "resource", "allow", "deny", "action", "expect", "context", "exception",
+    "name", "principal", "resource", "allow", "deny", "action", "expect", "only", "context",
+    "exception",
 )  # fmt: skip
 _EXPECT_WORDS = {
     "allow": "allowed",
@@ -30,6 +32,10 @@ _EXPECT_WORDS = {
     "explicit-deny": "explicitly denied",
     "implicit-deny": "implicitly denied",
 }
+
+
+#: What a case names as its principals: principals and classes of callers.
+_Callers = list[model.Principal | model.CallerClass]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +76,26 @@ class CaseReader:
         defs: Definitions,
         entities: Entities,
         organization: model.Organization | None,
+        closed_accounts: frozenset[str] = frozenset(),
     ) -> None:
         self.reader = reader
         self.defs = defs
         self.entities = entities
         self.organization = organization
+        self.closed_accounts = closed_accounts
+        self._defined_cache: dict[str, model.Principal] | None = None
         self.file_context = {e.key: e.values for e in defs.context.values()}
         self.key_checks = KeyChecks(reader, defs)
         self._labels: set[str] = set()
         self._ids: set[str] = set()
 
-    def principals(self, f: SourceFile, node: Node) -> list[model.Principal] | None:
-        """The principals a case names, or None when any is wrong (reported)."""
+    def principals(self, f: SourceFile, node: Node, *, classes: bool = True) -> _Callers | None:
+        """The principals (and classes of callers) a case names, or None when any is wrong
+        (reported)."""
         reader = self.reader
         refs = reader.name_list(f, node, "principal name", "a list of principal names")
         ok = refs is not None
-        out: list[model.Principal] = []
+        out: _Callers = []
         seen: set[str] = set()
         for pname, pnode in refs or []:
             if pname in seen:
@@ -96,9 +106,24 @@ class CaseReader:
             if pname in self.defs.broken:
                 ok = False
                 continue
+            if classes and pname == ANYONE and pname not in self.defs.principals:
+                out.append(EVERYONE)
+                continue
             if pname not in self.defs.principals and pname not in self.entities.imports.principals:
                 reader.unknown(f, pnode, "principal", pname, self.entities.principal_names)
                 ok = False
+                continue
+            if self.entities.is_class(pname):
+                found = self.entities.caller_class(pname)
+                if not classes:
+                    reader.error(
+                        f, pnode, f"{excerpt(pname)} is a class of callers; 'only' names principals"
+                    )
+                    ok = False
+                elif found is None:
+                    ok = False  # already reported at its definition
+                else:
+                    out.append(found)
                 continue
             p = self.entities.principal(pname)
             if p is None:
@@ -235,7 +260,9 @@ class CaseReader:
         if "name" in keys:
             name = reader.text(f, keys["name"][1], "a case name (text)")
             ok = ok and name is not None
-        principals: list[model.Principal] = []
+        if "only" in keys:
+            return self._only(f, index, node, keys, name, ok)
+        principals: _Callers = []
         if "principal" not in keys:
             if ok:  # not when a key is misspelt: that message says it all
                 reader.error(
@@ -292,14 +319,7 @@ class CaseReader:
             ok = ok and known is not None
         if not ok:
             return None
-        case_steps = {a for entry in actions.values() for a in entry.steps}
-        org = self.organization
-        checks = self.key_checks
-        if not checks.single_valued_keys(
-            f, context, own_nodes, principals, resources, org, case_steps
-        ):
-            return None
-        if not checks.unknowable_keys(f, node, context, principals, resources, org, case_steps):
+        if not self._keys_ok(f, node, context, own_nodes, principals, resources, actions):
             return None
         total = len(principals) * len(resources) * len(actions)
         if total > MAX_CHECKS:
@@ -312,16 +332,104 @@ class CaseReader:
             made = [replace(check, exception=known) for check in made]
         return made
 
+    def _keys_ok(
+        self,
+        f: SourceFile,
+        node: Node,
+        context: Mapping[str, tuple[str, ...]],
+        own_nodes: dict[str, ScalarNode],
+        principals: _Callers,
+        resources: list[model.Resource | None],
+        actions: dict[str, _Action],
+    ) -> bool:
+        """The context checks of the named principals (a class's keys range or are fixed)."""
+        named = [p for p in principals if isinstance(p, model.Principal)]
+        case_steps = {a for entry in actions.values() for a in entry.steps}
+        org = self.organization
+        checks = self.key_checks
+        ctx = dict(context)
+        if not checks.single_valued_keys(f, ctx, own_nodes, named, resources, org, case_steps):
+            return False
+        return checks.unknowable_keys(f, node, ctx, named, resources, org, case_steps)
+
+    def _only(
+        self,
+        f: SourceFile,
+        index: int,
+        node: Node,
+        keys: dict[str, Entry],
+        name: str | None,
+        ok: bool,
+    ) -> list[model.Check] | None:
+        """``only: [NAME, ...]`` with a resource and ``action``: each named principal is
+        allowed, and no other caller is (one universal check per resource and action)."""
+        reader = self.reader
+        for wrong in ("principal", "allow", "deny", "expect"):
+            if wrong in keys:
+                reader.error(
+                    f,
+                    keys[wrong][0],
+                    f"a case with 'only' takes no {wrong!r}: 'only' names the principals that "
+                    "are allowed the case's 'action', and no other caller is",
+                )
+                ok = False
+        for needed in ("resource", "action"):
+            if needed not in keys:
+                reader.error(f, node, f"a case with 'only' needs {needed!r}")
+                ok = False
+        named = self.principals(f, keys["only"][1], classes=False)
+        ok = ok and named is not None
+        resources: list[model.Resource | None] = []
+        if "resource" in keys:
+            got_r = self.resources(f, keys["resource"][1])
+            ok = ok and got_r is not None
+            resources = got_r or []
+        actions: dict[str, _Action] = {}
+        if "action" in keys:
+            ok = self.actions(f, keys["action"][1], "allow", True, actions) and ok
+        context: dict[str, tuple[str, ...]] = dict(self.file_context)
+        own_nodes: dict[str, ScalarNode] = {}
+        if "context" in keys:
+            own = reader.context(f, keys["context"][1])
+            own_nodes = {c.key.lower(): c.node for c in own}
+            context = {k: v for k, v in context.items() if k.lower() not in own_nodes}
+            for c in own:
+                context[c.key] = c.values
+        if not ok or named is None:
+            return None
+        principals: _Callers = list(named)
+        if not self._keys_ok(f, node, context, own_nodes, principals, resources, actions):
+            return None
+        others = model.CallerClass(ANYONE, excluded=frozenset(p.name for p in named))
+        denied = {a: replace(entry, expected="deny") for a, entry in actions.items()}
+        return self._checks(
+            f, index, node, name, [*principals, others], resources, actions, context, denied
+        )
+
+    def _defined(self) -> dict[str, model.Principal]:
+        """Every principal the spec defines or imports (classes aside), by name."""
+        if self._defined_cache is None:
+            out: dict[str, model.Principal] = {}
+            for pname in self.entities.principal_names:
+                if pname == ANYONE or self.entities.is_class(pname):
+                    continue
+                found = self.entities.principal(pname)
+                if found is not None:
+                    out[pname] = found
+            self._defined_cache = out
+        return self._defined_cache
+
     def _checks(
         self,
         f: SourceFile,
         index: int,
         node: Node,
         name: str | None,
-        principals: list[model.Principal],
+        principals: _Callers,
         resources: list[model.Resource | None],
         actions: dict[str, _Action],
         context: Mapping[str, tuple[str, ...]],
+        universal_actions: dict[str, _Action] | None = None,
     ) -> list[model.Check]:
         labels, ids = self._labels, self._ids
         label = slug(name) if name else ""
@@ -337,9 +445,18 @@ class CaseReader:
         loc = model.SourceLoc(f.display, line, col)
         case_name = name if name else f"case{index + 1}"
         out: list[model.Check] = []
-        for p in principals:
+        for who in principals:
+            universal: model.Universal | None = None
+            entries = actions
+            if isinstance(who, model.CallerClass):
+                universal = model.Universal(who, self._defined(), self.closed_accounts)
+                # a stand-in named after the class: ids, reports and eval name the class
+                p = model.Principal(who.name, model.PrincipalType.ANONYMOUS)
+                entries = universal_actions if universal_actions is not None else actions
+            else:
+                p = who
             for r in resources:
-                for entry in actions.values():
+                for entry in entries.values():
                     parts = (
                         [p.name, r.name, entry.action] if r is not None else [p.name, entry.action]
                     )
@@ -364,6 +481,7 @@ class CaseReader:
                             expected=entry.expected,
                             context=context,
                             organization=self.organization,
+                            universal=universal,
                         )
                     )
         return out

@@ -11,6 +11,7 @@ import re
 
 from runner import model
 from runner.policy import FULL_AWS_ACCESS, CompiledPolicy
+from runner.spec.classes import ANYONE, is_class, read_class
 from runner.spec.imports.wire import Imports
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Definition, Reader
@@ -60,6 +61,7 @@ class Entities:
         self.imports = imports or Imports()
         self._principals: dict[str, model.Principal | None] = dict(self.imports.principals)
         self._resources: dict[str, model.Resource | None] = dict(self.imports.resources)
+        self._classes: dict[str, model.CallerClass | None] = {}
 
     @property
     def principal_names(self) -> list[str]:
@@ -83,8 +85,32 @@ class Entities:
             self._resources[name] = self._resource(self.defs.resources[name])
         return self._resources[name]
 
+    def is_class(self, name: str) -> bool:
+        """Whether the principal ``name`` is a class of callers (``anyone: {...}``)."""
+        d = self.defs.principals.get(name)
+        return d is not None and is_class(d.value)
+
+    def caller_class(self, name: str) -> model.CallerClass | None:
+        """The class of callers ``name``, or None when it is wrong (reported once)."""
+        if name not in self._classes:
+            d = self.defs.principals[name]
+            named = {n for n in self.principal_names if not self.is_class(n)}
+            self._classes[name] = read_class(self.reader, d.file, name, d.value, named)
+        return self._classes[name]
+
     def _principal(self, d: Definition) -> model.Principal | None:
         reader, f, node = self.reader, d.file, d.value
+        if d.name == ANYONE:
+            reader.error(
+                f,
+                d.key,
+                "'anyone' is a reserved principal name (every possible caller); give this "
+                "principal another name",
+            )
+            return None
+        if is_class(node):
+            self.caller_class(d.name)
+            return None
         if isinstance(node, ScalarNode) and node.tag in TEXT_TAGS:
             try:
                 if node.value == "anonymous":

@@ -27,10 +27,12 @@ SPEC_KEYS = (
     "principals",
     "resources",
     "organization",
+    "closed-accounts",
     "context",
     "cases",
 )
-_INCLUDE_KEYS = tuple(k for k in SPEC_KEYS if k != "cases")
+#: ``closed-accounts`` speaks for the spec that runs: an include file cannot close accounts.
+_INCLUDE_KEYS = tuple(k for k in SPEC_KEYS if k not in ("cases", "closed-accounts"))
 SUFFIXES = (".yaml", ".yml")
 #: Names that the organization section gives to policies the tool defines itself.
 PREDEFINED_SCP = "FullAWSAccess"

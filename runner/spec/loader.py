@@ -19,6 +19,7 @@ from pathlib import Path
 from runner import model
 from runner.errors import Problem, SpecError
 from runner.spec.cases import MAX_CHECKS, CaseReader
+from runner.spec.classes import read_closed_accounts
 from runner.spec.entities import Entities
 from runner.spec.imports.wire import read_imports
 from runner.spec.includes import Places, gather, open_file
@@ -120,7 +121,10 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
     if not isinstance(node, SequenceNode) or not node.value:
         reader.error(f, node, f"expected a list of cases, got {describe(node)}")
         return None
-    cases = CaseReader(reader, defs, entities, organization)
+    closed = frozenset(imports.closed_accounts)
+    if "closed-accounts" in defs.top:
+        closed |= read_closed_accounts(reader, f, defs.top["closed-accounts"][1]) or frozenset()
+    cases = CaseReader(reader, defs, entities, organization, closed)
     checks: list[model.Check] = []
     for index, case_node in enumerate(node.value):
         got = cases.case(f, index, case_node)
@@ -137,5 +141,5 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         checks=tuple(checks),
         policies=(*book.infos, *imports.infos),
         warnings=tuple(imports.warnings),
-        closed_accounts=frozenset(imports.closed_accounts),
+        closed_accounts=closed,
     )
