@@ -1731,3 +1731,29 @@ def test_json_policy_problems_are_located_where_the_yaml_reader_cannot_help(
         "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (identity policy 'idp', attached at "
         "spec.yaml:2:61)",
     ]
+
+
+def test_a_wildcard_with_a_resource_means_the_actions_on_the_repository(tmp_path: Path) -> None:
+    """``ecr:*`` on a repository never checks DescribeRegistry or the other account-level
+    actions against it; a named account-level action is still checked (issue 10, item 6)."""
+    from runner import catalog
+
+    spec = load(
+        tmp_path,
+        PRINCIPALS
+        + "cases:\n"
+        + "  - {principal: ci, resource: prod, deny: ['ecr:*']}\n"
+        + "  - {principal: ci, resource: prod, deny: [ecr:DescribeRegistry]}\n",
+    )
+    wildcard = [c.action for c in spec.checks if c.case_index == 0]
+    assert "ecr:BatchGetImage" in wildcard and "ecr:DeleteRepository" in wildcard
+    assert not any(catalog.is_account_level(a) for a in wildcard)
+    assert {a for a in catalog.ACTIONS if not catalog.is_account_level(a)} == set(wildcard)
+    assert [c.action for c in spec.checks if c.case_index == 1] == ["ecr:DescribeRegistry"]
+    assert errors(
+        tmp_path,
+        PRINCIPALS + "cases:\n  - {principal: ci, resource: prod, deny: ['ecr:DescribeReg*']}\n",
+    ) == [
+        "spec.yaml:7:44: 'ecr:DescribeReg*' matches only actions on the registry "
+        "(ecr:DescribeRegistry), none on a repository; name them in a case without 'resource'"
+    ]

@@ -219,6 +219,22 @@ class CaseReader:
                         )
                         ok = False
                         continue
+                elif "*" in text or "?" in text:
+                    # with a resource, a wildcard means the actions on that repository: an
+                    # account-level action acts on the caller's registry and never consults
+                    # a repository policy, so it is not expanded against a repository
+                    on_repository = tuple(a for a in resolved if not catalog.is_account_level(a))
+                    if not on_repository:
+                        shown = ", ".join(resolved[:5]) + (", ..." if len(resolved) > 5 else "")
+                        reader.error(
+                            f,
+                            item,
+                            f"{excerpt(text)} matches only actions on the registry ({shown}), "
+                            "none on a repository; name them in a case without 'resource'",
+                        )
+                        ok = False
+                        continue
+                    resolved = on_repository
                 entries = [(a, (a,)) for a in resolved]
             for action, steps in entries:
                 prev = into.get(action)
