@@ -1,6 +1,7 @@
 """The command line: ``python -m runner eval|explain|schema|report`` (also ``policyspec ...``).
 
-Exit codes: 0 every check passed, 1 a check failed, 2 a usage or spec error.
+Exit codes: 0 every check passed (a failure that a known exception accepts included), 1 a check
+failed, 2 a usage or spec error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from runner import __version__, checks, model, text
 from runner.errors import SpecError
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_eval.add_argument("paths", nargs="+", metavar="SPEC_OR_DIR")
     p_eval.add_argument("--time", type=_instant, metavar="ISO8601", help=_TIME_HELP)
+    p_eval.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="PATH",
+        help="also write the failures and spec errors as SARIF 2.1.0 (GitHub code scanning)",
+    )
 
     p_explain = sub.add_parser(
         "explain",
@@ -103,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from runner import engine
 
-    # every check of this run sees the same aws:CurrentTime
-    engine.freeze_clock(getattr(args, "time", None))
+    # every check of this run sees the same aws:CurrentTime (and known exceptions that instant)
+    now = engine.freeze_clock(getattr(args, "time", None))
     if args.command == "eval":
-        return _eval(args.paths)
+        return _eval(args.paths, now, args.sarif)
     if args.command == "explain":
         return _explain(args.spec, args.case)
     if args.command == "schema":
@@ -125,10 +133,15 @@ def _print_problems(error: SpecError) -> None:
         _stderr(str(problem))
 
 
-def _eval(paths: Sequence[str]) -> int:
-    from runner import results
+def _eval(paths: Sequence[str], now: dt.datetime, sarif_path: Path | None = None) -> int:
+    from runner import results, workflow
 
     files, problems = find_spec_files(paths)
+    # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
+    ci = sarif_path is not None or workflow.enabled()
+    found: list[dict[str, object]] = []
+    spec_errors: list[dict[str, object]] = []
+    spec_warnings: list[str] = []
     status = EXIT_OK
     for problem in problems:
         _stderr(f"error: {problem}")
@@ -141,24 +154,64 @@ def _eval(paths: Sequence[str]) -> int:
         if spec_run.error is not None:
             _print_problems(spec_run.error)
             status = EXIT_ERROR
+            spec_errors.extend(
+                results.problem_entry(p, str(spec_run.path)) for p in spec_run.error.problems
+            )
             continue
         for warning in spec_run.warnings:
             _stderr(results.warning_text(warning))
+        spec_warnings.extend(spec_run.warnings)
         lines = []
         for run in spec_run.runs:
             if run.error is not None:  # this check cannot be decided; the others run
                 _stderr(run.error)
                 status = EXIT_ERROR
-            any_failed = any_failed or not run.passed
-            lines.append(encode(run.to_result()))
+            result = _with_exception(run, now)
+            any_failed = any_failed or result["outcome"] == "failed"
+            if ci and (result["outcome"] != "passed" or "exception" in result):
+                found.append(result)
+            lines.append(encode(result))
         if lines:
             out.write("\n".join(lines) + "\n")
     out.flush()
+    if ci:
+        findings = {"checks": found, "errors": spec_errors, "warnings": spec_warnings}
+        status = _ci_outputs(findings, sarif_path, status)
     if status == EXIT_OK and any_failed:
         status = EXIT_FAILED
     if not files and not problems:
         _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
+    return status
+
+
+def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
+    """A check's result with its case's known exception applied; a pass under an exception
+    is said on standard error, so that someone removes the exception."""
+    from runner import exceptions
+
+    result = run.to_result()
+    known = run.check.exception
+    if known is not None:
+        info = exceptions.apply(result, known, now)["exception"]
+        if info["status"] == exceptions.ExceptionStatus.UNNEEDED:
+            _stderr(f"warning: {result['id']}: {info['note']}")
+    return result
+
+
+def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: int) -> int:
+    """Write the SARIF file and print the GitHub annotations (on standard error: standard
+    output holds the JSON lines) of an ``eval`` run."""
+    from runner import sarif, workflow
+
+    if sarif_path is not None:
+        try:
+            sarif.write_sarif(findings, sarif_path)
+        except OSError as exc:
+            _stderr(f"error: cannot write {sarif_path}: {exc.strerror or exc}")
+            status = EXIT_ERROR
+    if workflow.enabled():
+        workflow.write(sys.stderr, workflow.lines(findings))
     return status
 
 
@@ -264,21 +317,33 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         default=Path("reports/policy-report.html"),
         help="where to write the report (default: reports/policy-report.html)",
     )
+    parser.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="PATH",
+        help="also write the merged failures and errors as SARIF 2.1.0 (GitHub code scanning)",
+    )
     try:
         args = parser.parse_args(args_in)
     except SystemExit as exc:  # argparse exits 2 on a usage error, 0 for --help
         return int(exc.code or 0)
+    from runner import sarif
+
+    written = args.output
     try:
         merged = results.load_results(args.results)
         report.write_report(merged, args.output)
+        if args.sarif is not None:
+            written = args.sarif
+            sarif.write_sarif(merged, args.sarif)
     except results.ResultsError as exc:
         _stderr(f"error: {exc}")
         return EXIT_ERROR
     except OSError as exc:
-        _stderr(f"error: cannot write {args.output}: {exc.strerror or exc}")
+        _stderr(f"error: cannot write {written}: {exc.strerror or exc}")
         return EXIT_ERROR
     all_checks = merged["checks"]
-    failed = sum(1 for c in all_checks if c["outcome"] != "passed")
+    failed = sum(1 for c in all_checks if c["outcome"] in ("failed", "error"))
     print(
         text.terminal_safe(f"wrote {args.output}: ")
         + f"{len(all_checks)} checks ({failed} failed or errored), "

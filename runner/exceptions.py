@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import Problem
-from runner.model import SourceLoc
+from runner.model import Outcome, SourceLoc
 from runner.words import closest, did_you_mean
 
 #: The keys of an ``exception`` mapping; ``reason`` and ``until`` are required.
@@ -37,7 +37,7 @@ EXPECTED = (
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 #: The outcome of a check that failed under an accepted exception, in results dicts.
-XFAIL = "xfail"
+XFAIL = Outcome.XFAIL.value
 
 
 class ExceptionStatus(enum.StrEnum):
@@ -151,9 +151,9 @@ def _utc_day(now: dt.datetime) -> dt.date:
 def status(exception: KnownException, *, outcome: str, now: dt.datetime) -> ExceptionStatus:
     """The bearing of ``exception`` on a check whose own outcome (``passed``, ``failed`` or
     ``error``) is ``outcome``, at the run's instant ``now``."""
-    if outcome == "passed":
+    if outcome == Outcome.PASSED:
         return ExceptionStatus.UNNEEDED
-    if outcome == "error":
+    if outcome == Outcome.ERROR:
         return ExceptionStatus.IGNORED
     return ExceptionStatus.EXPIRED if exception.expired(now) else ExceptionStatus.ACCEPTED
 

@@ -114,11 +114,13 @@ class Expectation(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """How a check ended: ``error`` when its setup failed or evaluation raised."""
+    """How a check ended: ``error`` when its setup failed or evaluation raised; ``xfail`` when
+    it failed and its case's known exception accepts that until a date (``runner.exceptions``)."""
 
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
+    XFAIL = "xfail"
 
 
 class PrincipalType(enum.Enum):

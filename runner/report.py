@@ -28,6 +28,8 @@ from runner.speed import collector_paused
 __all__ = ["check_anchor", "coverage", "render_report", "write_report"]
 
 OUTCOMES = tuple(o.value for o in Outcome)
+#: The outcomes listed under "Failed checks" (an accepted known exception is listed apart).
+_BAD = (Outcome.FAILED.value, Outcome.ERROR.value)
 
 #: Failed checks listed in the page itself (the interactive list holds all of them).
 FAILED_LISTED = 50
@@ -343,6 +345,7 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
     used: dict[str, int] = {}
     by_file: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
+    exceptions: list[dict[str, Any]] = []  # checks whose case carries a known exception
     totals = dict.fromkeys(OUTCOMES, 0)
     for check in checks:
         anchor = check_anchor(check["id"])
@@ -360,21 +363,23 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         file = str(check.get("file"))
         stats = by_file.get(file)
         if stats is None:
-            stats = by_file[file] = {"file": file, "passed": 0, "failed": 0, "error": 0}
+            stats = by_file[file] = {"file": file, **dict.fromkeys(OUTCOMES, 0)}
         stats[outcome] += 1
-        if outcome != "passed" and len(failed) < FAILED_LISTED:
+        if isinstance(check.get("exception"), dict):
+            exceptions.append({"check": check["id"], "anchor": anchor, **check["exception"]})
+        if outcome in _BAD and len(failed) < FAILED_LISTED:
             shown = {k: check.get(k) for k in _SHOWN_FAILED}
             failed.append({"check": shown, "anchor": anchor})
     errors = _located(results.get("errors", []))
     warnings = _located(results.get("warnings", []))
     for error in errors:
         file = str(error.get("file"))
-        stats = by_file.setdefault(file, {"file": file, "passed": 0, "failed": 0, "error": 0})
+        stats = by_file.setdefault(file, {"file": file, **dict.fromkeys(OUTCOMES, 0)})
         stats["collection"] = stats.get("collection", 0) + 1
     cov = _coverage(results, counts)
     files = [by_file[f] for f in sorted(by_file)]
     for i, stats in enumerate(files):
-        stats["total"] = stats["passed"] + stats["failed"] + stats["error"]
+        stats["total"] = sum(stats[o] for o in OUTCOMES)
         stats["collection"] = stats.get("collection", 0)
         stats["section"] = f"file-{i}"
     data = {
@@ -404,6 +409,7 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         "warnings": warnings,
         "failed": failed,
         "failed_more": totals["failed"] + totals["error"] - len(failed),
+        "exceptions": sorted(exceptions, key=lambda e: str(e["check"])),
         "coverage": cov,
         "statements": statements,
         "untested": untested,

@@ -265,7 +265,7 @@ def _problems(results: object) -> list[str]:
         elif check.get("outcome") not in _OUTCOMES:
             out.append(
                 f'checks[{i}] ({check["id"]}): "outcome" is {json.dumps(check.get("outcome"))}, '
-                "expected one of passed, failed, error"
+                f"expected one of {', '.join(_OUTCOMES)}"
             )
         elif not isinstance(check.get("steps", []), list):
             out.append(f'checks[{i}] ({check["id"]}): "steps" must be a list')

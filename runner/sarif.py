@@ -8,7 +8,7 @@ policy); the spec case is a related location. ``partialFingerprints`` hash what 
 check (file, case, principal, resource, action, expectation) and never a line number, so that
 code scanning keeps tracking one alert across runs and unrelated edits.
 
-The same findings feed the GitHub workflow commands (``runner.annotations``): :func:`findings`.
+The same findings feed the GitHub workflow commands (``runner.workflow``): :func:`findings`.
 File paths are the results dict's, relative to the run's root (the pytest rootdir, or the
 working directory of ``eval``); run from the repository root so that they are relative to it.
 """

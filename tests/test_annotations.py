@@ -1,42 +1,43 @@
-"""GitHub workflow commands: the escaping the syntax requires, and one line per finding."""
+"""GitHub workflow commands (runner.workflow): the escaping the syntax requires, one line per
+finding."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from runner import annotations
+from runner import workflow
 
 
 def test_message_escaping() -> None:
-    assert annotations.escape_data("100% sure\r\nnext line\n") == "100%25 sure%0D%0Anext line%0A"
+    assert workflow.escape_data("100% sure\r\nnext line\n") == "100%25 sure%0D%0Anext line%0A"
     # % goes first: an already escaped sequence is escaped again, not decoded
-    assert annotations.escape_data("%0A") == "%250A"
+    assert workflow.escape_data("%0A") == "%250A"
     # colons and commas are fine in a message
-    assert annotations.escape_data("a: b, c") == "a: b, c"
+    assert workflow.escape_data("a: b, c") == "a: b, c"
 
 
 def test_property_escaping() -> None:
-    assert annotations.escape_property("policyspec: a, b%\n") == "policyspec%3A a%2C b%25%0A"
-    assert annotations.escape_property("C:\\specs\\x.yaml") == "C%3A\\specs\\x.yaml"
+    assert workflow.escape_property("policyspec: a, b%\n") == "policyspec%3A a%2C b%25%0A"
+    assert workflow.escape_property("C:\\specs\\x.yaml") == "C%3A\\specs\\x.yaml"
 
 
 def test_command_layout() -> None:
     assert (
-        annotations.command(
+        workflow.command(
             "error", "line one\nline two", file="specs/a,b.yaml", line=3, col=7, title="t: x"
         )
         == "::error file=specs/a%2Cb.yaml,line=3,col=7,title=t%3A x::line one%0Aline two"
     )
     # a column only with a line, a line only with a file
-    assert annotations.command("warning", "m", file="a.yaml", col=4) == "::warning file=a.yaml::m"
-    assert annotations.command("notice", "m", line=4) == "::notice::m"
+    assert workflow.command("warning", "m", file="a.yaml", col=4) == "::warning file=a.yaml::m"
+    assert workflow.command("notice", "m", line=4) == "::notice::m"
 
 
 def test_enabled_only_on_github_actions() -> None:
-    assert annotations.enabled({"GITHUB_ACTIONS": "true"})
-    assert not annotations.enabled({"GITHUB_ACTIONS": "false"})
-    assert not annotations.enabled({"CI": "true"})
+    assert workflow.enabled({"GITHUB_ACTIONS": "true"})
+    assert not workflow.enabled({"GITHUB_ACTIONS": "false"})
+    assert not workflow.enabled({"CI": "true"})
 
 
 def _check(**changes: Any) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def test_one_command_per_finding() -> None:
         "policies": [],
     }
     out = io.StringIO()
-    annotations.write(out, annotations.lines(results))
+    workflow.write(out, workflow.lines(results))
     assert out.getvalue().splitlines() == [
         "::error file=specs/policies/app-repo.json,line=10,title=policyspec%3A unexpected allow"
         "::nobody deletes: intern ecr:DeleteRepository on app: expected deny, got allow; "

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +257,150 @@ def test_bad_exceptions_are_spec_errors(
     with pytest.raises(SpecError) as info:
         _load(tmp_path, yaml_text)
     assert sorted(str(p) for p in info.value.problems) == sorted(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: pytest, pytest -n 2 and eval
+
+WAIVED = """\
+principals:
+  dev: arn:aws:iam::111122223333:user/dev
+cases:
+  - name: dev gets no token
+    principal: dev
+    action: ecr:GetAuthorizationToken
+    expect: allow
+    exception:
+      reason: the token grant lands with the new role
+      until: 2027-03-31
+      ticket: SEC-142
+  - name: dev has no describe
+    principal: dev
+    action: ecr:DescribeRegistry
+    expect: deny
+    exception: {reason: nobody checked yet, until: 2027-03-31}
+"""
+
+WAIVED_IDS = (
+    "specs/waived.yaml::dev-gets-no-token[dev-ecr:GetAuthorizationToken]",
+    "specs/waived.yaml::dev-has-no-describe[dev-ecr:DescribeRegistry]",
+)
+
+
+def _project(root: Path) -> Path:
+    (root / "specs").mkdir(parents=True, exist_ok=True)
+    (root / "specs" / "waived.yaml").write_text(WAIVED, encoding="utf-8")
+    return root
+
+
+def _run(root: Path, *args: str, module: str = "pytest") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=root, capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+
+
+def _pytest(root: Path, when: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run(
+        root, "specs", "-p", "no:cacheprovider", "--no-policy-report", "-rxXf",
+        f"--policy-time={when}", "--policy-results=results.json", *args,
+    )  # fmt: skip
+
+
+def test_pytest_before_the_date_xfails_with_the_reason_and_warns_on_a_pass(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path)
+    run = _pytest(root, "2027-03-31T23:00:00Z")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert (
+        f"XFAIL {WAIVED_IDS[0]} - known exception until 2027-03-31: the token grant lands "
+        "with the new role, SEC-142"
+    ) in out
+    assert "1 passed, 1 xfailed, 1 warning" in out.splitlines()[-1]
+    assert (
+        "KnownExceptionWarning: specs/waived.yaml:16: dev has no describe: known exception no "
+        "longer needed: the check passes; remove the exception (nobody checked yet, until "
+        "2027-03-31)"
+    ) in out
+    data = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    by_id = {c["id"]: c for c in data["checks"]}
+    waived, unneeded = by_id[WAIVED_IDS[0]], by_id[WAIVED_IDS[1]]
+    assert (waived["outcome"], waived["passed"], waived["exception"]["status"]) == (
+        "xfail",
+        False,
+        "accepted",
+    )
+    assert waived["exception"]["line"] == 8
+    assert (unneeded["outcome"], unneeded["passed"], unneeded["exception"]["status"]) == (
+        "passed",
+        True,
+        "unneeded",
+    )
+
+
+def test_pytest_after_the_date_fails_saying_the_exception_expired(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    run = _pytest(root, "2027-04-01T00:00:00Z")
+    assert run.returncode == 1
+    assert (
+        "known exception expired on 2027-03-31: the token grant lands with the new role, "
+        "SEC-142\nexpected allow, got implicit-deny"
+    ) in run.stdout
+    assert f"FAILED {WAIVED_IDS[0]}" in run.stdout
+    data = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    waived = next(c for c in data["checks"] if c["id"] == WAIVED_IDS[0])
+    assert (waived["outcome"], waived["exception"]["status"]) == ("failed", "expired")
+
+
+def test_pytest_n2_gives_the_same_results(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    serial = _pytest(root, "2027-03-01T00:00:00Z")
+    first = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    parallel = _pytest(root, "2027-03-01T00:00:00Z", "-n", "2")
+    assert (serial.returncode, parallel.returncode) == (0, 0), parallel.stdout
+    second = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    assert sorted(first["checks"], key=lambda c: c["id"]) == sorted(
+        second["checks"], key=lambda c: c["id"]
+    )
+    assert "1 passed, 1 xfailed" in parallel.stdout.splitlines()[-1]
+
+
+def test_eval_reports_xfail_and_exits_by_it(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    before = _run(root, "eval", "specs", "--time", "2027-03-31T12:00:00Z", module="runner")
+    assert before.returncode == 0, before.stderr
+    lines = [json.loads(line) for line in before.stdout.splitlines()]
+    assert [(c["outcome"], c["passed"], c["exception"]["status"]) for c in lines] == [
+        ("xfail", False, "accepted"),
+        ("passed", True, "unneeded"),
+    ]
+    assert "known exception no longer needed" in before.stderr
+    after = _run(root, "eval", "specs", "--time", "2027-04-01T00:00:00Z", module="runner")
+    assert after.returncode == 1
+    lines = [json.loads(line) for line in after.stdout.splitlines()]
+    assert [(c["outcome"], c["exception"]["status"]) for c in lines] == [
+        ("failed", "expired"),
+        ("passed", "unneeded"),
+    ]
+
+
+def test_the_report_lists_known_exceptions_apart(tmp_path: Path) -> None:
+    from runner import report
+
+    root = _project(tmp_path)
+    run = _pytest(root, "2027-03-31T23:00:00Z")
+    assert run.returncode == 0, run.stdout
+    data = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    page = report.render_report(data)
+    assert "<b>1</b> expected failure (known exceptions)" in page
+    assert '<h2>Known exceptions <span class="count">2</span></h2>' in page
+    assert (
+        "known exception until 2027-03-31: the token grant lands with the new role, SEC-142"
+    ) in page
+    assert "known exception no longer needed: the check passes; remove the exception" in page
+    # the accepted failure is not among the failed checks
+    assert '<section id="failed">' not in page
+    assert "<b>0</b> failed" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import jsonschema
 import pytest
 
 from runner import sarif
+from runner.spec import SPEC_KEYS
 
 DATA = Path(__file__).parent / "data" / "sarif"
 TIME = "2026-12-01T00:00:00Z"
@@ -195,8 +197,8 @@ def test_spec_errors_and_unsupported_constructs(results: dict[str, Any]) -> None
         (
             "policyspec/spec-error",
             ("specs/typo.yaml", 2, 1),
-            "unknown top-level key 'case'; did you mean 'cases'? Valid keys: description, "
-            "include, policies, principals, resources, organization, context, cases",
+            "unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
+            + ", ".join(SPEC_KEYS),
         ),
     ]
 
@@ -387,3 +389,76 @@ def _with_every_kind(results: dict[str, Any]) -> dict[str, Any]:
         }
     ]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The commands that write SARIF and print annotations
+
+
+def _copy(tmp_path: Path) -> Path:
+    shutil.copytree(DATA, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def _command(root: Path, *args: str, github: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    if github:
+        env["GITHUB_ACTIONS"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=root, capture_output=True, text=True, check=False,
+        env=env,
+    )  # fmt: skip
+
+
+def _pytest_args(*more: str) -> tuple[str, ...]:
+    return (
+        "pytest", "specs", "-q", "-p", "no:cacheprovider", "--no-policy-report",
+        f"--policy-time={TIME}", *more,
+    )  # fmt: skip
+
+
+def test_policy_sarif_is_written_by_the_controller_also_under_xdist(
+    results: dict[str, Any], tmp_path: Path
+) -> None:
+    root = _copy(tmp_path)
+    serial = _command(root, *_pytest_args("--policy-sarif=out/serial.sarif"))
+    assert serial.returncode == 1
+    assert "policy SARIF: out/serial.sarif" in serial.stdout
+    parallel = _command(root, *_pytest_args("--policy-sarif=out/parallel.sarif", "-n", "2"))
+    assert parallel.returncode == 1
+    serial_log = json.loads((root / "out" / "serial.sarif").read_text(encoding="utf-8"))
+    parallel_log = json.loads((root / "out" / "parallel.sarif").read_text(encoding="utf-8"))
+    assert serial_log == parallel_log == sarif.to_sarif(results)
+
+
+def test_eval_writes_the_same_sarif(results: dict[str, Any], tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    run = _command(root, "runner", "eval", "specs", "--time", TIME, "--sarif", "eval.sarif")
+    assert run.returncode == 2  # spec errors win over failed checks
+    assert len(run.stdout.splitlines()) == 4  # the checks are still printed as JSON lines
+    log = json.loads((root / "eval.sarif").read_text(encoding="utf-8"))
+    assert log["runs"][0]["results"] == sarif.to_sarif(results)["runs"][0]["results"]
+
+
+def test_annotations_on_github_actions_only(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    expected = [
+        "::error file=specs/app.yaml,line=32,title=policyspec%3A unexpected deny::dev pushes: "
+        "dev push on app: expected allow, got implicit-deny (ecr:InitiateLayerUpload: "
+        "implicit-deny); arn:aws:iam::111122223333:user/dev is allowed by no identity policy "
+        "for ecr:InitiateLayerUpload, and the repository policy does not grant it to the caller",
+        "::error file=specs/policies/app-repo.json,line=10,title=policyspec%3A unexpected allow"
+        "::nobody deletes: intern ecr:DeleteRepository on app: expected deny, got allow; allowed "
+        "by statement AnyoneDeletes of repository policy app-repo, which names "
+        "arn:aws:iam::111122223333:user/intern directly [case at specs/app.yaml:28]",
+    ]
+    on = _command(root, *_pytest_args(), github=True)
+    commands = [line for line in on.stdout.splitlines() if line.startswith("::")]
+    assert commands[:2] == expected
+    assert [c.split(" ", 1)[0] for c in commands] == ["::error"] * 5
+    off = _command(root, *_pytest_args())
+    assert not [line for line in off.stdout.splitlines() if line.startswith("::")]
+    # eval keeps standard output for JSON lines: the commands go to standard error
+    ev = _command(root, "runner", "eval", "specs", "--time", TIME, github=True)
+    assert [line for line in ev.stderr.splitlines() if line.startswith("::")] == commands
+    assert all(line.startswith("{") for line in ev.stdout.splitlines())

@@ -24,6 +24,7 @@ import pytest
 from runner import __version__, checks, model, results, text
 from runner import spec as loader
 from runner.errors import SpecError
+from runner.plugin import ci
 from runner.plugin.gcfreeze import GcFreezer
 
 #: The file suffixes of spec files.
@@ -72,6 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), e.g. "
         "2027-01-01T00:00:00Z; default: when the run starts",
     )
+    ci.add_options(group)
     parser.addini(
         "policyspec_report",
         "path of the HTML policy report, relative to the rootdir",
@@ -80,6 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    ci.configure(config)
     state = PolicySpecSession(config)
     config.stash[_STATE_KEY] = state
     config.pluginmanager.register(state, "policyspec-session")
@@ -129,6 +132,8 @@ def _state(config: pytest.Config) -> PolicySpecSession:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
     if file_path.suffix not in SUFFIXES or file_path.name.startswith("_"):
+        return None
+    if not ci.in_shard(parent.config, file_path):
         return None
     if _given_explicitly(parent.config, file_path) or loader.looks_like_spec(file_path):
         return SpecFile.from_parent(parent, path=file_path)
@@ -243,7 +248,8 @@ class CheckItem(pytest.Item):
         if isinstance(excinfo.value, CheckFailed):
             failure = text.format_failure(excinfo.value.run.to_result(explain=True))
             failure += f"\nexplain:   {self.explain_command()}"
-            return text.terminal_safe(failure)
+            expired = ci.failure_note(self.check, _state(self.config).now)
+            return text.terminal_safe(f"{expired}\n{failure}" if expired else failure)
         return super().repr_failure(excinfo)
 
     def explain_command(self) -> str:
@@ -292,7 +298,7 @@ def pytest_runtest_makereport(
     else:  # setup or teardown failed
         result = results.check_result(item.check, nodeid=item.nodeid)
         result["message"] = f"{report.when} failed: {_error_line(call)}"
-    report.policyspec = result  # type: ignore[attr-defined]
+    report.policyspec = ci.with_exception(item.check, result, state.now)  # type: ignore[attr-defined]
     parent = item.parent
     if isinstance(parent, SpecFile) and parent.nodeid not in state.inventory_sent:
         state.inventory_sent.add(parent.nodeid)
@@ -340,8 +346,10 @@ class PolicySpecSession:
         self.is_worker = hasattr(config, "workerinput")
         #: Whether anything will use the results (the report or the results file); workers
         #: see the same options as the controller.
-        self.wanted = bool(config.getoption("policy_results")) or not config.getoption(
-            "no_policy_report"
+        self.wanted = (
+            bool(config.getoption("policy_results"))
+            or not config.getoption("no_policy_report")
+            or ci.wanted(config)
         )
         self.start = time.time()
         self.gc = GcFreezer()
@@ -434,8 +442,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         return
     state = _state(config)
-    if not state.check_results and not state.errors:
-        return
+    if not state.check_results and not state.errors and not ci.sharded(config):
+        return  # an empty shard still writes its (empty) results file, for the merge
     assembled = state.assemble()
     from runner import report
 
@@ -458,6 +466,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             state.report_path = path
         except OSError as exc:
             state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    ci.finish(session, assembled, state.write_errors)
     if state.write_errors and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -476,6 +485,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         parts.append(f"policy report: {_shown(state.report_path, config)}")
     if state.results_path is not None:
         parts.append(f"policy results: {_shown(state.results_path, config)}")
+    sarif_path = ci.summary(terminalreporter, config)  # GitHub annotations, on GitHub Actions
+    if sarif_path is not None:
+        parts.append(f"policy SARIF: {_shown(sarif_path, config)}")
     if parts:
         terminalreporter.write_line(text.terminal_safe("; ".join(parts)))
     for message in state.write_errors:

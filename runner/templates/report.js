@@ -210,7 +210,7 @@
 
   /* ---- The list of checks ------------------------------------------------------------- */
 
-  var state = { outcomes: { passed: true, failed: true, error: true }, decision: "", text: "", group: "", size: 100, page: 0 };
+  var state = { outcomes: { passed: true, failed: true, error: true, xfail: true }, decision: "", text: "", group: "", size: 100, page: 0 };
   var open = {};
   var filtered = [];
   var listEl = document.getElementById("check-list");
@@ -478,7 +478,7 @@
     var c = byAnchor[anchor];
     if (!c) return false;
     if (!passes(c)) {
-      state.outcomes = { passed: true, failed: true, error: true }; state.decision = ""; state.text = "";
+      state.outcomes = { passed: true, failed: true, error: true, xfail: true }; state.decision = ""; state.text = "";
       writeControls(); refilter();
     }
     var pos = filtered.indexOf(c);
@@ -508,7 +508,7 @@
       var href = a.getAttribute("href") || "";
       if (a.hasAttribute("data-outcome")) {
         ev.preventDefault();
-        state.outcomes = { passed: false, failed: false, error: false };
+        state.outcomes = { passed: false, failed: false, error: false, xfail: false };
         state.outcomes[a.getAttribute("data-outcome")] = true;
         if (a.getAttribute("data-outcome") === "failed") state.outcomes.error = true;
         state.decision = ""; state.text = "";
