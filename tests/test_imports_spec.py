@@ -301,3 +301,28 @@ def test_an_include_file_can_import_relative_to_itself(tmp_path: Path) -> None:
     spec = load(tmp_path)
     assert spec.closed_accounts == frozenset({"111122223333"})
     assert list(decisions(spec).values()) == ["allow"]
+
+
+def test_a_closed_account_makes_an_only_check_provable(tmp_path: Path) -> None:
+    copy(tmp_path, "authorization-details", "account.json", "snap.json")
+    only = (
+        "resources:\n  app: arn:aws:ecr:us-east-1:111122223333:repository/prod/app\n"
+        "cases:\n  - resource: app\n    action: [ecr:PutImage]\n    only: [ci]\n"
+    )
+    write(
+        tmp_path,
+        {
+            "closed.yaml": "import:\n  - authorization-details: snap.json\n" + only,
+            # the same role, written by hand: its account is not closed
+            "open.yaml": "principals:\n  ci:\n    arn: arn:aws:iam::111122223333:role/build/ci\n"
+            "    policies: [AmazonEC2ContainerRegistryPowerUser]\n" + only,
+        },
+    )
+
+    def universal(name: str) -> bool:
+        [check] = [c for c in load(tmp_path, name).checks if c.universal is not None]
+        return evaluate_check(check).passed
+
+    assert universal("closed.yaml") is True
+    # an unmodelled role of 111122223333 whose identity policy allows ecr:PutImage
+    assert universal("open.yaml") is False
