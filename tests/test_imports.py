@@ -501,3 +501,20 @@ def test_template_reference_to_a_resource_its_condition_leaves_out() -> None:
         "t.yaml:61:11: Boundary is not created (its condition IsProd is false), so nothing can "
         "refer to it"
     ]
+
+
+def test_snapshot_of_another_account_than_the_entry_says() -> None:
+    text = read("authorization-details", "account.json")
+    assert problems(
+        parse_authorization_details("a.json", text, Settings(account="444455556666"))
+    ) == [
+        "a.json:1:1: this snapshot holds principals of account 111122223333, not of "
+        "444455556666 as the import entry says"
+    ]
+    empty = '{"UserDetailList": [], "RoleDetailList": [], "Policies": []}'
+    assert problems(parse_authorization_details("e.json", empty)) == [
+        "e.json:1:1: this snapshot names no user or role, so the account it describes is "
+        "unknown; give `account:` in the import entry"
+    ]
+    closed = parse_authorization_details("e.json", empty, Settings(account="444455556666"))
+    assert problems(closed) == [] and closed.closed_accounts == frozenset({"444455556666"})

@@ -309,14 +309,15 @@ def parse_authorization_details(
                 f"this snapshot holds principals of account {stray[0]}, not of "
                 f"{settings.account} as the import entry says",
             )
-        snap.accounts.add(settings.account)
+        else:
+            snap.accounts.add(settings.account)
     if not snap.accounts and not snap.problems:
         snap.err(
             (),
             "this snapshot names no user or role, so the account it describes is unknown; "
             "give `account:` in the import entry",
         )
-    if len(snap.accounts) > 1:
+    if len(snap.accounts) > 1 and not snap.problems:
         snap.err(
             (),
             "this snapshot holds principals of several accounts: "
