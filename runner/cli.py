@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from runner import __version__, checks, model, text
+from runner import __version__, checks, model, results, text
 from runner.errors import SpecError
 from runner.spec import find_spec_files
 
@@ -295,6 +295,14 @@ def _schema() -> int:
     return EXIT_OK
 
 
+def _results_source(arg: str) -> results.Source:
+    """``RESULTS.json`` or ``NAME=RESULTS.json`` (a file that exists is always a path)."""
+    name, sep, path = arg.partition("=")
+    if sep and name and "/" not in name and not Path(arg).exists():
+        return results.Source(Path(path), project=name)
+    return results.Source(Path(arg))
+
+
 def report_main(argv: Sequence[str] | None = None) -> int:
     """``python -m runner report RESULTS.json... [-o report.html]``: merge results files into one
     report. Exit status 0 when the report was written, 2 on a missing or invalid file; a
@@ -306,10 +314,13 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         args_in = args_in[1:]
     parser = argparse.ArgumentParser(
         prog="python -m runner report",
-        description="Write one HTML report from one or more --policy-results files "
-        "(for example from CI shards or several repositories).",
+        description="Write one HTML report from one or more results files (--policy-results, "
+        "eval --results, or the JSON lines eval prints), for example from CI shards or several "
+        "repositories. Files of one project are merged as shards of one run; results of "
+        "different projects stay apart, each under its project's name (the name a results "
+        "file records, or NAME in NAME=RESULTS.json).",
     )
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    parser.add_argument("results", nargs="+", type=_results_source, metavar="[NAME=]RESULTS.json")
     parser.add_argument(
         "-o",
         "--output",

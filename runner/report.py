@@ -24,6 +24,7 @@ from markupsafe import Markup
 from runner import results as results_format
 from runner.model import Outcome
 from runner.speed import collector_paused
+from runner.text import kind_label
 
 __all__ = ["check_anchor", "coverage", "render_report", "write_report"]
 
@@ -103,7 +104,11 @@ def _decided_counts(checks: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any,
 def coverage(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Statement coverage: one entry per policy of ``results["policies"]`` (deduplicated by
     file and name), each statement with ``checks``, the number of checks it decided (it is in
-    ``decisive`` of at least one step of the check). Ordered by file, name."""
+    ``decisive`` of at least one step of the check). Ordered by file, name.
+
+    After a partial run (``results["selection"]``: checks deselected by ``-k``, ``--lf``...),
+    a policy used by a spec file that lost checks is ``partial``: its statements that decided
+    nothing may be decided by the checks left out, so none of them counts as ``untested``."""
     return _coverage(results, _decided_counts(results.get("checks", [])))
 
 
@@ -111,6 +116,9 @@ def _coverage(
     results: Mapping[str, Any], counts: Mapping[tuple[Any, Any, Any], int]
 ) -> list[dict[str, Any]]:
     merged: dict[tuple[Any, Any], dict[str, Any]] = {}
+    selection = results.get("selection")
+    cut = selection.get("deselected_by_file") if isinstance(selection, dict) else None
+    partial_files = set(cut) if isinstance(cut, dict) else set()
     for policy in results.get("policies", []):
         key = results_format.policy_key(policy)
         entry = merged.get(key)
@@ -146,7 +154,9 @@ def _coverage(
             )
         entry["statements"] = statements
         entry["specs"] = sorted(entry["specs"])  # the order results arrived in must not show
-        entry["untested"] = sum(1 for s in statements if not s["checks"])
+        entry["partial"] = any(spec in partial_files for spec in entry["specs"])
+        entry["untested"] = 0 if entry["partial"] else sum(1 for s in statements if not s["checks"])
+        entry["label"] = kind_label(entry["kind"])
         out.append(entry)
     return out
 
@@ -390,10 +400,16 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         "P": enc.pool,
         "checks": rows,
     }
-    statements = sum(len(p["statements"]) for p in cov)
+    statements = sum(len(p["statements"]) for p in cov if not p["partial"])
     untested = [
-        {"policy": p, "statement": s} for p in cov for s in p["statements"] if not s["checks"]
+        {"policy": p, "statement": s}
+        for p in cov
+        if not p["partial"]
+        for s in p["statements"]
+        if not s["checks"]
     ]
+    selection = results.get("selection")
+    deselected = selection.get("deselected") if isinstance(selection, dict) else None
     versions = results.get("versions")
     return {
         "generated": results.get("generated"),
@@ -407,6 +423,10 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         "files": files,
         "errors": errors,
         "warnings": warnings,
+        "deselected": deselected if isinstance(deselected, int) and deselected > 0 else 0,
+        "selected_by": (selection.get("how") or []) if isinstance(selection, dict) else [],
+        "partial_policies": sum(1 for p in cov if p["partial"]),
+        "projects": results.get("projects") or [],
         "failed": failed,
         "failed_more": totals["failed"] + totals["error"] - len(failed),
         "exceptions": sorted(exceptions, key=lambda e: str(e["check"])),

@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,14 @@ __all__ = [
     "COMPACT_KEYS",
     "RESULTS_FORMAT",
     "ResultsError",
+    "Source",
     "assemble",
     "check_id",
     "check_result",
     "compact_explanation",
     "load_results",
     "located",
+    "merge_selections",
     "place_key",
     "policy_inventory",
     "principal_label",
@@ -216,11 +219,14 @@ def assemble(
     versions: Mapping[str, str],
     warnings: list[dict[str, Any]] | None = None,
     selection: Mapping[str, Any] | None = None,
+    project: str | None = None,
 ) -> dict[str, Any]:
-    """A results dict. ``warnings`` and ``selection`` are written only when there is something
-    to say (no warning, a run of every collected check)."""
+    """A results dict. ``project`` names what was tested (the run's root folder): a merge keeps
+    the results of different projects apart. ``warnings`` and ``selection`` are written only
+    when there is something to say (no warning, a run of every collected check)."""
     results: dict[str, Any] = {
         "format": RESULTS_FORMAT,
+        **({"project": project} if project else {}),
         "generated": generated,
         "duration": duration,
         "evaluated_at": evaluated_at,
@@ -340,10 +346,43 @@ def read_results(path: Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read: {exc}") from None
-    data = _parse(text, path)
+    lines = _eval_lines(text)
+    data = _parse(text, path) if lines is None else _from_eval_lines(lines, path)
     validate_results(data, str(path))
     assert isinstance(data, dict)
     return data
+
+
+def _eval_lines(text: str) -> list[str] | None:
+    """The lines of ``python -m runner eval`` output (one check result per line), or None
+    when ``text`` is not that (a results file is one object, and has a ``format``)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].lstrip().startswith("{") or '"format"' in lines[0][:200]:
+        return None
+    if len(lines) == 1 and not lines[0].lstrip().startswith('{"id"'):
+        return None
+    return lines
+
+
+def _from_eval_lines(lines: list[str], path: Path) -> dict[str, Any]:
+    """A results dict from ``eval`` output: its checks, and no policy inventory (``eval
+    --results`` writes a whole results file)."""
+    checks: list[Any] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            checks.append(json.loads(line))
+        except (ValueError, RecursionError):
+            raise ResultsError(
+                f"{path}:{number}: not a JSON object; expected a results file written by "
+                "--policy-results or eval --results, or the JSON lines eval prints"
+            ) from None
+    return {
+        "format": RESULTS_FORMAT,
+        "command": "python -m runner eval",
+        "checks": checks,
+        "errors": [],
+        "policies": [],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,23 +407,136 @@ def _statement_indexes(policy: Mapping[str, Any]) -> list[Any]:
     return [s.get("index") for s in policy.get("statements", []) if isinstance(s, dict)]
 
 
-def load_results(paths: Sequence[Path]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input of a merge: a results file and, optionally, the project it comes from (it
+    overrides the file's own ``project``)."""
+
+    path: Path
+    project: str | None = None
+
+
+def load_results(paths: Sequence[Path | str | Source]) -> dict[str, Any]:
     """Read and validate results files and merge them into one results dict.
 
-    Checks and collection errors are concatenated (an error reported identically by two files is
-    kept once); the policy inventories are united, a policy identified by its file and name with
-    the same statements counted once; ``generated`` is the latest date, ``duration`` the sum,
-    ``command`` and ``versions`` are kept when they agree and joined with ``" | "`` otherwise.
-    ``sources`` lists the files read. Raises :class:`ResultsError` for a missing or invalid file.
+    Inputs of one project (the ``project`` a results file names, or a :class:`Source`'s) are
+    shards of one run: their checks and errors are concatenated (an error reported identically
+    by two files is kept once), their policy inventories united (a policy is identified by its
+    file and name); a check id found in two inputs, or a policy whose statements differ, is an
+    error: the same results given twice, or results of different projects under one name.
+    Inputs of several projects stay apart: each one's spec files, policy files and check ids
+    are written under its project's name (``repo-a/specs/prod.yaml``).
+
+    ``generated`` is the latest date, ``duration`` the sum, ``command`` and ``versions`` are
+    kept when they agree and joined with ``" | "`` otherwise; ``sources`` lists the files read,
+    ``projects`` the projects when there are several. Raises :class:`ResultsError` for a
+    missing, invalid or repeated input.
     """
-    if not paths:
+    sources = [p if isinstance(p, Source) else Source(Path(p)) for p in paths]
+    if not sources:
         raise ResultsError("no results file given")
-    loaded = [(str(p), read_results(Path(p))) for p in paths]
+    loaded: list[tuple[str, str | None, dict[str, Any]]] = []
+    given: dict[str, str] = {}
+    for source in sources:
+        real = os.path.realpath(source.path)
+        if real in given:
+            raise ResultsError(f"{source.path}: given twice (as {given[real]} too)")
+        given[real] = str(source.path)
+        data = read_results(Path(source.path))
+        project = source.project or data.get("project")
+        loaded.append((str(source.path), project if isinstance(project, str) else None, data))
     if len(loaded) == 1:
-        single = dict(loaded[0][1])
+        single = dict(loaded[0][2])
         single.setdefault("sources", [loaded[0][0]])
         return single
-    return _merge(loaded)
+    _refuse_duplicates(loaded)
+    projects = list(dict.fromkeys(project for _, project, _ in loaded))
+    if len(projects) > 1:
+        loaded = [
+            (source, project, _in_project(data, project or "unnamed"))
+            for source, project, data in loaded
+        ]
+    merged = _merge((source, data) for source, _, data in loaded)
+    if len(projects) > 1:
+        merged["projects"] = [p or "unnamed" for p in projects]
+    return merged
+
+
+def _refuse_duplicates(loaded: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Within one project: no check id twice, no policy with two different statement lists."""
+    check_at: dict[tuple[str | None, str], str] = {}
+    policy_at: dict[tuple[str | None, Any, Any], tuple[str, str]] = {}
+    advice = (
+        "the same results given twice? Results of different projects stay apart when "
+        "each is named: python -m runner report NAME=RESULTS.json ..."
+    )
+    for source, project, data in loaded:
+        for check in data.get("checks", []):
+            key = (project, check["id"])
+            other = check_at.setdefault(key, source)
+            if other != source:
+                raise ResultsError(f"{source}: check {check['id']} is also in {other}: {advice}")
+        for policy in data.get("policies", []):
+            pkey = (project, *policy_key(policy))
+            statements = json.dumps(policy.get("statements", []), sort_keys=True)
+            first = policy_at.setdefault(pkey, (source, statements))
+            if first[1] != statements:
+                raise ResultsError(
+                    f"{source}: policy {policy.get('name')} ({policy.get('file')}) has other "
+                    f"statements than in {first[0]}: {advice}"
+                )
+
+
+def _under(project: str, value: object) -> object:
+    return f"{project}/{value}" if isinstance(value, str) else value
+
+
+def _in_project(data: Mapping[str, Any], project: str) -> dict[str, Any]:
+    """``data`` with every spec file, policy file and check id under ``project``'s name (and
+    the statements that checks point at, so that statement coverage stays per project)."""
+
+    def placed(entry: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+        out = dict(entry)
+        for key in keys:
+            if key in out:
+                out[key] = _under(project, out[key])
+        return out
+
+    def step(entry: Any) -> Any:
+        if not isinstance(entry, dict) or not isinstance(entry.get("explanation"), dict):
+            return entry
+        explanation = dict(entry["explanation"])
+        for key in ("decisive", "policies"):
+            if isinstance(explanation.get(key), list):
+                explanation[key] = [
+                    placed(e, "file") if isinstance(e, dict) else e for e in explanation[key]
+                ]
+        return {**entry, "explanation": explanation}
+
+    out = dict(data)
+    out["checks"] = [
+        {**placed(c, "id", "file"), "steps": [step(s) for s in c.get("steps") or []]}
+        for c in data.get("checks", [])
+    ]
+    for key in ("errors", "warnings"):
+        if key in data:
+            out[key] = [placed(e, "file") for e in data[key]]
+    out["policies"] = [
+        {
+            **placed(p, "file", "spec"),
+            **(
+                {"specs": [_under(project, s) for s in p["specs"]]}
+                if isinstance(p.get("specs"), list)
+                else {}
+            ),
+        }
+        for p in data.get("policies", [])
+    ]
+    selection = data.get("selection")
+    if isinstance(selection, dict) and isinstance(selection.get("deselected_by_file"), dict):
+        by_file = {str(_under(project, f)): n for f, n in selection["deselected_by_file"].items()}
+        out["selection"] = {**selection, "deselected_by_file": by_file}
+    return out
 
 
 def _merge(loaded: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -399,8 +551,11 @@ def _merge(loaded: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     commands: list[str] = []
     versions: dict[str, list[str]] = {}
     sources: list[str] = []
+    selections: list[Mapping[str, Any]] = []
     for source, data in loaded:
         sources.extend(data.get("sources") or [source])
+        if isinstance(data.get("selection"), dict):
+            selections.append(data["selection"])
         checks.extend(data.get("checks", []))
         for key, into in (("errors", errors), ("warnings", warnings)):
             for entry in data.get(key, []):
@@ -446,4 +601,17 @@ def _merge(loaded: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     }
     if warnings:
         merged_results["warnings"] = warnings
+    if selections:
+        merged_results["selection"] = merge_selections(selections)
     return merged_results
+
+
+def merge_selections(selections: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ``selection`` for several partial runs: the deselected checks added up, by file."""
+    by_file: dict[str, int] = {}
+    how: list[str] = []
+    for selection in selections:
+        for file, n in (selection.get("deselected_by_file") or {}).items():
+            by_file[str(file)] = by_file.get(str(file), 0) + int(n)
+        how.extend(h for h in selection.get("how") or () if h not in how)
+    return {"deselected": sum(by_file.values()), "deselected_by_file": by_file, "how": how}

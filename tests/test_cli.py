@@ -80,7 +80,8 @@ def test_eval_exits_2_on_a_spec_error_and_still_evaluates_the_rest(
     assert len(_lines(captured.out)) == 9
     assert captured.err.splitlines() == [
         "specs/typo.yaml:3:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-        "description, include, import, policies, principals, resources, organization, context, "
+        "description, include, import, policies, principals, resources, organization, "
+        "closed-accounts, context, "
         "cases"
     ]
 
@@ -350,3 +351,24 @@ def test_explain_and_failure_text_list_the_failing_step_of_an_operation_first(
         "  ecr:GetDownloadUrlForLayer",
         "  ecr:GetAuthorizationToken",
     ]
+
+
+def test_eval_output_is_an_input_of_report(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True)
+    assert main(["eval", "specs"]) == 1
+    (project / "eval.jsonl").write_text(capsys.readouterr().out)
+    assert main(["report", "eval.jsonl", "-o", "out/report.html"]) == 0
+    assert capsys.readouterr().out == (
+        "wrote out/report.html: 9 checks (2 failed or errored), 0 collection errors, "
+        "from 1 results file(s)\n"
+    )
+    html = (project / "out" / "report.html").read_text()
+    assert "ci-deletes[ci-app-ecr:DeleteRepository]" in html
+    (project / "broken.jsonl").write_text('{"id": "a", "outcome": "passed"}\n{"id": \n')
+    assert main(["report", "broken.jsonl", "-o", "x.html"]) == 2
+    assert capsys.readouterr().err == (
+        "error: broken.jsonl:2: not a JSON object; expected a results file written by "
+        "--policy-results or eval --results, or the JSON lines eval prints\n"
+    )

@@ -214,7 +214,8 @@ def test_results_file_holds_checks_errors_and_policies(
             "line": 3,
             "col": 1,
             "message": "unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-            "description, include, import, policies, principals, resources, organization, context, "
+            "description, include, import, policies, principals, resources, organization, "
+            "closed-accounts, context, "
             "cases",
         }
     ]
@@ -752,3 +753,44 @@ def test_failure_text_ends_with_the_explain_command_for_the_check(
         "specs/wrong.yaml::ci-deletes[ci-app-ecr:DeleteRepository]  (specs/wrong.yaml:7)\n"
         "  FAIL: expected allow, got explicit-deny\n"
     )
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_partial_run_says_what_it_left_out(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    workers: list[str],
+) -> None:
+    write_project(pytester.path)
+    result = run_pytest(
+        *workers, "-k", "auditor and PutImage", "--policy-results=r.json", "--policy-report=r.html"
+    )
+    result.assert_outcomes(passed=1, deselected=0 if workers else 5)
+    data = _results(pytester.path / "r.json")
+    assert data["selection"] == {
+        "deselected": 5,
+        "deselected_by_file": {"specs/app.yaml": 5},
+        "how": ["-k 'auditor and PutImage'"],
+    }
+    assert data["project"] == pytester.path.name
+    html = (pytester.path / "r.html").read_text()
+    assert "A partial run: 5 checks deselected (-k &#39;auditor and PutImage&#39;)." in html
+    assert "never decided a check" in html and "<b>0</b> of 0 statements" in html
+    assert "Add a case that relies on each of them" not in html
+
+
+def test_a_last_failed_run_says_so(
+    pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
+) -> None:
+    write_project(pytester.path, wrong=True)
+    run_pytest("--no-policy-report")
+    # pytest collects only the checks that failed (and not app.yaml at all)
+    again = run_pytest("--lf", "--policy-results=r.json", "--no-policy-report")
+    again.assert_outcomes(failed=2)
+    selection = _results(pytester.path / "r.json")["selection"]
+    assert selection == {
+        "deselected": 1,
+        "deselected_by_file": {"specs/wrong.yaml": 1},
+        "how": ["--lf"],
+    }

@@ -664,3 +664,108 @@ def test_spec_warnings_are_shown_near_the_errors_and_kept_in_the_results_file(
     path = tmp_path / "r.json"
     results_format.write_results(results, path)
     assert results_format.load_results([path])["warnings"] == results["warnings"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging results of several projects, and partial runs
+
+
+def _project(name: str | None, *, statements: int = 2) -> dict[str, Any]:
+    """The sample results as another repository could write them: same spec path, same check
+    ids, a policy file of the same path with its own statements."""
+    results = sample_results()
+    if name is not None:
+        results["project"] = name
+    results["policies"][0]["statements"] = results["policies"][0]["statements"][:statements]
+    return results
+
+
+def test_results_of_two_projects_stay_apart(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    results_format.write_results(_project("repo-a"), a)
+    results_format.write_results(_project("repo-b", statements=1), b)
+    merged = results_format.load_results([a, b])
+    assert merged["projects"] == ["repo-a", "repo-b"]
+    ids = [c["id"] for c in merged["checks"]]
+    assert len(ids) == len(set(ids)) == 10
+    assert ids[0] == "repo-a/" + sample_results()["checks"][0]["id"]
+    assert {c["file"] for c in merged["checks"]} == {
+        "repo-a/specs/prod.yaml",
+        "repo-b/specs/prod.yaml",
+    }
+    cov = {(p["file"], p["name"]): p for p in report.coverage(merged)}
+    identity_a = cov[("repo-a/policies/identity-ci.json", "identity-ci")]
+    identity_b = cov[("repo-b/policies/identity-ci.json", "identity-ci")]
+    # each project's statements, decided by its own checks: nothing added across projects
+    assert [(s["index"], s["checks"]) for s in identity_a["statements"]] == [(0, 2), (1, 1)]
+    assert [(s["index"], s["checks"]) for s in identity_b["statements"]] == [(0, 2)]
+    assert identity_a["specs"] == ["repo-a/specs/prod.yaml"]
+    page = report.render_report(merged)
+    summary = _section(page, "summary")
+    assert "repo-a/specs/prod.yaml" in summary and "repo-b/specs/prod.yaml" in summary
+    assert "Results of 2 projects, kept apart" in page
+
+
+def test_a_name_on_the_command_line_keeps_unnamed_results_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    results_format.write_results(_project(None), a)
+    results_format.write_results(_project(None, statements=1), b)
+    out = tmp_path / "report.html"
+    assert report_main([f"api={a}", f"web={b}", "-o", str(out)]) == 0
+    capsys.readouterr()
+    data = decode_checks(embedded_data(out.read_text(encoding="utf-8")))
+    assert {c["file"] for c in data} == {"api/specs/prod.yaml", "web/specs/prod.yaml"}
+
+
+def test_the_same_results_twice_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    results_format.write_results(_project(None), a)
+    results_format.write_results(_project(None), b)
+    out = tmp_path / "report.html"
+    assert report_main([str(a), str(a), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {a}: given twice (as {a} too)\n"
+    assert report_main([str(a), str(b), "-o", str(out)]) == 2
+    first = sample_results()["checks"][0]["id"]
+    assert capsys.readouterr().err == (
+        f"error: {b}: check {first} is also in {a}: the same results given twice? Results of "
+        "different projects stay apart when each is named: python -m runner report "
+        "NAME=RESULTS.json ...\n"
+    )
+    assert not out.exists()
+
+
+def test_shards_of_one_project_that_disagree_on_a_policy_are_refused(tmp_path: Path) -> None:
+    first, second = _project("repo"), _project("repo", statements=1)
+    first["checks"], second["checks"] = first["checks"][:2], second["checks"][2:]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    results_format.write_results(first, a)
+    results_format.write_results(second, b)
+    with pytest.raises(results_format.ResultsError) as info:
+        results_format.load_results([a, b])
+    assert str(info.value).startswith(
+        f"{b}: policy identity-ci (policies/identity-ci.json) has other statements than in {a}: "
+    )
+
+
+def test_a_partial_run_does_not_call_the_statements_it_left_out_untested() -> None:
+    results = sample_results()
+    results["selection"] = {
+        "deselected": 7,
+        "deselected_by_file": {"specs/prod.yaml": 7},
+        "how": ["-k 'ci and push'"],
+    }
+    cov = report.coverage(results)
+    assert [(p["name"], p["partial"], p["untested"]) for p in cov] == [
+        ("identity-ci", True, 0),
+        (HOSTILE_POLICY, True, 0),
+    ]
+    page = report.render_report(results)
+    assert "NeverUsedSid" not in _section(page, "untested")
+    assert re.search(r"<b>0</b> of 0 statements never decided a check", page)
+    assert re.search(r'<a class="counter zero" href="#partial"><b>7</b> deselected</a>', page)
+    assert "A partial run: 7 checks deselected (-k &#39;ci and push&#39;)." in page
+    assert "2 policies are left out" in _section(page, "untested")

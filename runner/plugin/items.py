@@ -204,7 +204,11 @@ def _says_warnings(config: pytest.Config) -> bool:
     return workerinput is None or workerinput.get("workerid") == "gw0"
 
 
-class CannotDecide(pytest.fail.Exception):
+#: pytest's exception for ``pytest.fail`` (its class is not public: reached through the function).
+_Failed: type[BaseException] = pytest.fail.Exception
+
+
+class CannotDecide(_Failed):  # type: ignore[misc,valid-type]  # a variable base, known at run time
     """A check that cannot be evaluated (``model.Check.error``): an error at its setup, shown
     as its message alone (no traceback: the message names the file, line and column)."""
 
@@ -303,6 +307,9 @@ def pytest_runtest_makereport(
     if isinstance(parent, SpecFile) and parent.nodeid not in state.inventory_sent:
         state.inventory_sent.add(parent.nodeid)
         report.policyspec_policies = parent.inventory()  # type: ignore[attr-defined]
+        if parent.spec is not None:  # how many checks the file has, run or not
+            total = [parent.spec.path, len(parent.spec.checks)]
+            report.policyspec_checks = total  # type: ignore[attr-defined]
     return report
 
 
@@ -364,6 +371,8 @@ class PolicySpecSession:
         self.write_errors: list[str] = []
         self.results_path: Path | None = None
         self.warnings: dict[str, dict[str, Any]] = {}
+        #: Spec file -> its number of checks (as the inventory reports say, on the controller).
+        self.spec_totals: dict[str, int] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """On the controller, every check's reports (xdist forwards the workers')."""
@@ -374,6 +383,9 @@ class PolicySpecSession:
         result = getattr(report, "policyspec", None)
         if result is None:
             return
+        total = getattr(report, "policyspec_checks", None)
+        if total is not None:
+            self.spec_totals[total[0]] = total[1]
         inventory = getattr(report, "policyspec_policies", None)
         if inventory:
             for policy in inventory:
@@ -428,7 +440,30 @@ class PolicySpecSession:
                 "pytest": pytest.__version__,
             },
             warnings=sorted(self.warnings.values(), key=results.place_key),
+            selection=self.selection(),
+            project=self.config.rootpath.name,
         )
+
+    def selection(self) -> dict[str, Any] | None:
+        """The checks of the spec files that ran that did not run themselves (``-k``, ``-m``,
+        ``--lf``, ``--deselect``, ``-x``...), by file; None when every one ran."""
+        ran: dict[str, int] = {}
+        for result in self.check_results.values():
+            ran[result["file"]] = ran.get(result["file"], 0) + 1
+        left_out = {
+            file: total - ran.get(file, 0)
+            for file, total in sorted(self.spec_totals.items())
+            if total > ran.get(file, 0)
+        }
+        if not left_out:
+            return None
+        option = self.config.getoption
+        how = [f"-k {shlex.quote(option('keyword'))}"] if option("keyword") else []
+        how += [f"-m {shlex.quote(option('markexpr'))}"] if option("markexpr") else []
+        how += ["--lf"] if option("lf", False) else []
+        how += ["--deselect"] if option("deselect", None) else []
+        how += [f"--maxfail={option('maxfail')}"] if option("maxfail", 0) else []
+        return {"deselected": sum(left_out.values()), "deselected_by_file": left_out, "how": how}
 
 
 @pytest.hookimpl(trylast=True)
