@@ -155,13 +155,14 @@ def run_check(check: model.Check) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SpecRun:
-    """One spec file: either its checks' runs (and the spec's warnings, ``file:line:col:
+    """One spec file: either the loaded spec, its checks' runs and its warnings (``file:line:col:
     message``), or the error that stopped it loading."""
 
     path: Path
     runs: tuple[CheckRun, ...] = ()
     error: SpecError | None = None
     warnings: tuple[str, ...] = ()
+    spec: model.Spec | None = None
 
 
 def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -> Iterator[SpecRun]:
@@ -176,4 +177,4 @@ def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -
             yield SpecRun(path, error=exc)
             continue
         runs = tuple(evaluate_check(c) for c in spec.checks)
-        yield SpecRun(path, runs=runs, warnings=spec.warnings)
+        yield SpecRun(path, runs=runs, warnings=spec.warnings, spec=spec)

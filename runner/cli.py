@@ -10,7 +10,10 @@ import argparse
 import datetime as dt
 import json
 import os
+import platform
+import shlex
 import sys
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -46,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="also write the failures and spec errors as SARIF 2.1.0 (GitHub code scanning)",
+    )
+    p_eval.add_argument(
+        "--results",
+        type=Path,
+        metavar="PATH",
+        help="also write a results file, as pytest's --policy-results does (input of "
+        "`python -m runner report`)",
     )
 
     p_explain = sub.add_parser(
@@ -114,7 +124,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # every check of this run sees the same aws:CurrentTime (and known exceptions that instant)
     now = engine.freeze_clock(getattr(args, "time", None))
     if args.command == "eval":
-        return _eval(args.paths, now, args.sarif)
+        return _eval(args.paths, now, args.sarif, args.results)
     if args.command == "explain":
         return _explain(args.spec, args.case)
     if args.command == "schema":
@@ -133,8 +143,17 @@ def _print_problems(error: SpecError) -> None:
         _stderr(str(problem))
 
 
-def _eval(paths: Sequence[str], now: dt.datetime, sarif_path: Path | None = None) -> int:
+def _eval(
+    paths: Sequence[str],
+    now: dt.datetime,
+    sarif_path: Path | None = None,
+    results_path: Path | None = None,
+) -> int:
     from runner import results, workflow
+
+    started = time.time()
+    kept: list[dict[str, Any]] = []  # every check's result, for the results file
+    inventory: list[dict[str, Any]] = []
 
     files, problems = find_spec_files(paths)
     # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
@@ -158,6 +177,8 @@ def _eval(paths: Sequence[str], now: dt.datetime, sarif_path: Path | None = None
                 results.problem_entry(p, str(spec_run.path)) for p in spec_run.error.problems
             )
             continue
+        if results_path is not None and spec_run.spec is not None:
+            inventory.extend(results.policy_inventory(spec_run.spec))
         for warning in spec_run.warnings:
             _stderr(results.warning_text(warning))
         spec_warnings.extend(spec_run.warnings)
@@ -171,12 +192,32 @@ def _eval(paths: Sequence[str], now: dt.datetime, sarif_path: Path | None = None
             if ci and (result["outcome"] != "passed" or "exception" in result):
                 found.append(result)
             lines.append(encode(result))
+            if results_path is not None:
+                kept.append(result)
         if lines:
             out.write("\n".join(lines) + "\n")
     out.flush()
     if ci:
         findings = {"checks": found, "errors": spec_errors, "warnings": spec_warnings}
         status = _ci_outputs(findings, sarif_path, status)
+    if results_path is not None:
+        assembled = results.assemble(
+            checks=kept,
+            errors=spec_errors,
+            policies=inventory,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            duration=round(time.time() - started, 3),
+            evaluated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            command=shlex.join(["python", "-m", "runner", "eval", *paths]),
+            versions={"policyspec": __version__, "python": platform.python_version()},
+            warnings=sorted(map(results.located, spec_warnings), key=results.place_key),
+            project=cwd.name,
+        )
+        try:
+            results.write_results(assembled, results_path)
+        except OSError as exc:
+            _stderr(f"error: cannot write {results_path}: {exc.strerror or exc}")
+            status = EXIT_ERROR
     if status == EXIT_OK and any_failed:
         status = EXIT_FAILED
     if not files and not problems:

@@ -372,3 +372,24 @@ def test_eval_output_is_an_input_of_report(
         "error: broken.jsonl:2: not a JSON object; expected a results file written by "
         "--policy-results or eval --results, or the JSON lines eval prints\n"
     )
+
+
+def test_eval_writes_a_results_file_for_report(
+    project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    write_project(project, wrong=True, typo=True)
+    assert main(["eval", "specs", "--results", "out/r.json", "--time", "2027-01-01T00:00:00Z"]) == 2
+    printed = _lines(capsys.readouterr().out)
+    data = json.loads((project / "out" / "r.json").read_text())
+    assert data["format"] == "policyspec-results/1"
+    assert data["checks"] == printed  # the same check results eval prints
+    assert data["evaluated_at"] == "2027-01-01T00:00:00Z"
+    assert data["command"] == "python -m runner eval specs"
+    assert data["project"] == project.name
+    assert [(e["file"], e["line"], e["col"]) for e in data["errors"]] == [("specs/typo.yaml", 3, 1)]
+    repo = [
+        p for p in data["policies"] if p["name"] == "app-repo" and p["spec"] == "specs/app.yaml"
+    ]
+    assert [s["sid"] for s in repo[0]["statements"]] == ["AuditorsDescribe", "NoDeletes"]
+    assert main(["report", "out/r.json", "-o", "out/report.html"]) == 0
+    assert "9 checks (2 failed or errored), 1 collection errors" in capsys.readouterr().out
