@@ -325,7 +325,8 @@ def test_bad_indentation(tmp_path: Path) -> None:
 def test_unknown_top_level_key_with_suggestion(tmp_path: Path) -> None:
     assert errors(tmp_path, PRINCIPALS + "case:\n  - principal: ci\n") == [
         "spec.yaml:6:1: unknown top-level key 'case'; did you mean 'cases'? Valid keys: "
-        "description, include, import, policies, principals, resources, organization, context, "
+        "description, include, import, policies, principals, resources, organization, "
+        "closed-accounts, context, "
         "cases"
     ]
 
@@ -338,7 +339,7 @@ def test_misspelt_section_does_not_cascade(tmp_path: Path) -> None:
     assert errors(tmp_path, text) == [
         "spec.yaml:1:1: unknown top-level key 'principles'; did you mean 'principals'? Valid "
         "keys: description, include, import, policies, principals, resources, organization, "
-        "context, cases"
+        "closed-accounts, context, cases"
     ]
 
 
@@ -364,7 +365,7 @@ def test_unknown_keys_in_nested_mappings(tmp_path: Path) -> None:
         "spec.yaml:6:69: unknown key 'polcy' in resource 'prod'; did you mean 'policy'? Valid "
         "keys: arn, policy, tags",
         "spec.yaml:9:37: unknown key 'alow' in a case; did you mean 'allow'? Valid keys: name, "
-        "principal, resource, allow, deny, action, expect, context, exception",
+        "principal, resource, allow, deny, action, expect, only, context, exception",
     ]
 
 
@@ -879,7 +880,8 @@ def test_principal_without_arn_and_service_mixed(tmp_path: Path) -> None:
 
 def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
     keys = (
-        "description, include, import, policies, principals, resources, organization, context, "
+        "description, include, import, policies, principals, resources, organization, "
+        "closed-accounts, context, "
         "cases"
     )
     assert errors(tmp_path, "") == [
@@ -1077,7 +1079,13 @@ def test_schema_lists_exactly_the_keys_the_loader_reads() -> None:
     props = schema["properties"]
     assert tuple(props) == loader.SPEC_KEYS
     assert set(props["policies"]["additionalProperties"]["properties"]) == {"file", "document"}
-    arn_form, service_form = props["principals"]["additionalProperties"]["oneOf"][1:]
+    arn_form, service_form, class_form = props["principals"]["additionalProperties"]["oneOf"][1:]
+    assert set(class_form["properties"]["anyone"]["properties"]) == {
+        "organization",
+        "account",
+        "type",
+        "except",
+    }
     assert set(arn_form["properties"]) | set(service_form["properties"]) == {
         "arn",
         "session",
@@ -1105,6 +1113,7 @@ def test_schema_lists_exactly_the_keys_the_loader_reads() -> None:
         "deny",
         "action",
         "expect",
+        "only",
         "context",
         "exception",
     )
