@@ -52,3 +52,11 @@ def did_you_mean(options: Sequence[str]) -> str:
     if not options:
         return ""
     return f"; did you mean {join(options, 'or')}?"
+
+
+def join_clauses(clauses: Sequence[str]) -> str:
+    """Parts of a sentence that are clauses of their own, with a comma before the last:
+    ``a``; ``a, and b``; ``a, b, and c``."""
+    if len(clauses) <= 1:
+        return "".join(clauses)
+    return ", ".join(clauses[:-1]) + ", and " + clauses[-1]

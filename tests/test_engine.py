@@ -490,3 +490,153 @@ def test_an_organization_without_scps_restricts_nothing() -> None:
         "result": "not-applicable",
         "note": "no SCPs attached",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons that name every gate that refuses
+
+
+def _doc(*statements: Mapping[str, Any]) -> dict[str, Any]:
+    return {"document": {"Version": "2012-10-17", "Statement": list(statements)}}
+
+
+ALL_ECR = _doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"})
+PULL_ONLY = _doc({"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"})
+OTHER_ROLE = _doc(
+    {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::444455556666:role/other"},
+        "Action": "ecr:*",
+    }
+)
+PROD = "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"
+
+
+def _refusal_spec(
+    caller: Mapping[str, Any],
+    policies: Mapping[str, Any],
+    *,
+    repository_policy: Mapping[str, Any] | None = None,
+    organization: Mapping[str, Any] | None = None,
+    action: str = "ecr:PutImage",
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {"arn": PROD}
+    all_policies = dict(policies)
+    if repository_policy is not None:
+        all_policies["repo"] = repository_policy
+        resource["policy"] = "repo"
+    spec: dict[str, Any] = {
+        "policies": all_policies,
+        "principals": {"ci": dict(caller)},
+        "resources": {"prod": resource},
+        "cases": [{"principal": "ci", "resource": "prod", "action": action, "expect": "deny"}],
+    }
+    if organization is not None:
+        spec["organization"] = dict(organization)
+    return spec
+
+
+OTHER_CI = "arn:aws:iam::444455556666:role/ci"
+OWN_CI = "arn:aws:iam::111122223333:role/ci"
+REFUSALS = [
+    pytest.param(
+        _refusal_spec({"arn": OTHER_CI}, {}, repository_policy=OTHER_ROLE),
+        "identity",
+        "arn:aws:sts::444455556666:assumed-role/ci/ci has no identity policies for ecr:PutImage, "
+        f"and the repository policy of {PROD} does not allow the caller either (cross-account "
+        "access needs both)",
+        id="across accounts, neither side allows",
+    ),
+    pytest.param(
+        _refusal_spec({"arn": OTHER_CI, "policies": ["pull"]}, {"pull": PULL_ONLY}),
+        "identity",
+        "arn:aws:sts::444455556666:assumed-role/ci/ci is allowed by no identity policy for "
+        f"ecr:PutImage, and {PROD} has no repository policy (cross-account access needs both)",
+        id="across accounts, no identity policy allows and no repository policy",
+    ),
+    pytest.param(
+        _refusal_spec(
+            {"arn": OTHER_CI, "policies": ["all"], "boundary": "pull"},
+            {"all": ALL_ECR, "pull": PULL_ONLY},
+            repository_policy=OTHER_ROLE,
+        ),
+        "boundary",
+        "the permissions boundary pull does not allow ecr:PutImage, and the repository policy "
+        f"of {PROD} does not allow the caller either (cross-account access needs both)",
+        id="across accounts, the boundary and the repository policy",
+    ),
+    pytest.param(
+        _refusal_spec(
+            {"arn": OWN_CI, "policies": ["all"], "boundary": "pull", "session-policy": "pull"},
+            {"all": ALL_ECR, "pull": PULL_ONLY},
+        ),
+        "boundary",
+        "the permissions boundary pull does not allow ecr:PutImage, and the session policy pull "
+        "does not allow ecr:PutImage",
+        id="the boundary and the session policy",
+    ),
+    pytest.param(
+        _refusal_spec(
+            {"arn": OWN_CI, "policies": ["pull"], "boundary": "pull"},
+            {"pull": PULL_ONLY},
+            repository_policy=OTHER_ROLE,
+        ),
+        "identity",
+        "arn:aws:sts::111122223333:assumed-role/ci/ci is allowed by no identity policy for "
+        "ecr:PutImage, the permissions boundary pull does not allow ecr:PutImage, and the "
+        "repository policy does not grant it to the caller",
+        id="same account, identity policies, boundary and repository policy",
+    ),
+    pytest.param(
+        _refusal_spec(
+            {"arn": OWN_CI},
+            {"pull": PULL_ONLY},
+            organization={"id": "o-a1b2c3d4e5", "accounts": ["111122223333"], "scps": ["pull"]},
+        ),
+        "scp",
+        "no SCP attached to account 111122223333 allows ecr:PutImage, and "
+        "arn:aws:sts::111122223333:assumed-role/ci/ci has no identity policies for ecr:PutImage",
+        id="SCPs and identity policies",
+    ),
+    pytest.param(
+        _refusal_spec(
+            {"arn": OWN_CI, "policies": ["pull"], "boundary": "pull"},
+            {"pull": PULL_ONLY},
+            action="ecr:GetAuthorizationToken",
+        ),
+        "identity",
+        "arn:aws:sts::111122223333:assumed-role/ci/ci is allowed by no identity policy for "
+        "ecr:GetAuthorizationToken, and the permissions boundary pull does not allow "
+        "ecr:GetAuthorizationToken",
+        id="account-level action, identity policies and boundary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "gate", "reason"), REFUSALS)
+def test_an_implicit_deny_names_every_gate_that_refuses(
+    spec: dict[str, Any], gate: str, reason: str, tmp_path: Path
+) -> None:
+    check = load_check(spec, tmp_path)
+    request = model.Request(
+        check.principal, check.steps[0], check.resource, check.context, check.organization
+    )
+    decision = engine.evaluate(request, now=NOW)
+    assert (decision.decision, decision.gate, decision.reason) == ("implicit-deny", gate, reason)
+
+
+def test_an_scp_denial_lists_every_gate() -> None:
+    scp = validate.compile_policy(PULL_ONLY["document"], PolicyKind.SCP, name="pull")
+    org = model.Organization(id="o-a1b2c3d4e5", accounts=frozenset({"111122223333"}), scps=(scp,))
+    ci = model.principal_from_arn("ci", OWN_CI)
+    request = model.Request(ci, "ecr:PutImage", model.repository("prod", PROD), organization=org)
+    gates = engine.evaluate(request, now=NOW).to_dict()["gates"]
+    assert [(g["gate"], g["result"]) for g in gates] == [
+        ("scp", "implicit-deny"),
+        ("rcp", "not-applicable"),
+        ("resource", "implicit-deny"),
+        ("identity", "implicit-deny"),
+        ("boundary", "not-applicable"),
+        ("session", "not-applicable"),
+    ]
+    assert gates[0]["note"] == "no SCP attached to account 111122223333 allows ecr:PutImage"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from runner import catalog
@@ -42,8 +42,10 @@ __all__ = [
     "Ruling",
     "Skipped",
     "Why",
+    "beyond_scps",
     "decide",
     "gather",
+    "refusals",
 ]
 
 CREATE_REPOSITORY: Final = "ecr:CreateRepository"
@@ -472,6 +474,7 @@ class _ByPart:
 
 
 _G_IDENTITY, _G_BOUNDARY, _G_SESSION = Gate.IDENTITY, Gate.BOUNDARY, Gate.SESSION
+_G_RESOURCE = Gate.RESOURCE
 _DENIED: Final = {
     kind: Ruling(Verdict.EXPLICIT_DENY, gate, Rule.DENIED) for kind, gate in GATE_OF_KIND.items()
 }
@@ -539,3 +542,74 @@ def decide(ev: Evidence) -> Ruling:
     if resource.result is not _ALLOW:
         return _CROSS_REPOSITORY_REFUSES
     return _CROSS_GRANTS
+
+
+def _side_refusals(gates: GateReports, *, limits_only: bool = False) -> tuple[Gate, ...]:
+    """The parts of the identity side that refuse: identity policies, boundary, session."""
+    parts = []
+    if not limits_only and gates.identity.result is not _ALLOW:
+        parts.append(_G_IDENTITY)
+    if gates.boundary is not None and gates.boundary.result is _DENY:
+        parts.append(_G_BOUNDARY)
+    if gates.session is not None and gates.session.result is _DENY:
+        parts.append(_G_SESSION)
+    return tuple(parts)
+
+
+def beyond_scps(ev: Evidence) -> Ruling:
+    """The ruling the request would get if the SCPs allowed it: what else refuses a request
+    the SCPs refuse (an allow when nothing does)."""
+    return decide(replace(ev, gates=replace(ev.gates, scp=SCP_ALLOWS)))
+
+
+def _scp_refusals(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    return (ruling.gate, *refusals(beyond_scps(ev), ev))
+
+
+def _side_only(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    return _side_refusals(ev.gates)
+
+
+def _limits_only(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    return _side_refusals(ev.gates, limits_only=True)
+
+
+def _side_and_repository(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    # same account: a repository policy that grants no one useful refuses too (without one,
+    # the identity side alone decides); across accounts, any refusal of the repository side
+    refused = (
+        ev.gates.resource.why in _POLICY_TOOK_PART
+        if ruling.rule is Rule.SAME_ACCOUNT_REFUSES
+        else ev.gates.resource.result is not _ALLOW
+    )
+    parts = _side_refusals(ev.gates)
+    return (*parts, _G_RESOURCE) if refused else parts
+
+
+def _deciding_gate(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    return (ruling.gate,)
+
+
+_REFUSALS: Final = {
+    Rule.NO_SCP_ALLOWS: _scp_refusals,
+    Rule.NO_IDENTITY_SIDE: _deciding_gate,
+    Rule.REPOSITORY_POLICY_REFUSES: _deciding_gate,
+    Rule.IDENTITY_REFUSES: _side_only,
+    Rule.ROLE_BEYOND_LIMITS: _limits_only,
+    Rule.SAME_ACCOUNT_REFUSES: _side_and_repository,
+    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _side_and_repository,
+    Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES: _deciding_gate,
+}
+assert set(_REFUSALS) == {r for r in Rule if r.verdict is Verdict.IMPLICIT_DENY}
+
+
+def refusals(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    """Every gate an implicit deny rests on, the deciding gate first: each of them would have
+    to allow for the request to be allowed. Empty for an allow or an explicit deny."""
+    how = _REFUSALS.get(ruling.rule)
+    return () if how is None else how(ruling, ev)
+
+
+#: Resource gate results reached by matching an existing repository policy that grants
+#: nothing on its own.
+_POLICY_TOOK_PART: Final = frozenset({Why.NO_STATEMENT_ALLOWS, Why.NAMES_ACCOUNT})

@@ -23,13 +23,14 @@ from runner.engine.decide import (
 )
 from runner.model import Gate, PolicyKind, Principal, PrincipalType
 from runner.policy import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
-from runner.words import join
+from runner.words import join, join_clauses
 
 __all__ = ["decisive", "explanation", "reason", "who"]
 
 # module-level names for the members read on every decision (runner/speed.py)
 _RESOURCE, _IDENTITY = PolicyKind.RESOURCE, PolicyKind.IDENTITY
-_G_IDENTITY, _G_BOUNDARY = Gate.IDENTITY, Gate.BOUNDARY
+_G_IDENTITY, _G_BOUNDARY, _G_SESSION = Gate.IDENTITY, Gate.BOUNDARY, Gate.SESSION
+_G_SCP, _G_RESOURCE, _G_ACCOUNT_LEVEL = Gate.SCP, Gate.RESOURCE, Gate.ACCOUNT_LEVEL
 
 
 def who(p: Principal) -> str:
@@ -57,24 +58,73 @@ def _caller_kind(p: Principal) -> str:
 # The reason
 
 
-def _side_failure(ruling: Ruling, ev: Evidence) -> str:
-    """Why the identity side fails at the deciding gate (identity policies, boundary, session
-    policy)."""
+def _refusal(gate: Gate, rule: Rule, ev: Evidence, first: bool) -> str:
+    """Why ``gate`` refuses, as a clause of the reason (``rule`` decided the request)."""
     p = ev.request.principal
     action = ev.request.action
-    gate = ruling.gate
     if gate is _G_IDENTITY:
-        why = "has no identity policies" if not p.policies else "is allowed by no identity policy"
-        return f"{who(p)} {why} for {action}"
+        how = "has no identity policies" if not p.policies else "is allowed by no identity policy"
+        return f"{who(p)} {how} for {action}"
     if gate is _G_BOUNDARY:
         assert p.boundary is not None
         return f"the permissions boundary {p.boundary.name} does not allow {action}"
-    if p.session_policy is None:
+    if gate is _G_SESSION:
+        if p.session_policy is None:
+            return (
+                f"{who(p)} is a federated user without a session policy: identity policies "
+                "grant it nothing"
+            )
+        return f"the session policy {p.session_policy.name} does not allow {action}"
+    if gate is _G_SCP:
+        return f"no SCP attached to account {p.account} allows {action}"
+    if gate is _G_ACCOUNT_LEVEL:
         return (
-            f"{who(p)} is a federated user without a session policy: identity policies "
-            "grant it nothing"
+            f"{action} is account-level: only identity policies can grant it, and {who(p)} is "
+            f"{_caller_kind(p)} without any"
         )
-    return f"the session policy {p.session_policy.name} does not allow {action}"
+    # the repository policy
+    if rule is Rule.REPOSITORY_POLICY_REFUSES:
+        return f"no statement of the repository policy allows {who(p)} to call {action}"
+    if rule is Rule.SAME_ACCOUNT_REFUSES:
+        return "the repository policy does not grant it to the caller"
+    res = ev.request.resource
+    assert res is not None
+    why = ev.gates.resource.why
+    if why is Why.CREATES_REPOSITORY:
+        return (
+            f"{action} creates the repository: no repository policy can grant it to another account"
+        )
+    if why is Why.NO_POLICY:
+        return f"{res.arn} has no repository policy"
+    caller = who(p) if first else "the caller either"
+    return f"the repository policy of {res.arn} does not allow {caller}"
+
+
+def _afterword(rule: Rule, refused: tuple[Gate, ...], ev: Evidence) -> str:
+    """What the reason adds after the refusals, in parentheses."""
+    if rule is Rule.ROLE_BEYOND_LIMITS:
+        return f" (the repository policy names the role of {who(ev.request.principal)})"
+    if rule is Rule.CROSS_ACCOUNT_IDENTITY_REFUSES:
+        if _G_RESOURCE in refused:
+            return " (cross-account access needs both)"
+        return " (cross-account access needs the identity side too)"
+    if rule is Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES:
+        why = ev.gates.resource.why
+        if why is Why.NO_POLICY:
+            return " (cross-account access needs one)"
+        if why is Why.NO_STATEMENT_ALLOWS:
+            return " (cross-account access needs the repository policy too)"
+    return ""
+
+
+def _refused(ruling: Ruling, ev: Evidence) -> str:
+    """An implicit deny: every gate it rests on (``decide.refusals``), in one sentence."""
+    refused = decide.refusals(ruling, ev)
+    rule = ruling.rule
+    if rule is Rule.NO_SCP_ALLOWS and len(refused) > 1:
+        rule = decide.beyond_scps(ev).rule  # the rest is worded as that rule words it
+    clauses = [_refusal(gate, rule, ev, first=i == 0) for i, gate in enumerate(refused)]
+    return join_clauses(clauses) + _afterword(rule, refused, ev)
 
 
 def _denied(ruling: Ruling, ev: Evidence) -> str:
@@ -82,27 +132,8 @@ def _denied(ruling: Ruling, ev: Evidence) -> str:
     return f"explicitly denied by {label(first.policy, first.denies[0])}"
 
 
-def _no_scp_allows(ruling: Ruling, ev: Evidence) -> str:
-    return f"no SCP attached to account {ev.request.principal.account} allows {ev.request.action}"
-
-
-def _no_identity_side(ruling: Ruling, ev: Evidence) -> str:
-    p = ev.request.principal
-    return (
-        f"{ev.request.action} is account-level: only identity policies can grant it, and "
-        f"{who(p)} is {_caller_kind(p)} without any"
-    )
-
-
 def _repository_grants(ruling: Ruling, ev: Evidence) -> str:
     return f"allowed by {_first_allow(ev, _RESOURCE)}"
-
-
-def _repository_refuses(ruling: Ruling, ev: Evidence) -> str:
-    return (
-        f"no statement of the repository policy allows {who(ev.request.principal)} to call "
-        f"{ev.request.action}"
-    )
 
 
 def _identity_grants(ruling: Ruling, ev: Evidence) -> str:
@@ -125,45 +156,6 @@ def _names_role(ruling: Ruling, ev: Evidence) -> str:
     )
 
 
-def _role_beyond_limits(ruling: Ruling, ev: Evidence) -> str:
-    return (
-        _side_failure(ruling, ev)
-        + f" (the repository policy names the role of {who(ev.request.principal)})"
-    )
-
-
-#: Resource gate results reached by matching an existing repository policy.
-_POLICY_TOOK_PART: Final = frozenset({Why.NO_STATEMENT_ALLOWS, Why.NAMES_ACCOUNT})
-
-
-def _same_account_refuses(ruling: Ruling, ev: Evidence) -> str:
-    text = _side_failure(ruling, ev)
-    if ruling.gate is _G_IDENTITY and ev.gates.resource.why in _POLICY_TOOK_PART:
-        text += ", and the repository policy does not grant it to the caller"
-    return text
-
-
-def _cross_account_identity_refuses(ruling: Ruling, ev: Evidence) -> str:
-    return _side_failure(ruling, ev) + " (cross-account access needs the identity side too)"
-
-
-def _cross_account_repository_refuses(ruling: Ruling, ev: Evidence) -> str:
-    res = ev.request.resource
-    assert res is not None
-    why = ev.gates.resource.why
-    if why is Why.CREATES_REPOSITORY:
-        return (
-            f"{ev.request.action} creates the repository: no repository policy can grant it "
-            "to another account"
-        )
-    if why is Why.NO_POLICY:
-        return f"{res.arn} has no repository policy (cross-account access needs one)"
-    return (
-        f"the repository policy of {res.arn} does not allow {who(ev.request.principal)} "
-        "(cross-account access needs the repository policy too)"
-    )
-
-
 def _cross_account_grants(ruling: Ruling, ev: Evidence) -> str:
     identity = (
         "the root user's own permissions"
@@ -175,18 +167,18 @@ def _cross_account_grants(ruling: Ruling, ev: Evidence) -> str:
 
 _REASONS: Final[dict[Rule, Callable[[Ruling, Evidence], str]]] = {
     Rule.DENIED: _denied,
-    Rule.NO_SCP_ALLOWS: _no_scp_allows,
-    Rule.NO_IDENTITY_SIDE: _no_identity_side,
+    Rule.NO_SCP_ALLOWS: _refused,
+    Rule.NO_IDENTITY_SIDE: _refused,
     Rule.REPOSITORY_POLICY_GRANTS: _repository_grants,
-    Rule.REPOSITORY_POLICY_REFUSES: _repository_refuses,
+    Rule.REPOSITORY_POLICY_REFUSES: _refused,
     Rule.IDENTITY_GRANTS: _identity_grants,
-    Rule.IDENTITY_REFUSES: _side_failure,
+    Rule.IDENTITY_REFUSES: _refused,
     Rule.NAMES_CALLER: _names_caller,
     Rule.NAMES_ROLE: _names_role,
-    Rule.ROLE_BEYOND_LIMITS: _role_beyond_limits,
-    Rule.SAME_ACCOUNT_REFUSES: _same_account_refuses,
-    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _cross_account_identity_refuses,
-    Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES: _cross_account_repository_refuses,
+    Rule.ROLE_BEYOND_LIMITS: _refused,
+    Rule.SAME_ACCOUNT_REFUSES: _refused,
+    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _refused,
+    Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES: _refused,
     Rule.CROSS_ACCOUNT_GRANTS: _cross_account_grants,
 }
 assert set(_REASONS) == set(Rule), "every rule has its reason"
@@ -207,6 +199,8 @@ _KIND_OF_GATE: Final = {gate: kind for kind, gate in decide.GATE_OF_KIND.items()
 def _scp_note(report: GateReport, ev: Evidence) -> str:
     if report.result is GateResult.ALLOW:
         return f"allowed by {_first_allow(ev, PolicyKind.SCP)}"
+    if report.result is GateResult.IMPLICIT_DENY:
+        return _refusal(Gate.SCP, Rule.NO_SCP_ALLOWS, ev, first=True)
     account = ev.request.principal.account
     return {
         Why.NO_ORGANIZATION: "no organization given",
@@ -275,11 +269,9 @@ def _side_note(report: GateReport, ev: Evidence) -> str:
 
 
 def _gates(ruling: Ruling, ev: Evidence, reason_text: str) -> list[dict[str, str]]:
-    """The gates as the explanation lists them: a guardrail that decides is the only one."""
+    """The gates as the explanation lists them: an explicit deny names only its own."""
     if ruling.rule is Rule.DENIED:
         return [_gate(ruling.gate, GateResult.EXPLICIT_DENY, reason_text)]
-    if ruling.rule is Rule.NO_SCP_ALLOWS:
-        return [_gate(Gate.SCP, GateResult.IMPLICIT_DENY, reason_text)]
     gates = ev.gates
     out = [
         _gate(Gate.SCP, gates.scp.result, _scp_note(gates.scp, ev)),
