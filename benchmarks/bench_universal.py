@@ -7,18 +7,24 @@ permissions boundary, two SCPs (FullAWSAccess and one with conditions) and an RC
 setup gets ten universal checks (classes, actions and operations, expectations); the
 constants (accounts, names, endpoints, ranges) differ from setup to setup.
 
-    python benchmarks/bench_universal.py [--setups 60] [--cold]
+    python benchmarks/bench_universal.py [--setups 60] [--cold] [--xdist] [--out DIR]
 
-``--cold`` empties the cache of string cells before every check (the first check of a
-setup pays for its enumeration of callers; the others reuse it). Prints the median, the 90th
-percentile and the slowest check, and how many passed, failed and were undecidable.
+The corpus is written as spec files into ``--out`` and loaded as any spec is; each check is
+timed in this process. ``--cold`` empties the cache of string cells before every check (the
+first check of a setup pays for its enumeration of callers; the others reuse it). Prints the
+median, the 90th percentile and the slowest check, and how many passed, failed and were
+undecidable. ``--xdist`` also runs ``pytest -n 0`` and ``pytest -n 2`` on the corpus and
+prints their wall times.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,26 +32,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner import catalog  # noqa: E402
-from runner.engine import universal_strings  # noqa: E402
-from runner.engine.universal import (  # noqa: E402
-    CallerClass,
-    CallerKind,
-    Membership,
-    Question,
-    Undecidable,
-    decide,
-)
-from runner.model import (  # noqa: E402
-    Expectation,
-    Organization,
+from runner import catalog
+from runner.engine import universal_strings
+from runner.engine.universal import Undecidable, decide
+from runner.engine.universal_run import question_of
+from runner.model import (
     PolicyKind,
-    Principal,
-    principal_from_arn,
-    repository,
-    service_principal,
 )
-from runner.policy import FULL_AWS_ACCESS, CompiledPolicy, compile_policy  # noqa: E402
+from runner.policy import CompiledPolicy, compile_policy
+from runner.spec import load_spec
 
 PULL = list(catalog.OPERATIONS["pull"][1:])
 PUSH = list(catalog.OPERATIONS["push"][1:])
@@ -61,228 +56,234 @@ def _account(rng: random.Random) -> str:
     return "".join(rng.choice("0123456789") for _ in range(12))
 
 
-def setup(rng: random.Random) -> tuple[list[Question], dict[str, Any]]:
+def spec_document(rng: random.Random) -> dict[str, Any]:
+    """One setup as a spec file (JSON is YAML): policies, principals, classes, ten cases."""
     prod, staging, mgmt, partner = (_account(rng) for _ in range(4))
     org_id = "o-" + "".join(rng.choice("abcdefghij0123456789") for _ in range(10))
     vpce = f"vpce-{rng.randrange(16**8):08x}"
     net = f"203.0.{rng.randrange(256)}.0/24"
     team = rng.choice(["platform", "data", "ml", "web"])
     repo_name = rng.choice(["prod/app", "prod/api", "base/python", "shared/base"])
-    repo_arn = f"arn:aws:ecr:us-east-1:{prod}:repository/{repo_name}"
     ci_arn = f"arn:aws:iam::{prod}:role/ci-{rng.choice(['build', 'deploy', 'release'])}"
     admin_arn = f"arn:aws:iam::{prod}:role/admin"
-    repo_policy = _pol(
-        PolicyKind.RESOURCE,
-        "repo",
-        [
-            {
-                "Sid": "OrgPulls",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": PULL,
-                "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+    repo = [
+        {
+            "Sid": "OrgPulls",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": PULL,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+        },
+        {"Sid": "CiPushes", "Effect": "Allow", "Principal": {"AWS": ci_arn}, "Action": PUSH},
+        {
+            "Sid": "OnlyThroughTheEndpoint",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": PUSH,
+            "Condition": {
+                "StringNotEqualsIfExists": {"aws:SourceVpce": vpce},
+                "ArnNotLike": {"aws:PrincipalArn": ci_arn},
             },
-            {"Sid": "CiPushes", "Effect": "Allow", "Principal": {"AWS": ci_arn}, "Action": PUSH},
-            {
-                "Sid": "OnlyThroughTheEndpoint",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": PUSH,
-                "Condition": {
-                    "StringNotEqualsIfExists": {"aws:SourceVpce": vpce},
-                    "ArnNotLike": {"aws:PrincipalArn": ci_arn},
-                },
+        },
+        {
+            "Sid": "StagingDeployers",
+            "Effect": "Allow",
+            "Principal": {"AWS": staging},
+            "Action": PULL,
+            "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{staging}:role/deploy-*"}},
+        },
+        {
+            "Sid": "NoDeletes",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["ecr:DeleteRepository", "ecr:BatchDeleteImage"],
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admin_arn}},
+        },
+        {
+            "Sid": "BuildService",
+            "Effect": "Allow",
+            "Principal": {"Service": "codebuild.amazonaws.com"},
+            "Action": PULL,
+            "Condition": {"StringEquals": {"aws:SourceAccount": prod}},
+        },
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "ecr:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "TeamDescribes",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["ecr:DescribeImages", "ecr:ListImages"],
+            "Condition": {
+                "StringEquals": {"aws:PrincipalTag/team": team, "aws:PrincipalOrgID": org_id}
             },
-            {
-                "Sid": "StagingDeployers",
-                "Effect": "Allow",
-                "Principal": {"AWS": staging},
-                "Action": PULL,
-                "Condition": {
-                    "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{staging}:role/deploy-*"}
-                },
-            },
-            {
-                "Sid": "NoDeletes",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": ["ecr:DeleteRepository", "ecr:BatchDeleteImage"],
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admin_arn}},
-            },
-            {
-                "Sid": "BuildService",
-                "Effect": "Allow",
-                "Principal": {"Service": "codebuild.amazonaws.com"},
-                "Action": PULL,
-                "Condition": {"StringEquals": {"aws:SourceAccount": prod}},
-            },
-            {
-                "Sid": "TlsOnly",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "ecr:*",
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-            {
-                "Sid": "TeamDescribes",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": ["ecr:DescribeImages", "ecr:ListImages"],
-                "Condition": {
-                    "StringEquals": {"aws:PrincipalTag/team": team, "aws:PrincipalOrgID": org_id}
-                },
-            },
-            {
-                "Sid": "Sunset",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": PULL,
-                "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2031-01-01T00:00:00Z"}},
-            },
-            {
-                "Sid": "PartnerOffice",
-                "Effect": "Allow",
-                "Principal": {"AWS": partner},
-                "Action": PULL,
-                "Condition": {"IpAddress": {"aws:SourceIp": net}},
-            },
-        ],
-    )
-    res = repository("repo", repo_arn, policy=repo_policy, tags={"env": "prod"})
-    all_ecr = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}
-    boundary = _pol(
-        PolicyKind.BOUNDARY,
-        "dev-boundary",
-        [
-            {"Effect": "Allow", "Action": ["ecr:Describe*", "ecr:List*", *PULL], "Resource": "*"},
-            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        ],
-    )
-    defined: dict[str, Principal] = {
-        "ci": principal_from_arn(
-            "ci",
-            ci_arn,
-            policies=[
-                _pol(
-                    PolicyKind.IDENTITY,
-                    "ci-id",
-                    [
-                        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-                        {
-                            "Effect": "Allow",
-                            "Action": PUSH,
-                            "Resource": f"arn:aws:ecr:*:{prod}:repository/*",
-                        },
-                    ],
-                )
-            ],
-        ),
-        "admin": principal_from_arn(
-            "admin", admin_arn, policies=[_pol(PolicyKind.IDENTITY, "admin-id", [all_ecr])]
-        ),
-        "dev": principal_from_arn(
-            "dev",
-            f"arn:aws:iam::{prod}:user/dev",
-            policies=[_pol(PolicyKind.IDENTITY, "dev-id", [all_ecr])],
-            boundary=boundary,
-            tags={"team": team},
-        ),
-        "deployer": principal_from_arn(
-            "deployer",
-            f"arn:aws:iam::{staging}:role/deploy-app",
-            policies=[
-                _pol(
-                    PolicyKind.IDENTITY,
-                    "deployer-id",
-                    [{"Effect": "Allow", "Action": list(catalog.OPERATIONS["pull"]), "Resource": "*"}],
-                )
-            ],
-        ),
-        "build": service_principal("build", "codebuild.amazonaws.com"),
-    }
-    scp = _pol(
-        PolicyKind.SCP,
-        "guardrails",
-        [
-            {
-                "Sid": "Regions",
-                "Effect": "Deny",
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {
-                    "StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}
-                },
-            },
-            {
-                "Sid": "NoRepoDeletes",
-                "Effect": "Deny",
-                "Action": "ecr:DeleteRepository",
-                "Resource": "*",
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/admin"}},
-            },
-        ],
-    )
-    rcp = _pol(
-        PolicyKind.RCP,
-        "perimeter",
-        [
-            {
-                "Sid": "OrgOnly",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "ecr:*",
-                "Resource": "*",
-                "Condition": {
-                    "StringNotEqualsIfExists": {"aws:PrincipalOrgID": org_id},
-                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-                },
-            }
-        ],
-    )
-    org = Organization(org_id, mgmt, frozenset({prod, staging}), (FULL_AWS_ACCESS, scp), (rcp,))
-    plans: list[tuple[CallerClass, str, Expectation]] = [
-        (CallerClass("outsiders", organization=Membership.OUTSIDE), "pull", Expectation.DENY),
-        (CallerClass("all-but-ci", excluded=frozenset({"ci"})), "push", Expectation.DENY),
-        (
-            CallerClass(
-                "org-roles", organization=Membership.INSIDE, kinds=frozenset({CallerKind.ROLE})
-            ),
-            "pull",
-            Expectation.ALLOW,
-        ),
-        (CallerClass("public", kinds=frozenset({CallerKind.ANONYMOUS})), "pull", Expectation.DENY),
-        (CallerClass("anyone"), "ecr:DeleteRepository", Expectation.DENY),
-        (
-            CallerClass("not-admin", excluded=frozenset({"admin"})),
-            "ecr:BatchDeleteImage",
-            Expectation.EXPLICIT_DENY,
-        ),
-        (CallerClass("staging", accounts=frozenset({staging})), "ecr:PutImage", Expectation.DENY),
-        (
-            CallerClass("services", kinds=frozenset({CallerKind.SERVICE})),
-            "ecr:BatchGetImage",
-            Expectation.DENY,
-        ),
-        (
-            CallerClass(
-                "prod-users", accounts=frozenset({prod}), kinds=frozenset({CallerKind.USER})
-            ),
-            "ecr:DescribeImages",
-            Expectation.DENY,
-        ),
-        (
-            CallerClass("outsiders", organization=Membership.OUTSIDE),
-            "ecr:ListImages",
-            Expectation.IMPLICIT_DENY,
-        ),
+        },
+        {
+            "Sid": "Sunset",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": PULL,
+            "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2031-01-01T00:00:00Z"}},
+        },
+        {
+            "Sid": "PartnerOffice",
+            "Effect": "Allow",
+            "Principal": {"AWS": partner},
+            "Action": PULL,
+            "Condition": {"IpAddress": {"aws:SourceIp": net}},
+        },
     ]
-    questions = []
-    for cls, action, expected in plans:
-        steps = catalog.OPERATIONS.get(action, (action,))
-        questions.append(
-            Question(cls, defined, res, action, tuple(steps), expected, {}, org, frozenset({prod}))
-        )
-    return questions, {"prod": prod}
+    all_ecr = [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]
+
+    def doc(statements: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"document": {"Version": "2012-10-17", "Statement": statements}}
+
+    policies = {
+        "repo": doc(repo),
+        "dev-boundary": doc(
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["ecr:Describe*", "ecr:List*", *PULL],
+                    "Resource": "*",
+                },
+                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            ]
+        ),
+        "ci-id": doc(
+            [
+                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": PUSH,
+                    "Resource": f"arn:aws:ecr:*:{prod}:repository/*",
+                },
+            ]
+        ),
+        "admin-id": doc(all_ecr),
+        "dev-id": doc(all_ecr),
+        "deployer-id": doc(
+            [{"Effect": "Allow", "Action": list(catalog.OPERATIONS["pull"]), "Resource": "*"}]
+        ),
+        "guardrails": doc(
+            [
+                {
+                    "Sid": "Regions",
+                    "Effect": "Deny",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}
+                    },
+                },
+                {
+                    "Sid": "NoRepoDeletes",
+                    "Effect": "Deny",
+                    "Action": "ecr:DeleteRepository",
+                    "Resource": "*",
+                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/admin"}},
+                },
+            ]
+        ),
+        "perimeter": doc(
+            [
+                {
+                    "Sid": "OrgOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringNotEqualsIfExists": {"aws:PrincipalOrgID": org_id},
+                        "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                    },
+                }
+            ]
+        ),
+    }
+    principals: dict[str, Any] = {
+        "ci": {"arn": ci_arn, "policies": ["ci-id"]},
+        "admin": {"arn": admin_arn, "policies": ["admin-id"]},
+        "dev": {
+            "arn": f"arn:aws:iam::{prod}:user/dev",
+            "policies": ["dev-id"],
+            "boundary": "dev-boundary",
+            "tags": {"team": team},
+        },
+        "deployer": {"arn": f"arn:aws:iam::{staging}:role/deploy-app", "policies": ["deployer-id"]},
+        "build": {"service": "codebuild.amazonaws.com"},
+        "outsiders": {"anyone": {"organization": "outside"}},
+        "all-but-ci": {"anyone": {"except": ["ci"]}},
+        "org-roles": {"anyone": {"organization": "inside", "type": "role"}},
+        "public": {"anyone": {"type": "anonymous"}},
+        "not-admin": {"anyone": {"except": ["admin"]}},
+        "staging": {"anyone": {"account": staging}},
+        "services": {"anyone": {"type": "service"}},
+        "prod-users": {"anyone": {"account": prod, "type": "user"}},
+    }
+    r = "repo"
+    cases = [
+        {"principal": "outsiders", "resource": r, "deny": ["pull"]},
+        {"principal": "all-but-ci", "resource": r, "deny": ["push"]},
+        {"principal": "org-roles", "resource": r, "allow": ["pull"]},
+        {"principal": "public", "resource": r, "deny": ["pull"]},
+        {"principal": "anyone", "resource": r, "deny": ["ecr:DeleteRepository"]},
+        {
+            "principal": "not-admin",
+            "resource": r,
+            "action": ["ecr:BatchDeleteImage"],
+            "expect": "explicit-deny",
+        },
+        {"principal": "staging", "resource": r, "deny": ["ecr:PutImage"]},
+        {"principal": "services", "resource": r, "deny": ["ecr:BatchGetImage"]},
+        {"principal": "prod-users", "resource": r, "deny": ["ecr:DescribeImages"]},
+        {
+            "principal": "outsiders",
+            "resource": r,
+            "action": ["ecr:ListImages"],
+            "expect": "implicit-deny",
+        },
+    ]
+    return {
+        "description": "generated universal checks (benchmarks/bench_universal.py)",
+        "organization": {
+            "id": org_id,
+            "management-account": mgmt,
+            "accounts": [prod, staging],
+            "scps": ["FullAWSAccess", "guardrails"],
+            "rcps": ["perimeter"],
+        },
+        "closed-accounts": [prod],
+        "policies": policies,
+        "principals": principals,
+        "resources": {
+            r: {
+                "arn": f"arn:aws:ecr:us-east-1:{prod}:repository/{repo_name}",
+                "policy": "repo",
+                "tags": {"env": "prod"},
+            }
+        },
+        "cases": cases,
+    }
+
+
+def write_corpus(out: Path, setups: int, seed: int) -> list[Path]:
+    """``setups`` spec files (ten universal checks each) in ``out``."""
+    rng = random.Random(seed)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / "pytest.ini").write_text("[pytest]\n")
+    paths = []
+    for i in range(setups):
+        path = out / f"universal_{i:03d}.yaml"
+        path.write_text(json.dumps(spec_document(rng), indent=1))
+        paths.append(path)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,19 +291,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setups", type=int, default=60)
     parser.add_argument("--cold", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench-universal"))
+    parser.add_argument("--xdist", action="store_true", help="also time pytest -n 0 and -n 2")
     args = parser.parse_args(argv)
-    rng = random.Random(args.seed)
+    paths = write_corpus(args.out, args.setups, args.seed)
     times: list[float] = []
     outcomes = {"passed": 0, "failed": 0, "undecidable": 0}
     evaluated = 0
-    for _ in range(args.setups):
-        questions, _info = setup(rng)
-        for q in questions:
+    for path in paths:
+        for check in load_spec(path).checks:
             if args.cold:
                 universal_strings._CELLS_CACHE.clear()
             start = time.perf_counter()
             try:
-                result = decide(q)
+                result = decide(question_of(check))
             except Undecidable:
                 outcomes["undecidable"] += 1
             else:
@@ -316,6 +318,30 @@ def main(argv: list[str] | None = None) -> int:
         f"median {statistics.median(ms):.1f} ms, p90 {ms[int(len(ms) * 0.9)]:.1f} ms, "
         f"slowest {ms[-1]:.1f} ms, total {sum(ms) / 1000:.2f} s"
     )
+    if args.xdist:
+        walls = {}
+        for n in ("0", "2"):
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-n",
+                    n,
+                    "--no-policy-report",
+                    str(args.out),
+                ],
+                cwd=args.out,
+                capture_output=True,
+                check=False,
+            )
+            walls[n] = time.perf_counter() - start
+            print(f"pytest -n {n}: {walls[n]:.2f} s")
+        print(f"-n 2 is {walls['0'] / walls['2']:.2f}x faster than -n 0")
     return 0
 
 
