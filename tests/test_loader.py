@@ -1770,3 +1770,51 @@ def test_a_wildcard_with_a_resource_means_the_actions_on_the_repository(tmp_path
         "spec.yaml:7:44: 'ecr:DescribeReg*' matches only actions on the registry "
         "(ecr:DescribeRegistry), none on a repository; name them in a case without 'resource'"
     ]
+
+
+def test_unknown_condition_keys_are_located_warnings(tmp_path: Path) -> None:
+    """A misspelt aws: key is accepted by AWS and never matches: the spec loads, with a
+    warning at the key, once however often the policy is attached (issue 10, item 9)."""
+    (tmp_path / "repo.json").write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "ecr:*",
+                        "Condition": {"StringNotEquals": {"aws:PrincipleOrgID": "o-a1b2c3d4e5"}},
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
+    text = """\
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [pull]}
+      cd: {arn: "arn:aws:iam::111122223333:role/cd", policies: [pull]}
+    policies:
+      repo: {file: repo.json}
+      pull:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: ecr:BatchGetImage
+              Resource: "arn:aws:ecr:us-east-1:111122223333:repository/${aws:usrname}"
+    resources:
+      prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+    cases:
+      - {principal: [ci, cd], resource: prod, deny: ecr:BatchGetImage}
+    """
+    spec = load(tmp_path, text)
+    assert list(spec.warnings) == [
+        "spec.yaml:12:11: Statement[0].Resource: unknown condition key aws:usrname; did you mean "
+        "aws:username? AWS accepts it, but no request carries it, so the policy variable "
+        "${aws:usrname} has no value and this value matches nothing",
+        "repo.json:10:11: Statement[0].Condition.StringNotEquals.aws:PrincipleOrgID: unknown "
+        "condition key aws:PrincipleOrgID; did you mean aws:PrincipalOrgID? AWS accepts it, but "
+        "no request carries it, so StringNotEquals on it is always true",
+    ]

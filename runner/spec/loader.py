@@ -140,6 +140,6 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         description=defs.description,
         checks=tuple(checks),
         policies=(*book.infos, *imports.infos),
-        warnings=tuple(imports.warnings),
+        warnings=(*book.warnings, *imports.warnings),
         closed_accounts=closed,
     )

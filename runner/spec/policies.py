@@ -43,6 +43,8 @@ class PolicyBook:
         self._compiled: dict[tuple[str, model.PolicyKind], CompiledPolicy | None] = {}
         #: every policy compiled, in order, for the report's statement coverage
         self.infos: list[model.PolicyInfo] = []
+        #: located warnings of the policies compiled (``file:line:col: message``), in order
+        self.warnings: list[str] = []
 
     def source(self, name: str) -> PolicySource | None:
         """The source of the defined policy ``name`` (read and checked once)."""
@@ -86,8 +88,20 @@ class PolicyBook:
                 self.infos.append(
                     model.PolicyInfo(name, result, model.SourceLoc(src.file, src.line, src.col))
                 )
+                self._warn(src, result)
         self._compiled[(name, kind)] = result
         return result
+
+    def _warn(self, src: PolicySource, policy: CompiledPolicy) -> None:
+        """Locate what the policy language accepts but is almost certainly a mistake (an
+        unknown condition key), once per place and message."""
+        for problem in policy.warnings:
+            line, col = src.locate(problem.path)
+            path = model.format_path(problem.path)
+            prefix = f"{src.note}{path}: " if path else src.note
+            text = f"{src.file}:{line}:{col}: {prefix}{problem.message}"
+            if text not in self.warnings:
+                self.warnings.append(text)
 
     def _report(
         self,
