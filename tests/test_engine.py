@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,22 @@ def _check_decision(spec: Mapping[str, Any], expects: Mapping[str, Any], directo
         assert context.get(key) == (value if isinstance(value, list) else [value]), key
     for key in expects.get("context-excludes") or ():
         assert key not in context, key
+    _assert_words_for_people(explanation)
+
+
+#: Python's spelling of a missing value or of a list, which no sentence for people shows.
+PYTHON_SPELLING = re.compile(r"\bNone\b|[\[(]['\"]")
+
+
+def _assert_words_for_people(explanation: Mapping[str, Any]) -> None:
+    """The reason and every note speak of values as a person would (values themselves, such
+    as a condition's ``actual``, are data: null and JSON lists)."""
+    texts = [explanation["reason"], *(g["note"] for g in explanation["gates"])]
+    for policy in explanation["policies"]:
+        texts.extend(s["note"] for s in policy["statements"])
+        texts.append(policy.get("skipped", ""))
+    for text in texts:
+        assert not PYTHON_SPELLING.search(text), text
 
 
 # ---------------------------------------------------------------------------------------------
