@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from runner import results as results_format
-from runner.model import Outcome
+from runner.model import Outcome, PolicyKind
 from runner.speed import collector_paused
 from runner.text import kind_label
 
@@ -56,11 +56,12 @@ _CHECK_COLUMNS = (
     "context",
     "steps",
     "other",
+    "registry",
 )
 
 #: Check fields the page shows in their own places (``passed`` through ``outcome``); any other
 #: field is shown under "other".
-_CHECK_KEYS = frozenset(_CHECK_COLUMNS) - {"anchor", "other"} | {"passed"}
+_CHECK_KEYS = frozenset(_CHECK_COLUMNS) - {"anchor", "other", "registry"} | {"passed"}
 
 
 #: Check fields the list of failed checks prints (a missing one prints as nothing).
@@ -293,6 +294,8 @@ class _Encoder:
             self.ref(context) if context else None,
             steps,
             other or None,
+            # an account-level action: shown on the registry, not on the repository named
+            results_format.on_registry(check),
         ]
         return check_row, decisive
 
@@ -377,9 +380,13 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
         stats[outcome] += 1
         if isinstance(check.get("exception"), dict):
             exceptions.append({"check": check["id"], "anchor": anchor, **check["exception"]})
-        if outcome in _BAD and len(failed) < FAILED_LISTED:
+        if outcome in _BAD:
             shown = {k: check.get(k) for k in _SHOWN_FAILED}
-            failed.append({"check": shown, "anchor": anchor})
+            shown["registry"] = results_format.on_registry(check)
+            failed.append({"check": shown, "anchor": anchor, "id": check["id"]})
+    # in file order, as a person reads the specs (the list of all checks is by id)
+    failed.sort(key=lambda f: (str(f["check"]["file"]), _num(f["check"]["line"]), str(f["id"])))
+    del failed[FAILED_LISTED:]
     errors = _located(results.get("errors", []))
     warnings = _located(results.get("warnings", []))
     for error in errors:
@@ -395,6 +402,7 @@ def _page_data(results: Mapping[str, Any]) -> dict[str, Any]:
     data = {
         "format": "policyspec-report/1",
         "columns": list(_CHECK_COLUMNS),
+        "kinds": {kind.value: kind.label for kind in PolicyKind},
         "files": [f["file"] for f in files],
         "S": enc.strings,
         "P": enc.pool,

@@ -36,6 +36,7 @@ __all__ = [
     "load_results",
     "located",
     "merge_selections",
+    "on_registry",
     "place_key",
     "policy_inventory",
     "principal_label",
@@ -113,6 +114,18 @@ def check_result(
         "context": {k: list(v) for k, v in check.context.items()},
         "steps": [dict(s) for s in steps],
     }
+
+
+def on_registry(result: Mapping[str, Any]) -> bool:
+    """Whether a check's action is account-level (``ecr:DescribeRegistry``,
+    ``ecr:GetAuthorizationToken``...): it acts on the caller's own registry, never on the
+    repository its case names, so no output presents it as access to that repository."""
+    from runner import catalog
+
+    action = result.get("action")
+    return (
+        isinstance(action, str) and action in catalog.ACTIONS and catalog.is_account_level(action)
+    )
 
 
 def step_result(action: str, decision: str, explanation: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.model import PolicyKind
+from runner.results import on_registry
 
 __all__ = ["format_explanation", "format_failure", "kind_label", "terminal_safe"]
 
@@ -101,10 +102,15 @@ def _request_lines(result: dict[str, Any]) -> list[str]:
         f"principal: {result['principal']} ({result['principal_arn']})",
         f"action:    {_action_text(result)}",
     ]
-    if result["resource"] is not None:
-        lines.append(f"resource:  {result['resource']} ({result['resource_arn']})")
-    else:
+    if result["resource"] is None:
         lines.append("resource:  * (account-level)")
+    elif on_registry(result):  # the repository the case names is not what it acts on
+        lines.append(
+            f"resource:  * (account-level: the caller's own registry, not repository "
+            f"{result['resource']})"
+        )
+    else:
+        lines.append(f"resource:  {result['resource']} ({result['resource_arn']})")
     if result["context"]:
         pairs = ", ".join(f"{k}={_values(v)}" for k, v in result["context"].items())
         lines.append(f"context:   {pairs}")

@@ -238,3 +238,20 @@ def test_the_explanation_shows_values_and_an_absent_key_for_a_person(tmp_path: P
         "actual 203.0.113.7 -> true"
     ) in lines
     assert not any("None" in line or "['" in line for line in lines)
+
+
+def test_an_account_level_action_named_with_a_repository_is_not_shown_on_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "principals:\n"
+        "  ops: arn:aws:iam::111122223333:user/ops\n"
+        "resources:\n"
+        "  app: arn:aws:ecr:us-east-1:111122223333:repository/app\n"
+        "cases:\n"
+        "  - {principal: ops, resource: app, action: ecr:DescribeRegistry, expect: allow}\n"
+    )
+    spec = loader.load_spec(tmp_path / "s.yaml", display_root=tmp_path)
+    lines = format_failure(checks.run_check(spec.checks[0])).splitlines()
+    assert "resource:  * (account-level: the caller's own registry, not repository app)" in lines
+    assert not any(line.startswith("resource:  app") for line in lines)

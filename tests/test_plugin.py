@@ -794,3 +794,24 @@ def test_a_last_failed_run_says_so(
         "deselected_by_file": {"specs/wrong.yaml": 1},
         "how": ["--lf"],
     }
+
+
+def test_an_account_level_action_is_reported_on_the_registry(
+    pytester: pytest.Pytester, run_pytest: RunPytest
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        registry="principals:\n  ops: arn:aws:iam::111122223333:user/ops\n"
+        "resources:\n  app: arn:aws:ecr:us-east-1:111122223333:repository/app\n"
+        "cases:\n"
+        "  - {principal: ops, resource: app, action: ecr:DescribeRegistry, expect: allow}\n",
+    )
+    result = run_pytest("--no-policy-report")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ops ecr:DescribeRegistry on the registry: expect allow _*",
+            "resource:  * (account-level: the caller's own registry, not repository app)",
+        ]
+    )
+    assert "on app" not in result.stdout.str()

@@ -769,3 +769,58 @@ def test_a_partial_run_does_not_call_the_statements_it_left_out_untested() -> No
     assert re.search(r'<a class="counter zero" href="#partial"><b>7</b> deselected</a>', page)
     assert "A partial run: 7 checks deselected (-k &#39;ci and push&#39;)." in page
     assert "2 policies are left out" in _section(page, "untested")
+
+
+def test_an_account_level_action_is_shown_on_the_registry_not_on_the_repository() -> None:
+    results = sample_results()
+    registry = _check(
+        9,
+        action="ecr:DescribeRegistry",
+        expected="deny",
+        decision="allow",
+        steps=[("ecr:DescribeRegistry", "allow", [ALLOW_PULL])],
+    )
+    results["checks"].append(registry)
+    page = report.render_report(results)
+    data = embedded_data(page)
+    rows = {row[0]: dict(zip(data["columns"], row, strict=True)) for row in data["checks"]}
+    assert rows[registry["id"]]["registry"] is True
+    assert rows[results["checks"][0]["id"]]["registry"] is False  # pull acts on the repository
+    failed = _section(page, "failed")
+    item = next(li for li in failed.split("<li>") if "DescribeRegistry" in li)
+    assert "on the registry" in item and "the case names prod" in item
+    assert "on <b>prod</b>" not in item
+    # the data still decodes to the same checks
+    assert decode_checks(data) == sorted(results["checks"], key=lambda c: c["id"])
+
+
+def test_failed_checks_are_listed_in_file_order() -> None:
+    results = sample_results()
+    late = _check(7, expected="deny", decision="allow")
+    late["file"], late["line"], late["id"] = "specs/a.yaml", 90, "specs/a.yaml::z-late[ci-7]"
+    early = _check(8, expected="deny", decision="allow")
+    early["file"], early["line"], early["id"] = "specs/a.yaml", 9, "specs/a.yaml::zz-early[ci-8]"
+    results["checks"] += [late, early]
+    failed = _section(report.render_report(results), "failed")
+    assert [m for m in re.findall(r"(specs/\w+\.yaml:\d+)", failed)] == [
+        "specs/a.yaml:9",
+        "specs/a.yaml:90",
+        "specs/prod.yaml:12",
+    ]
+
+
+def test_policy_kinds_are_named_as_the_command_line_names_them() -> None:
+    page = report.render_report(sample_results())
+    assert embedded_data(page)["kinds"] == {
+        "identity": "identity policy",
+        "boundary": "permissions boundary",
+        "session": "session policy",
+        "resource": "repository policy",
+        "scp": "SCP",
+        "rcp": "RCP",
+    }
+    untested = _section(page, "untested")
+    assert "<td>repository policy</td>" in untested and "<td>resource</td>" not in untested
+    coverage = _section(page, "coverage")
+    assert '<span class="kind">identity policy</span>' in coverage
+    assert '<span class="kind">resource</span>' not in coverage

@@ -270,7 +270,12 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         c = self.check
-        where = f" on {c.resource.name}" if c.resource else ""
+        if c.resource is None:
+            where = ""
+        elif results.on_registry({"action": c.action}):
+            where = " on the registry"  # an account-level action, whatever repository is named
+        else:
+            where = f" on {c.resource.name}"
         return (
             self.path,
             c.loc.line - 1,

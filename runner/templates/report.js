@@ -12,6 +12,14 @@
   var MAX_ROWS = 40, MAX_COLS = 30, MAX_RESOURCES = 8;
 
   function str(i) { return i === null || i === undefined ? null : S[i]; }
+  /* how the command line names a policy kind ("repository policy", "SCP"): PolicyKind.label */
+  function kindLabel(kind) { return (DATA.kinds && DATA.kinds[kind]) || kind + " policy"; }
+  /* where a check acts: an account-level action acts on the caller's own registry, never on
+     the repository its case names */
+  function target(c) {
+    if (c.registry) return "the registry" + (c.resource === null ? "" : " (the case names " + c.resource + ")");
+    return c.resource === null ? "" : c.resource;
+  }
   function pool(v) { return typeof v === "number" ? P[v] : v; }
 
   var checks = DATA.checks.map(function (r, i) {
@@ -22,7 +30,7 @@
       resource: str(r[COL.resource]), resourceArn: str(r[COL.resource_arn]),
       action: str(r[COL.action]), expected: str(r[COL.expected]), decision: str(r[COL.decision]),
       outcome: str(r[COL.outcome]), context: pool(r[COL.context]), steps: r[COL.steps] || [],
-      other: r[COL.other], hay: null
+      other: r[COL.other], registry: !!r[COL.registry], hay: null
     };
   });
   var byAnchor = {};
@@ -65,7 +73,7 @@
     return h("a", {
       "class": "cell " + decisionClass(c.decision) + (failed ? " failed" : ""),
       href: "#" + c.anchor,
-      title: c.principal + " \u2192 " + c.action + (c.resource === null ? "" : " on " + c.resource) +
+      title: c.principal + " \u2192 " + c.action + (target(c) ? " on " + target(c) : "") +
         "\nexpected " + c.expected + ", got " + (c.decision || "no decision") + " (" + c.outcome + ")" +
         (c.kase ? "\ncase: " + c.kase : "")
     }, glyph(c.decision));
@@ -106,10 +114,11 @@
       if (!f) { f = { file: c.file, res: new Map(), n: 0, bad: 0 }; files.set(c.file, f); }
       f.n++;
       if (c.outcome !== "passed") f.bad++;
-      var key = c.resource === null ? "" : "r:" + c.resource + "\u0000" + (c.resourceArn || "");
+      var onRegistry = c.resource === null || c.registry;
+      var key = onRegistry ? "" : "r:" + c.resource + "\u0000" + (c.resourceArn || "");
       var r = f.res.get(key);
       if (!r) {
-        r = { name: c.resource, arn: c.resourceArn, principals: new Map(), actions: new Map(), cells: new Map(), n: 0, bad: 0 };
+        r = { name: onRegistry ? null : c.resource, arn: onRegistry ? null : c.resourceArn, principals: new Map(), actions: new Map(), cells: new Map(), n: 0, bad: 0 };
         f.res.set(key, r);
       }
       r.n++;
@@ -162,7 +171,7 @@
   function resourceMatrix(r) {
     var box = h("div", { "class": "resource" });
     box.appendChild(h("h3", { "class": "res-title" }, r.name === null
-      ? ["No resource ", h("span", { "class": "hint", text: "(account-level actions)" })]
+      ? ["Registry ", h("span", { "class": "hint", text: "(account-level actions: they act on the caller's own registry, whatever repository a case names)" })]
       : ["Resource ", h("b", { text: r.name }), " ", code(r.arn)]));
     var wrap = h("div", { "class": "matrix-wrap" });
     box.appendChild(wrap);
@@ -179,10 +188,10 @@
         });
       });
       var head = h("tr", null, [h("th", { "class": "corner", text: "principal \\ action (ecr:)" })].concat(as.map(function (a) {
-        return h("th", { "class": "a", title: a }, h("span", { text: a.replace(/^ecr:/, "") }));
+        return h("th", { "class": "a", title: a }, h("span", { title: a, text: a.replace(/^ecr:/, "") }));
       })));
       var rowOf = function (p) {
-        return h("tr", null, [h("th", { "class": "p", title: r.principals.get(p) || "", text: p })].concat(as.map(function (a) {
+        return h("tr", null, [h("th", { "class": "p", title: p + (r.principals.get(p) ? "\n" + r.principals.get(p) : ""), text: p })].concat(as.map(function (a) {
           var list = r.cells.get(p + "\u0000" + a);
           if (!list) return h("td", { "class": "empty-cell", title: "no check" });
           var bad = list.some(function (c) { return c.outcome !== "passed"; });
@@ -237,7 +246,7 @@
       case "file": return c.file;
       case "principal": return c.principal;
       case "action": return c.action;
-      case "resource": return c.resource === null ? "(no resource)" : c.resource;
+      case "resource": return c.registry || c.resource === null ? "(registry)" : c.resource;
       case "outcome": return c.outcome;
       default: return "";
     }
@@ -303,11 +312,13 @@
       title: c.id }, [
       h("span", { "class": "badge o-" + c.outcome, text: c.outcome }),
       h("span", { "class": "cell " + decisionClass(c.decision) + (c.outcome !== "passed" ? " failed" : ""), text: glyph(c.decision) }),
-      h("span", { "class": "trunc", title: c.principalArn || "" }, h("b", { text: c.principal })),
-      h("span", { "class": "trunc", text: c.action }),
-      h("span", { "class": "trunc", title: c.resourceArn || "", text: c.resource === null ? "(no resource)" : c.resource }),
+      h("span", { "class": "trunc", title: c.principal + (c.principalArn ? "\n" + c.principalArn : "") }, h("b", { text: c.principal })),
+      h("span", { "class": "trunc", title: c.action, text: c.action }),
+      c.registry || c.resource === null
+        ? h("span", { "class": "trunc hint", title: "account-level: the caller's own registry" + (c.resource === null ? "" : "; the case names repository " + c.resource), text: "(registry)" })
+        : h("span", { "class": "trunc", title: c.resource + (c.resourceArn ? "\n" + c.resourceArn : ""), text: c.resource }),
       h("span", { "class": "exp", text: "expected " + c.expected }),
-      h("span", { "class": "trunc where", text: where(c.file, c.line) + " \u00B7 " + (c.kase || "") })
+      h("span", { "class": "trunc where", title: where(c.file, c.line) + " \u00B7 " + (c.kase || ""), text: where(c.file, c.line) + " \u00B7 " + (c.kase || "") })
     ]);
     row.addEventListener("click", function () {
       if (open[c.i]) { delete open[c.i]; } else { open[c.i] = true; }
@@ -334,7 +345,9 @@
       ["Principal", [h("b", { text: c.principal }), " ", code(c.principalArn)]],
       ["Action", [h("b", { text: c.action }),
         actions.length > 1 || (actions.length === 1 && actions[0] !== c.action) ? h("span", { "class": "hint", text: " = " + actions.join(", ") }) : null]],
-      ["Resource", c.resource === null ? h("span", { "class": "hint", text: "none (account-level action)" }) : [h("b", { text: c.resource }), " ", code(c.resourceArn)]],
+      ["Resource", c.resource === null ? h("span", { "class": "hint", text: "none (account-level action)" })
+        : c.registry ? [h("b", { text: "the caller's own registry" }), h("span", { "class": "hint", text: " (an account-level action: the case names repository " + c.resource + ", which it does not act on)" })]
+        : [h("b", { text: c.resource }), " ", code(c.resourceArn)]],
       ["Context (spec)", contextTable(c.context)]
     ]));
     if (c.other) {
@@ -344,7 +357,7 @@
       }), "other"));
     }
     if (!c.steps.length) d.appendChild(h("p", { "class": "empty", text: "No evaluation was recorded for this check." }));
-    c.steps.forEach(function (st) { d.appendChild(step(st, c.steps.length > 1)); });
+    failingFirst(c).forEach(function (st) { d.appendChild(step(st, c.steps.length > 1)); });
     var short = c.steps.length && c.steps.every(function (st) {
       var core = pool(st[3]);
       return core && typeof core === "object" && core.policies === undefined && !st[2];
@@ -352,9 +365,19 @@
     if (short) {
       d.appendChild(h("p", { "class": "hint" }, ["This run recorded the short explanation of this check (deciding gate, reason and " +
         "deciding statements). For every statement and condition evaluated, run ",
-        code("python -m runner explain " + (c.file || "SPEC") + " --case " + ((c.caseIndex === null || c.caseIndex === undefined) ? "N" : c.caseIndex + 1)), "."]));
+        code("python -m runner explain " + (c.file || "SPEC") + " --case '" + c.id.slice(c.id.indexOf("::") + 2) + "'"), "."]));
     }
     return d;
+  }
+
+  /* the steps of an operation, those that explain its failure first (as the command line) */
+  function failingFirst(c) {
+    if (c.outcome === "passed" || c.steps.length < 2 || c.decision === "allow") return c.steps;
+    var matters = function (st) {
+      var d = str(st[1]);
+      return c.decision === "explicit-deny" ? d === "explicit-deny" : d !== "allow";
+    };
+    return c.steps.filter(matters).concat(c.steps.filter(function (st) { return !matters(st); }));
   }
 
   function step(st, many) {
@@ -384,7 +407,7 @@
         return h("li", null, [s.effect ? h("span", { "class": "e-" + s.effect, text: s.effect }) : null, " statement ",
           h("b", { text: s.sid === null || s.sid === undefined ? "#" + s.index + " (no Sid)" : s.sid }),
           s.sid === null || s.sid === undefined ? null : h("span", { "class": "hint", text: " #" + s.index }),
-          " of ", s.kind ? s.kind + " policy " : "policy ", h("b", { text: s.policy }),
+          " of ", s.kind ? kindLabel(s.kind) + " " : "policy ", h("b", { text: s.policy }),
           s.file ? [" ", code(s.file)] : null]);
       })) : h("span", { "class": "hint", text: "no statement (nothing allowed the request)" })]);
     }
@@ -417,7 +440,7 @@
   function policy(p, decisive) {
     var box = h("div", { "class": "policy-expl" });
     if (!p || typeof p !== "object") { box.appendChild(json(p)); return box; }
-    box.appendChild(h("p", null, [p.kind ? h("span", { "class": "hint", text: p.kind + " policy " }) : "policy ", h("b", { text: p.name }), " ",
+    box.appendChild(h("p", null, [p.kind ? h("span", { "class": "hint", text: kindLabel(p.kind) + " " }) : "policy ", h("b", { text: p.name }), " ",
       p.file ? code(where(p.file, p.line)) : null]));
     var statements = Array.isArray(p.statements) ? p.statements : [];
     var rows = [];
