@@ -326,3 +326,25 @@ def test_a_closed_account_makes_an_only_check_provable(tmp_path: Path) -> None:
     assert universal("closed.yaml") is True
     # an unmodelled role of 111122223333 whose identity policy allows ecr:PutImage
     assert universal("open.yaml") is False
+
+
+def test_an_imported_role_named_anyone_is_refused(tmp_path: Path) -> None:
+    snap = json.loads((DATA / "authorization-details" / "account.json").read_text())
+    snap["RoleDetailList"][0]["RoleName"] = "anyone"
+    snap["RoleDetailList"][0]["Arn"] = "arn:aws:iam::111122223333:role/build/anyone"
+    write(
+        tmp_path,
+        {
+            "snap.json": json.dumps(snap, indent=1),
+            "spec.yaml": "import:\n  - authorization-details: snap.json\ncases:\n"
+            "  - principal: alice\n    action: ecr:GetAuthorizationToken\n    expect: allow\n",
+        },
+    )
+    lines = (tmp_path / "snap.json").read_text().splitlines()
+    line = next(i for i, t in enumerate(lines) if '"RoleName": "anyone"' in t)
+    col = lines[line].index('"anyone"') + 1
+    assert errors(tmp_path) == [
+        f"snap.json:{line + 1}:{col}: this principal is named 'anyone', which is the reserved "
+        "principal name of every possible caller, so a case cannot name it; a spec cannot "
+        "import it"
+    ]

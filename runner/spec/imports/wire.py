@@ -24,6 +24,7 @@ from pathlib import Path
 from runner import model
 from runner.errors import Problem
 from runner.policy import CompiledPolicy, compile_policy, managed
+from runner.spec.classes import ANYONE
 from runner.spec.imports.authdetails import parse_authorization_details
 from runner.spec.imports.cloudformation import parse_template
 from runner.spec.imports.common import (
@@ -234,6 +235,15 @@ class _Importer:
         out.closed_accounts.update(result.closed_accounts)
 
     def claim(self, what: str, name: str, origin: str, loc: model.SourceLoc) -> bool:
+        if what == "principal" and name == ANYONE:
+            self.reader.problems.append(
+                Problem(
+                    loc,
+                    f"this {what} is named {ANYONE!r}, which is the reserved principal name of "
+                    "every possible caller, so a case cannot name it; a spec cannot import it",
+                )
+            )
+            return False
         prev = self.out.origin.get((what, name))
         if prev is not None:
             self.reader.problems.append(
