@@ -1260,7 +1260,8 @@ def test_a_key_aws_always_sets_but_the_tool_cannot_know_must_be_given(
     tmp_path: Path,
 ) -> None:
     """aws:userid of a role session is ROLE-ID:SESSION; answering as if it were missing (it
-    never is) would be a guess, so a case whose statements read it must give it."""
+    never is) would be a guess, so a check whose statements read it is an error that says
+    which key to give; the other checks of the file run (issue 10, item 10)."""
     text = USERID + dedent("""\
     cases:
       - principal: ci
@@ -1281,14 +1282,81 @@ def test_a_key_aws_always_sets_but_the_tool_cannot_know_must_be_given(
         "the session name, which the tool cannot know; give it in this case's context "
         "(for example aws:userid: AROADBQP57FF2AEXAMPLE:session-name)"
     )
-    assert errors(tmp_path, text) == [
-        f"spec.yaml:37:5: statement NotThatSession of policy 'own' reads aws:userid, {role}",
-        f"spec.yaml:40:5: statement OwnPrefix of policy 'own' reads aws:userid, {role}",
-        "spec.yaml:43:5: statement Builds of policy 'repo' reads aws:PrincipalAccount, which AWS "
-        "puts in every request of 'build' but whose value is not documented for service "
-        "principals, which the tool cannot know; give it in this case's context (for example "
-        "aws:PrincipalAccount: ...)",
+    spec = load(tmp_path, text)
+    assert [(c.test_id, c.error) for c in spec.checks] == [
+        ("case1[ci-prod-pull]", None),
+        (
+            "case2[ci-prod-ecr:DeleteRepository]",
+            f"spec.yaml:37:5: statement NotThatSession of policy 'own' reads aws:userid, {role}",
+        ),
+        (
+            "case3[ci-prod-ecr:PutImage]",
+            f"spec.yaml:40:5: statement OwnPrefix of policy 'own' reads aws:userid, {role}",
+        ),
+        (
+            "case4[build-prod-ecr:BatchGetImage]",
+            "spec.yaml:43:5: statement Builds of policy 'repo' reads aws:PrincipalAccount, which "
+            "AWS puts in every request of 'build' but whose value is not documented for service "
+            "principals, which the tool cannot know; give it in this case's context (for "
+            'example aws:PrincipalAccount: "111122223333")',
+        ),
     ]
+
+
+_PERIMETER = """\
+principals:
+  build: {service: codebuild.amazonaws.com}
+resources:
+  prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app", policy: repo}
+policies:
+  repo:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: Builds
+          Effect: Allow
+          Principal: {Service: codebuild.amazonaws.com}
+          Action: ecr:BatchGetImage
+        - Sid: Perimeter
+          Effect: Deny
+          Principal: "*"
+          Action: ecr:BatchGetImage
+          Condition:
+            StringNotEqualsIfExists: {aws:PrincipalAccount: "111122223333"}
+            BOOL
+        - Sid: OnlyAdmins
+          Effect: Deny
+          Principal: {AWS: "arn:aws:iam::111122223333:role/admin"}
+          Action: "ecr:*"
+          Condition: {StringNotEquals: {aws:PrincipalAccount: "111122223333"}}
+cases:
+  - {principal: build, resource: prod, allow: ecr:BatchGetImage}
+  - {principal: build, resource: prod, deny: ecr:PutImage}
+"""
+
+
+def test_an_unknowable_key_that_cannot_change_the_decision_is_no_error(tmp_path: Path) -> None:
+    """A data perimeter reads aws:PrincipalAccount, but its BoolIfExists on
+    aws:PrincipalIsAWSService is false for a service principal whatever the account, and a
+    statement naming another principal cannot apply: no check needs the value."""
+    bool_test = 'BoolIfExists: {aws:PrincipalIsAWSService: "false"}'
+    spec = load(tmp_path, _PERIMETER.replace("BOOL", bool_test))
+    assert [(c.test_id, c.error) for c in spec.checks] == [
+        ("case1[build-prod-ecr:BatchGetImage]", None),
+        ("case2[build-prod-ecr:PutImage]", None),
+    ]
+    assert checks.run_check(spec.checks[0])["decision"] == "allow"
+    # without the BoolIfExists the account decides the pull: that check, and only it, is an
+    # error (the statement of the other check names only the admin role)
+    spec = load(tmp_path, _PERIMETER.replace("BOOL", 'Bool: {aws:SecureTransport: "true"}'))
+    pull, push = spec.checks
+    assert push.error is None
+    assert pull.error == (
+        "spec.yaml:27:5: statement Perimeter of policy 'repo' reads aws:PrincipalAccount, which "
+        "AWS puts in every request of 'build' but whose value is not documented for service "
+        "principals, which the tool cannot know; give it in this case's context (for example "
+        'aws:PrincipalAccount: "111122223333")'
+    )
 
 
 def test_given_in_the_context_the_key_decides(tmp_path: Path) -> None:

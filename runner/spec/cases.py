@@ -358,15 +358,16 @@ class CaseReader:
         resources: list[model.Resource | None],
         actions: dict[str, _Action],
     ) -> bool:
-        """The context checks of the named principals (a class's keys range or are fixed)."""
+        """The context checks of the named principals (a class's keys range or are fixed); a
+        key the tool cannot know makes only the checks that need it errors (see
+        :meth:`KeyChecks.unknowable`)."""
         named = [p for p in principals if isinstance(p, model.Principal)]
         case_steps = {a for entry in actions.values() for a in entry.steps}
         org = self.organization
-        checks = self.key_checks
         ctx = dict(context)
-        if not checks.single_valued_keys(f, ctx, own_nodes, named, resources, org, case_steps):
-            return False
-        return checks.unknowable_keys(f, node, ctx, named, resources, org, case_steps)
+        return self.key_checks.single_valued_keys(
+            f, ctx, own_nodes, named, resources, org, case_steps
+        )
 
     def _only(
         self,
@@ -498,6 +499,11 @@ class CaseReader:
                             context=context,
                             organization=self.organization,
                             universal=universal,
+                            error=None
+                            if universal is not None
+                            else self.key_checks.unknowable(
+                                f, node, context, p, r, self.organization, entry.steps
+                            ),
                         )
                     )
         return out

@@ -4,19 +4,20 @@
   say how that evaluates).
 - A key that AWS puts in every request of a principal, but whose value the tool cannot know
   (``aws:userid`` of an IAM user is an opaque unique ID), must come from the context when a
-  statement about the case's actions reads it: without it the engine would answer as if the
-  key were missing, which it never is.
+  statement that may decide a check reads it: without it the engine would answer as if the
+  key were missing, which it never is. Only the checks that need the value are errors
+  (``Check.error``); the file's other checks run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from runner import model
-from runner.policy import CompiledPolicy
+from runner import catalog, model
+from runner.policy import CompiledPolicy, CompiledStatement
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
-from runner.spec.yamlsafe import Node, ScalarNode, excerpt
+from runner.spec.yamlsafe import Node, ScalarNode, excerpt, where
 
 __all__ = ["KeyChecks", "case_policies"]
 
@@ -36,9 +37,9 @@ _UNKNOWABLE: dict[model.PrincipalType, dict[str, tuple[str, str]]] = {
         ),
     },
     model.PrincipalType.SERVICE: {
-        "aws:userid": ("not documented for service principals", "..."),
-        "aws:principalaccount": ("not documented for service principals", "..."),
-        "aws:principaltype": ("not documented for service principals", "..."),
+        "aws:userid": ("not documented for service principals", '"AIDAEXAMPLEID"'),
+        "aws:principalaccount": ("not documented for service principals", '"111122223333"'),
+        "aws:principaltype": ("not documented for service principals", "Service"),
     },
 }
 _KEY_NAMES = {
@@ -51,6 +52,58 @@ _MULTIVALUED_DOC = (
     "AWS documents only ForAllValues: and ForAnyValue: for a key with several values "
     '("Multivalued context keys require a condition set operator")'
 )
+
+
+#: Keys whose values the clock gives: a test on one is never taken to settle a statement,
+#: since a check may be evaluated at another instant than the spec is read.
+_CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+
+
+def _settled(
+    stmt: CompiledStatement,
+    p: model.Principal,
+    r: model.Resource | None,
+    step: str,
+    context: Mapping[str, tuple[str, ...]],
+    organization: model.Organization | None,
+    unknown: Mapping[str, object],
+) -> bool:
+    """Whether ``stmt`` cannot apply to this request whatever the values of the ``unknown``
+    keys: its Principal element does not name ``p``, its (fixed) Resource element does not
+    name the repository, or a test of its Condition block on another, known key is false (the
+    tests of a block must all hold). A test whose values hold policy variables is never taken
+    to settle it, as a variable may read an unknown key."""
+    if stmt.principal is not None and not stmt.principal.matches(p):
+        return True
+    account_level = catalog.is_account_level(step)
+    if stmt.conditions is None and (stmt.resource is None or stmt.resource.dynamic):
+        return False
+    from runner import engine  # only when a key is unknowable: collection stays cheap
+
+    request = model.Request(
+        principal=p, action=step, resource=r, context=context, organization=organization
+    )
+    try:
+        ctx = engine.build_context(request)
+    except ValueError:  # pragma: no cover - a request the loader never builds
+        return False
+    if (
+        stmt.resource is not None
+        and not stmt.resource.dynamic
+        and r is not None
+        and not account_level
+        and not stmt.resource.matches(r.arn, lambda: ctx)
+    ):
+        return True
+    if stmt.conditions is None:
+        return False
+    for test in stmt.conditions.entries:
+        key = test.key.lower()
+        if key in unknown or key in _CLOCK_KEYS or any("${" in v for v in test.expected):
+            continue
+        if not test.test(ctx.get_values(test.key), ctx):
+            return True
+    return False
 
 
 def case_policies(
@@ -82,48 +135,50 @@ class KeyChecks:
         self.defs = defs
         self._reported: set[str] = set()
 
-    def unknowable_keys(
+    def unknowable(
         self,
         f: SourceFile,
         node: Node,
         context: Mapping[str, tuple[str, ...]],
-        principals: Sequence[model.Principal],
-        resources: Sequence[model.Resource | None],
+        p: model.Principal,
+        r: model.Resource | None,
         organization: model.Organization | None,
-        steps: set[str],
-    ) -> bool:
-        """False (after reporting at the case ``node``) when a statement about the case's
-        ``steps`` reads a key whose value the tool cannot know for one of its principals and
-        the case's ``context`` does not give it."""
+        steps: Sequence[str],
+    ) -> str | None:
+        """The error of one check (``file:line:col: message``, at the case ``node``) when a
+        statement that may decide one of its ``steps`` reads a key that AWS puts in every
+        request of ``p`` but whose value the tool cannot know, and ``context`` does not give
+        it. None when there is none, or when each such statement is settled without the value
+        (see :func:`_settled`): the value could not change the decision."""
+        table = _UNKNOWABLE.get(p.type)
+        if not table:
+            return None
         given = {k.lower() for k in context}
-        ok = True
-        for p in principals:
-            unknown = {k: v for k, v in _UNKNOWABLE.get(p.type, {}).items() if k not in given}
-            if not unknown:
-                continue
-            for pol in case_policies([p], resources, organization):
-                if pol.keys.isdisjoint(unknown):
-                    continue
-                hits = [
-                    (stmt, key)
-                    for stmt in pol.statements_for(steps)
-                    for key in sorted(stmt.keys & unknown.keys())
-                ]
-                if hits:
-                    stmt, key = hits[0]
+        unknown = {k: v for k, v in table.items() if k not in given}
+        if not unknown:
+            return None
+        policies = [
+            pol for pol in case_policies([p], [r], organization) if not pol.keys.isdisjoint(unknown)
+        ]
+        for step in steps:
+            for pol in policies:
+                if pol.kind is model.PolicyKind.RESOURCE and catalog.is_account_level(step):
+                    continue  # a repository policy takes no part in an account-level action
+                for stmt in pol.for_action(step):
+                    read = sorted(stmt.keys & unknown.keys())
+                    if not read or _settled(stmt, p, r, step, context, organization, unknown):
+                        continue
+                    key = read[0]
                     what, example = unknown[key]
-                    self.reader.error(
-                        f,
-                        node,
-                        f"statement {stmt.label} of policy {excerpt(pol.name)} reads "
-                        f"{_KEY_NAMES[key]}, "
-                        f"which AWS puts in every request of {excerpt(p.name)} but whose value is "
-                        f"{what}, which the tool cannot know; give it in this case's context "
-                        f"(for example {_KEY_NAMES[key]}: {example})",
+                    line, col = where(node)
+                    return (
+                        f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
+                        f"{excerpt(pol.name)} reads {_KEY_NAMES[key]}, which AWS puts in every "
+                        f"request of {excerpt(p.name)} but whose value is {what}, which the "
+                        "tool cannot know; give it in this case's context (for example "
+                        f"{_KEY_NAMES[key]}: {example})"
                     )
-                    ok = False
-                    break
-        return ok
+        return None
 
     def single_valued_keys(
         self,
