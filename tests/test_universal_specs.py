@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from runner import spec as loader
-from runner.errors import SpecError
 from runner.cli import main
-from runner.engine.universal_run import question_of
 from runner.engine.universal import replay
+from runner.engine.universal_run import question_of
+from runner.errors import SpecError
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "universal"
@@ -156,3 +156,90 @@ def test_anyone_is_a_reserved_principal_name(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         loader.load_spec(path)
     assert "2:3: 'anyone' is a reserved principal name (every possible caller)" in str(info.value)
+
+
+def test_universal_checks_have_stable_ids() -> None:
+    spec = loader.load_spec(REPO / "specs" / "universal-registry.yaml")
+    ids = [c.test_id for c in spec.checks if c.universal is not None]
+    assert ids[:3] == [
+        "nothing-outside-the-organization-pulls-from-prod[outsiders-base-pull]",
+        "nothing-outside-the-organization-pulls-from-prod[outsiders-app-pull]",
+        "only-ci-pushes-to-prod[anyone-app-push]",
+    ]
+    only = [c for c in spec.checks if c.case == "only CI pushes to prod"]
+    assert [(c.principal.name, c.expected, c.universal is None) for c in only] == [
+        ("ci", "allow", True),
+        ("anyone", "deny", False),
+    ]
+    assert only[1].universal is not None
+    assert only[1].universal.caller_class.excluded == frozenset({"ci"})
+    assert only[1].universal.closed_accounts == frozenset({"111122223333"})
+
+
+ONLY = """\
+principals:
+  ci: arn:aws:iam::111122223333:role/ci
+  everyone:
+    anyone: {{}}
+resources:
+  app: arn:aws:ecr:us-east-1:111122223333:repository/app
+cases:
+  - {case}
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        (
+            "{resource: app, action: [push], only: [ci], expect: allow}",
+            "bad.yaml:8:49: a case with 'only' takes no 'expect': 'only' names the principals "
+            "that are allowed the case's 'action', and no other caller is",
+        ),
+        ("{action: [push], only: [ci]}", "bad.yaml:8:5: a case with 'only' needs 'resource'"),
+        (
+            "{resource: app, action: [push], only: [everyone]}",
+            "bad.yaml:8:44: 'everyone' is a class of callers; 'only' names principals",
+        ),
+        (
+            "{resource: app, action: [push], only: [cd]}",
+            "bad.yaml:8:44: unknown principal 'cd'; defined principals: ci, everyone",
+        ),
+    ],
+)
+def test_bad_only_cases_are_located(tmp_path: Path, case: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(ONLY.format(case=case))
+    with pytest.raises(SpecError) as info:
+        loader.load_spec(path)
+    assert message in str(info.value)
+
+
+def test_a_check_that_cannot_be_decided_is_an_error_at_its_case(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "vars.yaml").write_text(
+        "policies:\n"
+        "  repo:\n"
+        "    document:\n"
+        "      Version: '2012-10-17'\n"
+        "      Statement:\n"
+        "        - Sid: SameTeam\n"
+        "          Effect: Allow\n"
+        "          Principal: '*'\n"
+        "          Action: ecr:BatchGetImage\n"
+        "          Condition:\n"
+        "            StringEquals: {aws:SourceVpce: '${aws:PrincipalTag/team}'}\n"
+        "resources:\n"
+        "  app: {arn: 'arn:aws:ecr:us-east-1:111122223333:repository/app', policy: repo}\n"
+        "cases:\n"
+        "  - {principal: anyone, resource: app, deny: [ecr:BatchGetImage]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "vars.yaml"]) == 2
+    (row,) = _rows(capsys.readouterr().out)
+    assert row["outcome"] == "error" and row["passed"] is False
+    assert row["message"].startswith(
+        "vars.yaml:15:5: cannot decide exactly: the policy variable ${aws:principaltag/team} "
+        "in statement SameTeam of repository policy repo (vars.yaml:6) reads a key that ranges"
+    )
