@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +245,34 @@ def test_a_check_that_cannot_be_decided_is_an_error_at_its_case(
         "vars.yaml:15:5: cannot decide exactly: the policy variable ${aws:principaltag/team} "
         "in statement SameTeam of repository policy repo (vars.yaml:6) reads a key that ranges"
     )
+
+
+def test_the_report_and_the_results_file_carry_the_witness(tmp_path: Path) -> None:
+    shutil.copy(DATA / "leaky-perimeter.yaml", tmp_path / "leaky-perimeter.yaml")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--policy-report=r.html",
+            "--policy-results=r.json",
+            "leaky-perimeter.yaml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "witness: an unmodelled IAM user arn:aws:iam::" in done.stdout
+    (check,) = json.loads((tmp_path / "r.json").read_text())["checks"]
+    assert check["principal"] == "outsiders" and check["witness"]["name"] is None
+    assert (
+        "StringEqualsIfExists holds when aws:PrincipalOrgID is absent" in check["witness_summary"]
+    )
+    page = (tmp_path / "r.html").read_text()
+    assert "witness_summary" in page and "outsiders" in page
