@@ -1886,3 +1886,67 @@ def test_unknown_condition_keys_are_located_warnings(tmp_path: Path) -> None:
         "condition key aws:PrincipleOrgID; did you mean aws:PrincipalOrgID? AWS accepts it, but "
         "no request carries it, so StringNotEquals on it is always true",
     ]
+
+
+def test_a_case_may_name_principals_and_resources_by_arn(tmp_path: Path) -> None:
+    """spec-format.md, "ARNs in cases": a defined one with that ARN is meant; otherwise a
+    principal with nothing attached (a role ARN: a session named after the role) or a
+    repository without a policy (issue 10, item 13)."""
+    text = PRINCIPALS + dedent("""\
+    cases:
+      - principal: [arn:aws:iam::111122223333:role/ci, arn:aws:iam::222222222222:role/deployer]
+        resource: [arn:aws:ecr:us-east-1:111122223333:repository/prod/app,
+                   arn:aws:ecr:us-east-1:111122223333:repository/other]
+        deny: ecr:BatchGetImage
+      - principal: arn:aws:sts::111122223333:assumed-role/ci/ci
+        deny: ecr:GetAuthorizationToken
+    """)
+    spec = load(tmp_path, text)
+    ids = [c.test_id for c in spec.checks]
+    assert ids == [
+        "case1[ci-prod-ecr:BatchGetImage]",
+        "case1[ci-arn-aws-ecr-us-east-1-111122223333-repository/other-ecr:BatchGetImage]",
+        "case1[arn-aws-iam-222222222222-role/deployer-prod-ecr:BatchGetImage]",
+        "case1[arn-aws-iam-222222222222-role/deployer-arn-aws-ecr-us-east-1-111122223333-"
+        "repository/other-ecr:BatchGetImage]",
+        "case2[ci-ecr:GetAuthorizationToken]",
+    ]
+    ci, deployer = spec.checks[0].principal, spec.checks[2].principal
+    assert ci.name == "ci" and spec.checks[0].resource.name == "prod"  # type: ignore[union-attr]
+    assert (deployer.name, deployer.session_arn, deployer.policies) == (
+        "arn:aws:iam::222222222222:role/deployer",
+        "arn:aws:sts::222222222222:assumed-role/deployer/deployer",
+        (),
+    )
+    other = spec.checks[1].resource
+    assert other is not None and (other.name, other.repository, other.policy) == (
+        "arn:aws:ecr:us-east-1:111122223333:repository/other",
+        "other",
+        None,
+    )
+    assert spec.checks[-1].principal is ci
+    assert (
+        checks.run_check(spec.checks[2])["principal"] == "arn:aws:iam::222222222222:role/deployer"
+    )
+
+
+def test_an_arn_in_a_case_that_two_principals_have_or_that_is_malformed(tmp_path: Path) -> None:
+    text = dedent("""\
+    principals:
+      a: {arn: "arn:aws:iam::111122223333:role/ci", session: one}
+      b: {arn: "arn:aws:iam::111122223333:role/ci", session: two}
+    cases:
+      - {principal: "arn:aws:iam::111122223333:role/ci", deny: ecr:GetAuthorizationToken}
+      - {principal: "arn:aws:iam::111122223333:rol/x", deny: ecr:GetAuthorizationToken}
+      - {principal: a, resource: "arn:aws:ecr:us-east-1:1:repository/x", deny: pull}
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:5:17: 'arn:aws:iam::111122223333:role/ci' is the ARN of the principals a and "
+        "b; name the one meant",
+        "spec.yaml:6:17: not a principal ARN: 'arn:aws:iam::111122223333:rol/x'; expected "
+        "arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, "
+        "arn:aws:iam::ACCOUNT:root, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or "
+        "arn:aws:sts::ACCOUNT:federated-user/NAME",
+        "spec.yaml:7:30: not an ECR repository ARN: 'arn:aws:ecr:us-east-1:1:repository/x'; "
+        "expected arn:aws:ecr:REGION:ACCOUNT:repository/NAME (lowercase name, / allowed)",
+    ]

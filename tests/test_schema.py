@@ -50,3 +50,18 @@ def test_every_example_spec_validates(spec: Path) -> None:
 )
 def test_mistakes_are_flagged(doc: dict[str, Any], fragment: str) -> None:
     assert any(fragment in p for p in _problems(doc)), _problems(doc)
+
+
+def test_a_case_may_name_principals_and_resources_by_arn() -> None:
+    doc = {
+        "cases": [
+            {
+                "principal": ["ci", "arn:aws:iam::222222222222:role/deployer"],
+                "resource": "arn:aws:ecr:us-east-1:111122223333:repository/prod/app",
+                "allow": "pull",
+            }
+        ]
+    }
+    assert _problems(doc) == []
+    doc["cases"][0]["principal"] = "not a name"
+    assert _problems(doc) != []

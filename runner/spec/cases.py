@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from runner import catalog, model, words
+from runner.spec.arns import ArnReferences, id_part, is_arn
 from runner.spec.classes import ANYONE, EVERYONE
 from runner.spec.context_keys import KeyChecks
 from runner.spec.entities import Entities
@@ -86,6 +87,7 @@ class CaseReader:
         self._defined_cache: dict[str, model.Principal] | None = None
         self.file_context = {e.key: e.values for e in defs.context.values()}
         self.key_checks = KeyChecks(reader, defs)
+        self.arns = ArnReferences(reader, entities)
         self._labels: set[str] = set()
         self._ids: set[str] = set()
 
@@ -108,6 +110,13 @@ class CaseReader:
                 continue
             if classes and pname == ANYONE and pname not in self.defs.principals:
                 out.append(EVERYONE)
+                continue
+            if is_arn(pname):
+                by_arn = self.arns.principal(f, pnode, pname)
+                if by_arn is None:
+                    ok = False  # reported
+                else:
+                    out.append(by_arn)
                 continue
             if pname not in self.defs.principals and pname not in self.entities.imports.principals:
                 reader.unknown(f, pnode, "principal", pname, self.entities.principal_names)
@@ -147,6 +156,13 @@ class CaseReader:
             seen.add(rname)
             if rname in self.defs.broken:
                 ok = False
+                continue
+            if is_arn(rname):
+                r_arn = self.arns.resource(f, rnode, rname)
+                if r_arn is None:
+                    ok = False  # reported
+                else:
+                    out.append(r_arn)
                 continue
             if rname not in self.defs.resources and rname not in self.entities.imports.resources:
                 reader.unknown(f, rnode, "resource", rname, self.entities.resource_names)
@@ -474,8 +490,11 @@ class CaseReader:
                 p = who
             for r in resources:
                 for entry in entries.values():
+                    who_id = id_part(p.name)
                     parts = (
-                        [p.name, r.name, entry.action] if r is not None else [p.name, entry.action]
+                        [who_id, id_part(r.name), entry.action]
+                        if r is not None
+                        else [who_id, entry.action]
                     )
                     params = "-".join(parts)
                     test_id = f"{label}[{params}]"
