@@ -58,7 +58,7 @@ def _account(rng: random.Random) -> str:
 
 def spec_document(rng: random.Random) -> dict[str, Any]:
     """One setup as a spec file (JSON is YAML): policies, principals, classes, ten cases."""
-    prod, staging, mgmt, partner = (_account(rng) for _ in range(4))
+    prod, staging, mgmt = (_account(rng) for _ in range(3))
     org_id = "o-" + "".join(rng.choice("abcdefghij0123456789") for _ in range(10))
     vpce = f"vpce-{rng.randrange(16**8):08x}"
     net = f"203.0.{rng.randrange(256)}.0/24"
@@ -79,7 +79,7 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
             "Sid": "OnlyThroughTheEndpoint",
             "Effect": "Deny",
             "Principal": "*",
-            "Action": PUSH,
+            "Action": [a for a in PUSH if a not in PULL],
             "Condition": {
                 "StringNotEqualsIfExists": {"aws:SourceVpce": vpce},
                 "ArnNotLike": {"aws:PrincipalArn": ci_arn},
@@ -132,7 +132,7 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
         {
             "Sid": "PartnerOffice",
             "Effect": "Allow",
-            "Principal": {"AWS": partner},
+            "Principal": {"AWS": staging},
             "Action": PULL,
             "Condition": {"IpAddress": {"aws:SourceIp": net}},
         },
@@ -216,8 +216,13 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
         },
         "deployer": {"arn": f"arn:aws:iam::{staging}:role/deploy-app", "policies": ["deployer-id"]},
         "build": {"service": "codebuild.amazonaws.com"},
-        "outsiders": {"anyone": {"organization": "outside"}},
-        "all-but-ci": {"anyone": {"except": ["ci"]}},
+        "outsiders": {
+            "anyone": {
+                "organization": "outside",
+                "type": ["user", "role", "root", "federated", "anonymous"],
+            }
+        },
+        "all-but-ci": {"anyone": {"except": ["ci", "admin"]}},
         "org-roles": {"anyone": {"organization": "inside", "type": "role"}},
         "public": {"anyone": {"type": "anonymous"}},
         "not-admin": {"anyone": {"except": ["admin"]}},
@@ -231,7 +236,7 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
         {"principal": "all-but-ci", "resource": r, "deny": ["push"]},
         {"principal": "org-roles", "resource": r, "allow": ["pull"]},
         {"principal": "public", "resource": r, "deny": ["pull"]},
-        {"principal": "anyone", "resource": r, "deny": ["ecr:DeleteRepository"]},
+        {"principal": "not-admin", "resource": r, "deny": ["ecr:DeleteRepository"]},
         {
             "principal": "not-admin",
             "resource": r,
@@ -239,13 +244,13 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
             "expect": "explicit-deny",
         },
         {"principal": "staging", "resource": r, "deny": ["ecr:PutImage"]},
-        {"principal": "services", "resource": r, "deny": ["ecr:BatchGetImage"]},
-        {"principal": "prod-users", "resource": r, "deny": ["ecr:DescribeImages"]},
+        {"principal": "services", "resource": r, "deny": ["ecr:PutImage"]},
+        {"principal": "prod-users", "resource": r, "deny": ["ecr:DeleteRepository"]},
         {
             "principal": "outsiders",
             "resource": r,
             "action": ["ecr:ListImages"],
-            "expect": "implicit-deny",
+            "expect": "deny",
         },
     ]
     return {
@@ -258,6 +263,7 @@ def spec_document(rng: random.Random) -> dict[str, Any]:
             "rcps": ["perimeter"],
         },
         "closed-accounts": [prod],
+        "context": {"aws:SecureTransport": "true", "aws:CurrentTime": "2027-06-01T00:00:00Z"},
         "policies": policies,
         "principals": principals,
         "resources": {
