@@ -574,16 +574,19 @@ def _limits_only(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
     return _side_refusals(ev.gates, limits_only=True)
 
 
-def _side_and_repository(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
-    # same account: a repository policy that grants no one useful refuses too (without one,
-    # the identity side alone decides); across accounts, any refusal of the repository side
-    refused = (
-        ev.gates.resource.why in _POLICY_TOOK_PART
-        if ruling.rule is Rule.SAME_ACCOUNT_REFUSES
-        else ev.gates.resource.result is not _ALLOW
-    )
+def _same_account_refusals(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    # a repository policy that grants no one useful refuses too (without one, the identity
+    # side alone decides)
     parts = _side_refusals(ev.gates)
-    return (*parts, _G_RESOURCE) if refused else parts
+    resource = ev.gates.resource
+    if resource is RESOURCE_DENIES or resource is RESOURCE_NAMES_ACCOUNT:
+        return (*parts, _G_RESOURCE)
+    return parts
+
+
+def _cross_account_refusals(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
+    parts = _side_refusals(ev.gates)
+    return parts if ev.gates.resource.result is _ALLOW else (*parts, _G_RESOURCE)
 
 
 def _deciding_gate(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
@@ -596,8 +599,8 @@ _REFUSALS: Final = {
     Rule.REPOSITORY_POLICY_REFUSES: _deciding_gate,
     Rule.IDENTITY_REFUSES: _side_only,
     Rule.ROLE_BEYOND_LIMITS: _limits_only,
-    Rule.SAME_ACCOUNT_REFUSES: _side_and_repository,
-    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _side_and_repository,
+    Rule.SAME_ACCOUNT_REFUSES: _same_account_refusals,
+    Rule.CROSS_ACCOUNT_IDENTITY_REFUSES: _cross_account_refusals,
     Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES: _deciding_gate,
 }
 assert set(_REFUSALS) == {r for r in Rule if r.verdict is Verdict.IMPLICIT_DENY}
@@ -608,8 +611,3 @@ def refusals(ruling: Ruling, ev: Evidence) -> tuple[Gate, ...]:
     to allow for the request to be allowed. Empty for an allow or an explicit deny."""
     how = _REFUSALS.get(ruling.rule)
     return () if how is None else how(ruling, ev)
-
-
-#: Resource gate results reached by matching an existing repository policy that grants
-#: nothing on its own.
-_POLICY_TOOK_PART: Final = frozenset({Why.NO_STATEMENT_ALLOWS, Why.NAMES_ACCOUNT})

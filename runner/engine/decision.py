@@ -21,17 +21,25 @@ class Decision:
     ``explicit-deny`` or ``implicit-deny``); ``gate`` a :class:`~runner.model.Gate` naming the
     deciding part; ``reason`` says why in one sentence; :meth:`to_dict` explains it all."""
 
-    __slots__ = ("_dict", "_evidence", "_ruling", "arn", "decision", "gate", "reason", "request")
+    __slots__ = ("_dict", "_evidence", "_ruling", "decision", "gate", "reason")
 
     def __init__(self, evidence: decide.Evidence, ruling: decide.Ruling) -> None:
         self._evidence = evidence
         self._ruling = ruling
-        self.request: Request = evidence.request
-        self.arn: str = evidence.arn
         self.decision: Verdict = ruling.verdict
         self.gate: Gate = ruling.gate
         self.reason: str = explain.reason(ruling, evidence)
         self._dict: dict[str, Any] | None = None
+
+    @property
+    def request(self) -> Request:
+        """The request as decided (for ``ecr:CreateRepository``, the repository as created)."""
+        return self._evidence.request
+
+    @property
+    def arn(self) -> str:
+        """The resource the policies were matched against (``*`` for an account-level action)."""
+        return self._evidence.arn
 
     @property
     def allowed(self) -> bool:

@@ -31,6 +31,11 @@ __all__ = ["decisive", "explanation", "reason", "who"]
 _RESOURCE, _IDENTITY = PolicyKind.RESOURCE, PolicyKind.IDENTITY
 _G_IDENTITY, _G_BOUNDARY, _G_SESSION = Gate.IDENTITY, Gate.BOUNDARY, Gate.SESSION
 _G_SCP, _G_RESOURCE, _G_ACCOUNT_LEVEL = Gate.SCP, Gate.RESOURCE, Gate.ACCOUNT_LEVEL
+_R_NO_SCP_ALLOWS, _R_ROLE_BEYOND_LIMITS = Rule.NO_SCP_ALLOWS, Rule.ROLE_BEYOND_LIMITS
+_R_REPOSITORY_POLICY_REFUSES = Rule.REPOSITORY_POLICY_REFUSES
+_R_SAME_ACCOUNT_REFUSES = Rule.SAME_ACCOUNT_REFUSES
+_R_CROSS_ACCOUNT_IDENTITY_REFUSES = Rule.CROSS_ACCOUNT_IDENTITY_REFUSES
+_R_CROSS_ACCOUNT_REPOSITORY_REFUSES = Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES
 
 
 def who(p: Principal) -> str:
@@ -83,18 +88,18 @@ def _refusal(gate: Gate, rule: Rule, ev: Evidence, first: bool) -> str:
             f"{_caller_kind(p)} without any"
         )
     # the repository policy
-    if rule is Rule.REPOSITORY_POLICY_REFUSES:
+    if rule is _R_REPOSITORY_POLICY_REFUSES:
         return f"no statement of the repository policy allows {who(p)} to call {action}"
-    if rule is Rule.SAME_ACCOUNT_REFUSES:
+    if rule is _R_SAME_ACCOUNT_REFUSES:
         return "the repository policy does not grant it to the caller"
     res = ev.request.resource
     assert res is not None
-    why = ev.gates.resource.why
-    if why is Why.CREATES_REPOSITORY:
+    resource = ev.gates.resource
+    if resource is decide.RESOURCE_CREATES_REPOSITORY:
         return (
             f"{action} creates the repository: no repository policy can grant it to another account"
         )
-    if why is Why.NO_POLICY:
+    if resource is decide.RESOURCE_NO_POLICY:
         return f"{res.arn} has no repository policy"
     caller = who(p) if first else "the caller either"
     return f"the repository policy of {res.arn} does not allow {caller}"
@@ -102,17 +107,17 @@ def _refusal(gate: Gate, rule: Rule, ev: Evidence, first: bool) -> str:
 
 def _afterword(rule: Rule, refused: tuple[Gate, ...], ev: Evidence) -> str:
     """What the reason adds after the refusals, in parentheses."""
-    if rule is Rule.ROLE_BEYOND_LIMITS:
+    if rule is _R_ROLE_BEYOND_LIMITS:
         return f" (the repository policy names the role of {who(ev.request.principal)})"
-    if rule is Rule.CROSS_ACCOUNT_IDENTITY_REFUSES:
+    if rule is _R_CROSS_ACCOUNT_IDENTITY_REFUSES:
         if _G_RESOURCE in refused:
             return " (cross-account access needs both)"
         return " (cross-account access needs the identity side too)"
-    if rule is Rule.CROSS_ACCOUNT_REPOSITORY_REFUSES:
-        why = ev.gates.resource.why
-        if why is Why.NO_POLICY:
+    if rule is _R_CROSS_ACCOUNT_REPOSITORY_REFUSES:
+        resource = ev.gates.resource
+        if resource is decide.RESOURCE_NO_POLICY:
             return " (cross-account access needs one)"
-        if why is Why.NO_STATEMENT_ALLOWS:
+        if resource is decide.RESOURCE_DENIES:
             return " (cross-account access needs the repository policy too)"
     return ""
 
@@ -121,15 +126,17 @@ def _refused(ruling: Ruling, ev: Evidence) -> str:
     """An implicit deny: every gate it rests on (``decide.refusals``), in one sentence."""
     refused = decide.refusals(ruling, ev)
     rule = ruling.rule
-    if rule is Rule.NO_SCP_ALLOWS and len(refused) > 1:
+    if rule is _R_NO_SCP_ALLOWS and len(refused) > 1:
         rule = decide.beyond_scps(ev).rule  # the rest is worded as that rule words it
     clauses = [_refusal(gate, rule, ev, first=i == 0) for i, gate in enumerate(refused)]
     return join_clauses(clauses) + _afterword(rule, refused, ev)
 
 
 def _denied(ruling: Ruling, ev: Evidence) -> str:
-    first = next(pe for pe in ev.policies if pe.denies)
-    return f"explicitly denied by {label(first.policy, first.denies[0])}"
+    for policy_ev in ev.policies:
+        if policy_ev.denies:
+            return f"explicitly denied by {label(policy_ev.policy, policy_ev.denies[0])}"
+    raise AssertionError("an explicit deny without a Deny")  # pragma: no cover
 
 
 def _repository_grants(ruling: Ruling, ev: Evidence) -> str:
