@@ -489,6 +489,11 @@ class CaseReader:
             else:
                 p = who
             for r in resources:
+                unknowable = (
+                    None
+                    if universal is not None
+                    else self.key_checks.unknowable(f, node, context, p, r, self.organization)
+                )
                 for entry in entries.values():
                     who_id = id_part(p.name)
                     parts = (
@@ -518,11 +523,7 @@ class CaseReader:
                             context=context,
                             organization=self.organization,
                             universal=universal,
-                            error=None
-                            if universal is not None
-                            else self.key_checks.unknowable(
-                                f, node, context, p, r, self.organization, entry.steps
-                            ),
+                            error=None if unknowable is None else unknowable(entry.steps),
                         )
                     )
         return out

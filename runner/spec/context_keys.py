@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from runner import catalog, model
 from runner.policy import CompiledPolicy, CompiledStatement
@@ -52,6 +53,64 @@ _MULTIVALUED_DOC = (
     "AWS documents only ForAllValues: and ForAnyValue: for a key with several values "
     '("Multivalued context keys require a condition set operator")'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """The keys of a request whose values the tool cannot know and the context does not give
+    (lowercased -> what the value is, an example), and the policies that read one of them."""
+
+    unknown: Mapping[str, tuple[str, str]]
+    policies: tuple[CompiledPolicy, ...]
+
+
+def _reading(
+    table: Mapping[str, tuple[str, str]],
+    p: model.Principal,
+    r: model.Resource | None,
+    organization: model.Organization | None,
+    context: Mapping[str, tuple[str, ...]],
+) -> _Reading | None:
+    given = {k.lower() for k in context}
+    unknown = {k: v for k, v in table.items() if k not in given}
+    if not unknown:
+        return None
+    policies = tuple(
+        pol for pol in case_policies([p], [r], organization) if not pol.keys.isdisjoint(unknown)
+    )
+    return _Reading(unknown, policies) if policies else None
+
+
+def _error(
+    f: SourceFile,
+    node: Node,
+    context: Mapping[str, tuple[str, ...]],
+    p: model.Principal,
+    r: model.Resource | None,
+    organization: model.Organization | None,
+    reading: _Reading,
+    steps: Sequence[str],
+) -> str | None:
+    unknown = reading.unknown
+    for step in steps:
+        for pol in reading.policies:
+            if pol.kind is model.PolicyKind.RESOURCE and catalog.is_account_level(step):
+                continue  # a repository policy takes no part in an account-level action
+            for stmt in pol.for_action(step):
+                read = sorted(stmt.keys & unknown.keys())
+                if not read or _settled(stmt, p, r, step, context, organization, unknown):
+                    continue
+                key = read[0]
+                what, example = unknown[key]
+                line, col = where(node)
+                return (
+                    f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
+                    f"{excerpt(pol.name)} reads {_KEY_NAMES[key]}, which AWS puts in every "
+                    f"request of {excerpt(p.name)} but whose value is {what}, which the tool "
+                    "cannot know; give it in this case's context (for example "
+                    f"{_KEY_NAMES[key]}: {example})"
+                )
+    return None
 
 
 #: Keys whose values the clock gives: a test on one is never taken to settle a statement,
@@ -143,42 +202,23 @@ class KeyChecks:
         p: model.Principal,
         r: model.Resource | None,
         organization: model.Organization | None,
-        steps: Sequence[str],
-    ) -> str | None:
-        """The error of one check (``file:line:col: message``, at the case ``node``) when a
-        statement that may decide one of its ``steps`` reads a key that AWS puts in every
-        request of ``p`` but whose value the tool cannot know, and ``context`` does not give
-        it. None when there is none, or when each such statement is settled without the value
-        (see :func:`_settled`): the value could not change the decision."""
+    ) -> Callable[[Sequence[str]], str | None] | None:
+        """For the checks of ``p`` on ``r`` in a case (at ``node``): None when no policy of
+        theirs reads a key that AWS puts in every request of ``p`` but whose value the tool
+        cannot know and ``context`` does not give; else a function of a check's ``steps``
+        that gives its error (``file:line:col: message``), or None when each statement that
+        reads such a key is settled without the value (see :func:`_settled`)."""
         table = _UNKNOWABLE.get(p.type)
         if not table:
             return None
-        given = {k.lower() for k in context}
-        unknown = {k: v for k, v in table.items() if k not in given}
-        if not unknown:
+        reading = _reading(table, p, r, organization, context)
+        if reading is None:
             return None
-        policies = [
-            pol for pol in case_policies([p], [r], organization) if not pol.keys.isdisjoint(unknown)
-        ]
-        for step in steps:
-            for pol in policies:
-                if pol.kind is model.PolicyKind.RESOURCE and catalog.is_account_level(step):
-                    continue  # a repository policy takes no part in an account-level action
-                for stmt in pol.for_action(step):
-                    read = sorted(stmt.keys & unknown.keys())
-                    if not read or _settled(stmt, p, r, step, context, organization, unknown):
-                        continue
-                    key = read[0]
-                    what, example = unknown[key]
-                    line, col = where(node)
-                    return (
-                        f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
-                        f"{excerpt(pol.name)} reads {_KEY_NAMES[key]}, which AWS puts in every "
-                        f"request of {excerpt(p.name)} but whose value is {what}, which the "
-                        "tool cannot know; give it in this case's context (for example "
-                        f"{_KEY_NAMES[key]}: {example})"
-                    )
-        return None
+
+        def error(steps: Sequence[str]) -> str | None:
+            return _error(f, node, context, p, r, organization, reading, steps)
+
+        return error
 
     def single_valued_keys(
         self,
