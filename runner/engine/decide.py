@@ -401,48 +401,43 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
 class Rule(enum.Enum):
     """The rule that decided, with its verdict and the kinds of policy whose applicable Allow
     statements it rests on (an explicit deny rests on every applicable Deny; other denials on
-    nothing). Each value starts with the rule's own name, so that no two rules are one."""
+    nothing). Each value starts with a number of its own, so that no two rules are one."""
 
-    DENIED = ("denied", Verdict.EXPLICIT_DENY, ())
-    NO_SCP_ALLOWS = ("no-scp-allows", Verdict.IMPLICIT_DENY, ())
+    DENIED = (1, Verdict.EXPLICIT_DENY, ())
+    NO_SCP_ALLOWS = (2, Verdict.IMPLICIT_DENY, ())
     #: a caller without identity policies (a service, anonymous) and an account-level action
-    NO_IDENTITY_SIDE = ("no-identity-side", Verdict.IMPLICIT_DENY, ())
+    NO_IDENTITY_SIDE = (3, Verdict.IMPLICIT_DENY, ())
     #: a service or anonymous caller allowed by the repository policy
-    REPOSITORY_POLICY_GRANTS = ("repository-policy-grants", Verdict.ALLOW, (_SCP, _RESOURCE))
+    REPOSITORY_POLICY_GRANTS = (4, Verdict.ALLOW, (_SCP, _RESOURCE))
     #: a service or anonymous caller the repository policy does not allow
-    REPOSITORY_POLICY_REFUSES = ("repository-policy-refuses", Verdict.IMPLICIT_DENY, ())
-    IDENTITY_GRANTS = ("identity-grants", Verdict.ALLOW, (_SCP, _IDENTITY, _BOUNDARY, _SESSION))
+    REPOSITORY_POLICY_REFUSES = (5, Verdict.IMPLICIT_DENY, ())
+    IDENTITY_GRANTS = (6, Verdict.ALLOW, (_SCP, _IDENTITY, _BOUNDARY, _SESSION))
     #: an account-level action the identity side does not allow
-    IDENTITY_REFUSES = ("identity-refuses", Verdict.IMPLICIT_DENY, ())
+    IDENTITY_REFUSES = (7, Verdict.IMPLICIT_DENY, ())
     #: same account: the repository policy names the caller itself
-    NAMES_CALLER = ("names-caller", Verdict.ALLOW, (_SCP, _RESOURCE))
+    NAMES_CALLER = (8, Verdict.ALLOW, (_SCP, _RESOURCE))
     #: same account: the repository policy names the caller's role, within its limits
-    NAMES_ROLE = ("names-role", Verdict.ALLOW, (_SCP, _RESOURCE, _BOUNDARY, _SESSION))
+    NAMES_ROLE = (9, Verdict.ALLOW, (_SCP, _RESOURCE, _BOUNDARY, _SESSION))
     #: same account: the repository policy names the caller's role, beyond its limits
-    ROLE_BEYOND_LIMITS = ("role-beyond-limits", Verdict.IMPLICIT_DENY, ())
+    ROLE_BEYOND_LIMITS = (10, Verdict.IMPLICIT_DENY, ())
     #: same account: neither side allows
-    SAME_ACCOUNT_REFUSES = ("same-account-refuses", Verdict.IMPLICIT_DENY, ())
+    SAME_ACCOUNT_REFUSES = (11, Verdict.IMPLICIT_DENY, ())
     #: across accounts: the identity side does not allow
-    CROSS_ACCOUNT_IDENTITY_REFUSES = ("cross-account-identity-refuses", Verdict.IMPLICIT_DENY, ())
+    CROSS_ACCOUNT_IDENTITY_REFUSES = (12, Verdict.IMPLICIT_DENY, ())
     #: across accounts: the identity side allows, the repository policy does not
-    CROSS_ACCOUNT_REPOSITORY_REFUSES = (
-        "cross-account-repository-refuses",
-        Verdict.IMPLICIT_DENY,
-        (),
-    )
-    CROSS_ACCOUNT_GRANTS = (
-        "cross-account-grants",
-        Verdict.ALLOW,
-        (_SCP, _IDENTITY, _BOUNDARY, _SESSION, _RESOURCE),
-    )
+    CROSS_ACCOUNT_REPOSITORY_REFUSES = (13, Verdict.IMPLICIT_DENY, ())
+    CROSS_ACCOUNT_GRANTS = (14, Verdict.ALLOW, (_SCP, _IDENTITY, _BOUNDARY, _SESSION, _RESOURCE))
 
     # members are singletons: hash them by identity, in C (a dict keyed by rules is read
     # for every decision; runner/speed.py)
     __hash__ = object.__hash__
 
-    def __init__(self, _name: str, verdict: Verdict, cites: tuple[PolicyKind, ...]) -> None:
+    def __init__(self, _number: int, verdict: Verdict, cites: tuple[PolicyKind, ...]) -> None:
         self.verdict = verdict
         self.cites = cites
+
+
+assert len(Rule) == len(Rule.__members__), "no rule is another's alias"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
