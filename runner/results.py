@@ -9,6 +9,7 @@ line and the HTML report all go through these functions; none builds a result of
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -120,12 +121,15 @@ def on_registry(result: Mapping[str, Any]) -> bool:
     """Whether a check's action is account-level (``ecr:DescribeRegistry``,
     ``ecr:GetAuthorizationToken``...): it acts on the caller's own registry, never on the
     repository its case names, so no output presents it as access to that repository."""
+    action = result.get("action")
+    return isinstance(action, str) and action in _registry_actions()
+
+
+@functools.cache
+def _registry_actions() -> frozenset[str]:
     from runner import catalog
 
-    action = result.get("action")
-    return (
-        isinstance(action, str) and action in catalog.ACTIONS and catalog.is_account_level(action)
-    )
+    return frozenset(a for a in catalog.ACTIONS if catalog.is_account_level(a))
 
 
 def step_result(action: str, decision: str, explanation: Mapping[str, Any]) -> dict[str, Any]:
