@@ -740,7 +740,7 @@ def test_a_variable_over_a_key_that_ranges_is_refused() -> None:
             )
         )
     assert str(info.value) == (
-        "the policy variable ${aws:principaltag/team} in statement SameTeam of repository "
+        "the policy variable ${aws:PrincipalTag/team} in statement SameTeam of repository "
         "policy prod-repo (policies/prod-repo.json:10) reads a key that ranges over every "
         "value; the universal check cannot tie it to the text it is compared with (fix the "
         "key in the context)"
@@ -776,3 +776,129 @@ def test_a_class_without_callers_is_an_error_not_a_pass() -> None:
             organization=org(),
             closed=[PROD],
         )
+
+
+# --- soundness: what the audit found --------------------------------------------------------
+
+
+def _everyone(**condition: Any) -> dict[str, Any]:
+    return {
+        "Sid": "Cond",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "ecr:BatchGetImage",
+        "Condition": condition,
+    }
+
+
+def test_a_variable_over_a_fixed_key_in_a_principal_arn_test_names_a_caller() -> None:
+    arn = f"arn:aws:iam::{STAGING}:role/${{aws:SourceVpc}}"
+    q, r = ask(
+        repo(_everyone(StringLike={"aws:PrincipalArn": arn})),
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("partner", accounts=frozenset({STAGING})),
+        context={"aws:SourceVpc": ["vpc-1"]},
+    )
+    assert not r.passed and r.witness is not None
+    assert confirm(q, r)["principal_arn"] == f"arn:aws:iam::{STAGING}:role/vpc-1"
+
+
+def test_a_variable_over_the_resource_account_in_a_principal_arn_test() -> None:
+    res = repo(
+        {
+            "Sid": "NotCi",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "ecr:PutImage",
+            "Condition": {
+                "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::${aws:ResourceAccount}:role/ci"}
+            },
+        }
+    )
+    q, r = ask(
+        res,
+        "ecr:PutImage",
+        "deny",
+        cls=CallerClass("roles", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})),
+    )
+    assert not r.passed and r.witness is not None
+    assert confirm(q, r)["principal_arn"] == f"arn:aws:iam::{PROD}:role/ci"
+
+
+def test_a_variable_over_a_caller_key_in_a_principal_arn_test_is_refused() -> None:
+    arn = f"arn:aws:iam::{STAGING}:role/${{aws:PrincipalTag/team}}"
+    with pytest.raises(Undecidable) as info:
+        ask(repo(_everyone(StringLike={"aws:PrincipalArn": arn})), "ecr:BatchGetImage", "deny")
+    assert str(info.value) == (
+        "the policy variable ${aws:PrincipalTag/team} in StringLike aws:PrincipalArn "
+        "(statement Cond of repository policy prod-repo (policies/prod-repo.json:10)) reads a "
+        "key that depends on the caller or ranges over every value; the universal check "
+        "cannot enumerate the callers that test tells apart (fix the key in the context)"
+    )
+
+
+def test_a_service_principals_account_is_refused_unless_fixed() -> None:
+    res = repo(_everyone(StringEquals={"aws:PrincipalAccount": STAGING}))
+    services = CallerClass("services", kinds=frozenset({CallerKind.SERVICE}))
+    with pytest.raises(Undecidable) as info:
+        ask(res, "ecr:BatchGetImage", "deny", cls=services)
+    assert "aws:PrincipalAccount is read by a policy of this check (statement Cond" in str(
+        info.value
+    )
+    assert (
+        "with a value the tool cannot know (not documented for service principals); give it "
+        "in the context" in str(info.value)
+    )
+    _q, r = ask(
+        res, "ecr:BatchGetImage", "deny", cls=services, context={"aws:PrincipalAccount": [STAGING]}
+    )
+    assert not r.passed and r.witness is not None and r.decision == "allow"
+
+
+def test_a_caller_of_another_organization_carries_its_id() -> None:
+    res = repo(_everyone(StringEquals={"aws:PrincipalOrgID": "o-partner0001"}))
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+        organization=org(),
+    )
+    assert not r.passed and r.witness is not None
+    assert confirm(q, r)["context"]["aws:PrincipalOrgID"] == "o-partner0001"
+
+
+def test_an_outsider_never_carries_the_organizations_own_id() -> None:
+    _q, r = ask(
+        repo(_everyone(StringEquals={"aws:PrincipalOrgID": ORG_ID})),
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+        organization=org(),
+    )
+    assert r.passed, r.witness and r.witness.summary
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"DateLessThan": {"aws:CurrentTime": "1969-12-31T00:00:00Z"}}, "implicit-deny"),
+        ({"NumericGreaterThan": {"aws:EpochTime": "99999999999999999999"}}, "implicit-deny"),
+        ({"DateGreaterThan": {"aws:CurrentTime": "1969-12-31T00:00:00Z"}}, None),
+    ],
+)
+def test_time_boundaries_out_of_range_keep_every_instant(
+    condition: dict[str, Any], expected: str | None
+) -> None:
+    _q, r = ask(
+        repo(_everyone(**condition)),
+        "ecr:BatchGetImage",
+        "allow",
+        cls=CallerClass("unsigned", kinds=frozenset({CallerKind.ANONYMOUS})),
+    )
+    if expected is None:
+        assert r.passed, r.witness and r.witness.summary
+    else:
+        assert not r.passed and r.decision == expected
+        assert r.evaluated > 0

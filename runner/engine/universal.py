@@ -50,6 +50,7 @@ from runner.engine.universal_callers import (
     CallerClass,
     CallerKind,
     Membership,
+    Resolve,
     Universe,
     collect,
     defined_callers,
@@ -59,6 +60,8 @@ from runner.engine.universal_callers import (
 from runner.engine.universal_model import (
     ALWAYS_PRESENT,
     NAME_KEYS,
+    RESOURCE_KEYS,
+    RESOURCE_TAGS,
     TIME,
     TIME_KEYS,
     UNMODELLED_KEYS,
@@ -79,6 +82,7 @@ from runner.engine.universal_model import (
 )
 from runner.engine.universal_values import (
     Entry,
+    Family,
     Undecidable,
     Value,
     format_instant,
@@ -139,10 +143,11 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
     universe = Universe(
         cls, q.defined, q.closed_accounts, org, q.resource.account if q.resource else None
     )
+    resolve = _resolver(q)
     sessions: dict[tuple[str, str], set[str]] = {}
     collected = {}
     for kind in (CallerKind.USER, CallerKind.ROLE, CallerKind.ROOT, CallerKind.FEDERATED):
-        collected[kind] = collect(kind, entries, guard, account_keys)
+        collected[kind] = collect(kind, entries, guard, account_keys, resolve)
         for k, v in collected[kind].sessions.items():
             sessions.setdefault(k, set()).update(v)
     out = defined_callers(universe, sessions)
@@ -151,7 +156,7 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
             out.extend(unmodelled_iam(universe, kind, collected[kind]))
     outside_ok = cls.organization is not Membership.INSIDE and cls.accounts is None
     if CallerKind.SERVICE in kinds and outside_ok:
-        out.extend(unmodelled_services(universe, entries, guard))
+        out.extend(unmodelled_services(universe, entries, guard, resolve))
     defined_anonymous = any(p.type is PrincipalType.ANONYMOUS for p in q.defined.values())
     if CallerKind.ANONYMOUS in kinds and outside_ok and not defined_anonymous:
         out.append(
@@ -169,6 +174,51 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
             "closed and it leaves out every defined principal that would belong to it"
         )
     return out
+
+
+def _resolver(q: Question) -> Resolve:
+    """Policy variables in the tests that enumerate callers: a key the spec fixes or one the
+    repository determines has one value for every caller (taken as the engine takes it);
+    any other key depends on the caller or ranges, and is refused."""
+    fixed = {k.lower() for k in q.context}
+    bases = [
+        build_context(
+            Request(
+                anonymous_principal("anonymous"),
+                step,
+                _as_seen(q.resource, step),
+                q.context,
+                q.organization,
+            )
+        )
+        for step in q.steps
+    ]
+
+    def resolve(key: str, entry: Entry) -> tuple[str, ...] | None:
+        low = key.lower()
+        known = low in fixed or (
+            q.resource is not None
+            and low not in TIME_KEYS
+            and (low in RESOURCE_KEYS or low.startswith(RESOURCE_TAGS))
+        )
+        if not known:
+            raise Undecidable(
+                f"the policy variable ${{{key}}} in {entry.operator} {entry.key} "
+                f"({entry.where}) reads a key that depends on the caller or ranges over every "
+                "value; the universal check cannot enumerate the callers that test tells apart "
+                "(fix the key in the context)"
+            )
+        values = bases[0].get_values(key)
+        if any(b.get_values(key) != values for b in bases) or (
+            values is not None and len(values) > 1
+        ):
+            raise Undecidable(
+                f"the policy variable ${{{key}}} in {entry.operator} {entry.key} "
+                f"({entry.where}) reads a key with several values (or one per step)"
+            )
+        return tuple(values) if values is not None else None
+
+    return resolve
 
 
 def _considered(callers: Sequence[Caller]) -> tuple[str, ...]:
@@ -195,6 +245,27 @@ def _considered(callers: Sequence[Caller]) -> tuple[str, ...]:
 # Contexts for one caller
 
 
+#: Keys that AWS puts in every request of a kind of caller with a value the tool cannot know
+#: (as the ordinary loader refuses them, runner/spec/context_keys.py): refused unless fixed.
+_UNKNOWABLE: dict[CallerKind, dict[str, str]] = {
+    CallerKind.USER: {"aws:userid": "the user's unique ID"},
+    CallerKind.ROLE: {"aws:userid": "the role's unique ID and the session name"},
+    CallerKind.SERVICE: {
+        "aws:userid": "not documented for service principals",
+        "aws:principalaccount": "not documented for service principals",
+        "aws:principaltype": "not documented for service principals",
+    },
+}
+
+#: The last second the engine reads as a date (9999-12-31T23:59:59Z).
+_LAST_SECOND = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp())
+
+
+def _clamp(second: int) -> int:
+    return min(max(second, 0), _LAST_SECOND)
+
+
+_IAM_KINDS = frozenset({CallerKind.USER, CallerKind.ROLE, CallerKind.ROOT, CallerKind.FEDERATED})
 _MAX_GROUP = 4096
 _MAX_PRODUCT = 20_000
 
@@ -209,20 +280,30 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
         for step in q.steps
     ]
     has_resource = q.resource is not None
+    # An unmodelled IAM caller outside the spec's organization may belong to another
+    # organization: its aws:PrincipalOrgID is absent or any other organization's ID.
+    other_org = caller.name is None and not caller.inside and caller.kind in _IAM_KINDS
+
+    def free(key: str) -> bool:
+        if key == "aws:principalorgid" and other_org and key not in fixed:
+            return True
+        return is_free(key, caller, fixed, has_resource)
+
     names: dict[str, str] = {}
     by_key: dict[str, list[Entry]] = {}
     versions: dict[int, str] = {}
     for pol, st in stmts:
         for var in variables_of(pol, st):
-            if var in fixed:
+            low = var.lower()
+            if low in fixed:
                 continue
-            if is_free(var, caller, fixed, has_resource) or var in TIME_KEYS:
+            if free(low) or low in TIME_KEYS:
                 raise Undecidable(
                     f"the policy variable ${{{var}}} in {where(pol, st)} reads a key that ranges "
                     "over every value; the universal check cannot tie it to the text it is "
                     "compared with (fix the key in the context)"
                 )
-            if caller.name is None and var in NAME_KEYS:
+            if caller.name is None and low in NAME_KEYS:
                 raise Undecidable(
                     f"the policy variable ${{{var}}} in {where(pol, st)} reads the name or "
                     "account of unmodelled callers, which range over every value; the universal "
@@ -241,32 +322,41 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
             raise Undecidable(
                 f"{names[key]} is read by a policy of this check, but {UNMODELLED_KEYS[key]}"
             )
-        if (
-            key == "aws:userid"
-            and caller.name is None
-            and caller.kind in (CallerKind.USER, CallerKind.ROLE)
-        ):
+        if key in _UNKNOWABLE.get(caller.kind, ()) and key not in fixed:
+            places = "; ".join(sorted({e.where for e in by_key.get(key, [])}))
             raise Undecidable(
-                "aws:userid of IAM users and role sessions is an opaque unique ID that the "
-                "engine does not model; a policy of this check reads it"
+                f"{names[key]} is read by a policy of this check"
+                + (f" ({places})" if places else "")
+                + f", and AWS puts it in every request of {caller.description} with a value the "
+                f"tool cannot know ({_UNKNOWABLE[caller.kind][key]}); give it in the context"
             )
     lookups = [base.get_values for base in bases]
 
     values: dict[str, list[Value]] = {}
     multi: set[str] = set()
     for key in keys:
-        if not is_free(key, caller, fixed, has_resource):
+        if not free(key):
             continue
         entries = by_key.get(key, [])
         if any(e.qualified for e in entries):
             multi.add(names[key])
-        values[key] = key_values(
+        own_org = q.organization.id if q.organization is not None else None
+        if key == "aws:principalorgid" and own_org is not None:
+            # the spec's organization's ID is its own cell, then left out: callers outside
+            # the organization never carry it
+            mark = Entry("StringEquals", names[key], (own_org,), Family.STRING, False, "")
+            versions[id(mark)] = "2012-10-17"
+            entries = [*entries, mark]
+        found = key_values(
             key,
             entries,
             lookups,
             lambda e: versions[id(e)],
             absent=key not in ALWAYS_PRESENT and key != "aws:requestedregion",
         )
+        if key == "aws:principalorgid":
+            found = [v for v in found if v is None or (len(v) == 1 and v[0] != own_org)]
+        values[key] = found
     time_keys = [k for k in keys if k in TIME_KEYS and k not in fixed]
     if time_keys:
         entries = [e for k in time_keys for e in by_key.get(k, [])]
@@ -277,13 +367,20 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
                 f"({'; '.join(sorted({e.where for e in entries}))}); only Date and Numeric "
                 "comparisons of the time are enumerated"
             )
-        points = [i for i in instants(TIME, number_instants(entries)) if i >= 0]
-        seconds = sorted({i // 1_000_000_000 + d for i in points for d in (-1, 0, 1) if i >= 0})
+        # Every cell of the time line that a request can fall in keeps an instant: boundaries
+        # outside the instants the engine reads (before 1970, after 9999) are clamped to the
+        # first and last second, which are always kept (with the run's instant).
+        points = instants(TIME, number_instants(entries))
+        seconds = {_clamp(i // 1_000_000_000 + d) for i in points for d in (-1, 0, 1)}
+        seconds |= {0, _LAST_SECOND}
+        if now is not None:
+            seconds.add(_clamp(int(now.timestamp())))
         time_values: list[Value] = []
-        for s in seconds:
-            text = format_instant(s * 1_000_000_000)
-            if text is not None and s >= 0:
-                time_values.append((text, str(s)))
+        for sec in sorted(seconds):
+            text = format_instant(sec * 1_000_000_000)
+            if text is None:  # pragma: no cover - every clamped second is representable
+                raise Undecidable(f"internal: the instant {sec} s cannot be written as a date")
+            time_values.append((text, str(sec)))
         values[TIME] = time_values
     # groups: keys read by one block belong together
     parent: dict[str, str] = {k: k for k in values}
@@ -411,6 +508,12 @@ def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
                 f"(more than {_MAX_PRODUCT}); the universal check does not sample"
             )
         combos = sorted(itertools.product(*plan.groups), key=lambda cs: sum(c.present for c in cs))
+        if not combos:
+            # every group keeps at least one choice; an empty product would pass vacuously
+            raise Undecidable(
+                f"internal error: no request was evaluated for {caller.description}; the check "
+                "is not decided"
+            )
         for combo in combos:
             context = dict(base_context)
             for choice in combo:

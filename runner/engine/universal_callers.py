@@ -15,7 +15,7 @@ one more. Service principals: the same over service names; anonymous: one caller
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runner.engine.universal_strings import (
@@ -56,6 +56,7 @@ __all__ = [
     "CallerClass",
     "CallerKind",
     "Membership",
+    "Resolve",
     "kind_of",
 ]
 
@@ -212,15 +213,28 @@ class _Collected:
     sessions: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
 
+#: The value of a policy variable's key for every caller (a fixed or repository-derived key),
+#: None when absent; it raises Undecidable for a key that depends on the caller or ranges.
+Resolve = Callable[[str, Entry], tuple[str, ...] | None]
+
+
+def _no_variables(key: str, entry: Entry) -> tuple[str, ...] | None:
+    raise Undecidable(
+        f"the policy variable ${{{key}}} in {entry.operator} {entry.key} ({entry.where}) "
+        "cannot be resolved before the callers are enumerated"
+    )
+
+
 def _text_programs(
-    entry: Entry, version: str, lower_ok: bool = True
+    entry: Entry, version: str, resolve: Resolve = _no_variables
 ) -> list[tuple[list[tuple[bool, str]], bool]]:
-    """(atoms, lower) of each value of a text entry; variables refused by the caller."""
+    """(atoms, lower) of each value of a text entry; a policy variable is replaced by its
+    value from ``resolve`` (the same for every caller), which refuses any other variable."""
     out: list[tuple[list[tuple[bool, str]], bool]] = []
     for raw in entry.values:
         atoms = render_atoms(
             parse_template(raw, version),
-            lambda key: None,
+            lambda key: resolve(key, entry),
             wild=entry.family in (Family.STRING_LIKE, Family.ARN),
         )
         if atoms is None:
@@ -234,6 +248,7 @@ def collect(
     entries: Sequence[tuple[Entry, str]],
     guard: Sequence[tuple[CompiledPolicy, object]],
     account_keys: frozenset[str],
+    resolve: Resolve = _no_variables,
 ) -> _Collected:
     """The tests on ARNs of ``kind`` from condition ``entries`` (with their policy version)
     on caller keys and from the Principal elements of ``guard`` statements."""
@@ -242,7 +257,15 @@ def collect(
         key = entry.key.lower()
         if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE, Family.ARN):
             continue
-        for atoms, lower in _text_programs(entry, version):
+        relevant = (
+            key == "aws:principalarn"
+            or key in account_keys
+            or (key == "aws:userid" and kind in (CallerKind.ROOT, CallerKind.FEDERATED))
+            or (key == "aws:username" and kind is CallerKind.USER)
+        )
+        if not relevant:
+            continue
+        for atoms, lower in _text_programs(entry, version, resolve):
             if key == "aws:principalarn":
                 if entry.family is Family.ARN:
                     program = atoms_to_program(atoms, "arn")
@@ -531,6 +554,7 @@ def unmodelled_services(
     u: Universe,
     entries: Sequence[tuple[Entry, str]],
     guard: Sequence[tuple[CompiledPolicy, object]],
+    resolve: Resolve = _no_variables,
 ) -> list[Caller]:
     tests: list[Test] = []
     for entry, version in entries:
@@ -538,7 +562,7 @@ def unmodelled_services(
             continue
         if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE):
             continue
-        for atoms, lower in _text_programs(entry, version):
+        for atoms, lower in _text_programs(entry, version, resolve):
             if entry.family is Family.STRING_LIKE:
                 program = _segment(atoms, CharClass.ANY, lower=False)
             else:

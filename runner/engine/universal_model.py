@@ -191,7 +191,7 @@ def entries_of(policy: CompiledPolicy, stmt: CompiledStatement) -> tuple[Entry, 
 
 
 def variables_of(policy: CompiledPolicy, stmt: CompiledStatement) -> list[str]:
-    """The keys (lowercased) that policy variables of the statement read."""
+    """The keys that policy variables of the statement read, as the policy writes them."""
     texts: list[str] = []
     if stmt.resource is not None:
         texts.extend(stmt.resource.texts)
@@ -200,7 +200,7 @@ def variables_of(policy: CompiledPolicy, stmt: CompiledStatement) -> list[str]:
     keys: list[str] = []
     for text in texts:
         if "${" in text:
-            keys.extend(k.lower() for k in variable_keys(parse_template(text, policy.version)))
+            keys.extend(variable_keys(parse_template(text, policy.version)))
     return keys
 
 
