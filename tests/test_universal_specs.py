@@ -242,7 +242,7 @@ def test_a_check_that_cannot_be_decided_is_an_error_at_its_case(
     (row,) = _rows(capsys.readouterr().out)
     assert row["outcome"] == "error" and row["passed"] is False
     assert row["message"].startswith(
-        "vars.yaml:15:5: cannot decide exactly: the policy variable ${aws:principaltag/team} "
+        "vars.yaml:15:5: cannot decide exactly: the policy variable ${aws:PrincipalTag/team} "
         "in statement SameTeam of repository policy repo (vars.yaml:6) reads a key that ranges"
     )
 
