@@ -246,14 +246,40 @@ def test_unmodelled_callers_of_the_repository_account_are_the_honest_worst_case(
     assert r.witness.principal.account == PROD
     assert r.witness.caller.name is None
     assert "taken to allow every action, the worst case" in r.witness.summary
-    # closing the account leaves only callers the repository policy does not name
-    _q, r = ask(
+    # closing the account leaves its root user, which always exists and has every
+    # permission in its own account
+    q, r = ask(
         res,
         "push",
         "deny",
         cls=CallerClass("all-but-ci", excluded=frozenset({"ci"})),
         defined={"ci": ci},
         organization=org(),
+        closed=[PROD],
+    )
+    assert not r.passed and r.witness is not None
+    assert confirm(q, r)["principal"] == f"arn:aws:iam::{PROD}:root"
+    assert "worst case" not in r.witness.summary
+    # an SCP that denies member accounts' root users leaves only the callers the
+    # repository policy does not name
+    no_root = policy(
+        PolicyKind.SCP,
+        "no-root",
+        {
+            "Sid": "NoRoot",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}},
+        },
+    )
+    _q, r = ask(
+        res,
+        "push",
+        "deny",
+        cls=CallerClass("all-but-ci", excluded=frozenset({"ci"})),
+        defined={"ci": ci},
+        organization=org(scps=[FULL_AWS_ACCESS, no_root]),
         closed=[PROD],
     )
     assert r.passed, r.witness and r.witness.summary
@@ -268,7 +294,15 @@ def test_a_closed_account_still_has_services_and_anonymous_callers() -> None:
             "Action": list(PULL[1:]),
         }
     )
-    q, r = ask(res, "ecr:BatchGetImage", "deny", organization=org(), closed=[PROD, STAGING, MGMT])
+    no_roots = CallerClass("no-roots", kinds=frozenset(CallerKind) - {CallerKind.ROOT})
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=no_roots,
+        organization=org(),
+        closed=[PROD, STAGING, MGMT],
+    )
     assert not r.passed and r.witness is not None
     assert r.witness.caller.kind is CallerKind.SERVICE
     assert witness_dict(q, r.witness)["principal"] == "codebuild.amazonaws.com"
@@ -278,6 +312,7 @@ def test_a_closed_account_still_has_services_and_anonymous_callers() -> None:
         res,
         "ecr:BatchGetImage",
         "deny",
+        cls=no_roots,
         defined={"build": build},
         organization=org(),
         closed=[PROD, STAGING, MGMT],
@@ -400,6 +435,17 @@ def test_federated_and_root_callers_are_callers_too() -> None:
         cls=CallerClass("roots", kinds=frozenset({CallerKind.ROOT})),
         organization=org(),
         closed=[PROD],
+    )
+    # closing the account does not remove its root user
+    assert r.witness is not None
+    assert witness_dict(q, r.witness)["principal"] == f"arn:aws:iam::{PROD}:root"
+    q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("roots", kinds=frozenset({CallerKind.ROOT}), accounts=frozenset({STAGING})),
+        organization=org(),
+        closed=[STAGING],
     )
     assert r.witness is not None
     assert witness_dict(q, r.witness)["principal"] == f"arn:aws:iam::{STAGING}:root"
@@ -902,3 +948,26 @@ def test_time_boundaries_out_of_range_keep_every_instant(
     else:
         assert not r.passed and r.decision == expected
         assert r.evaluated > 0
+
+
+def test_a_service_linked_role_witness_replays_from_the_contracts_fields() -> None:
+    q, r = ask(
+        repo(),
+        "ecr:BatchGetImage",
+        "explicit-deny",
+        cls=CallerClass(
+            "outside-roles", organization=Membership.OUTSIDE, kinds=frozenset({CallerKind.ROLE})
+        ),
+        organization=org(rcps=[DENY_OUTSIDE_RCP]),
+    )
+    assert not r.passed and r.witness is not None and r.decision == "implicit-deny"
+    found = witness_dict(q, r.witness)
+    assert found["principal"] == "arn:aws:iam::777777777777:role/aws-service-role/q"
+    del found["principal_arn"]
+    assert [d.decision for d in replay(q, found)] == ["implicit-deny"]
+
+
+def test_a_closed_accounts_root_user_is_a_caller() -> None:
+    q, r = ask(repo(), "push", "deny", closed=[PROD])
+    assert not r.passed and r.witness is not None
+    assert confirm(q, r)["principal"] == f"arn:aws:iam::{PROD}:root"

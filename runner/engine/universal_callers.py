@@ -57,6 +57,8 @@ __all__ = [
     "CallerKind",
     "Membership",
     "Resolve",
+    "bare_session",
+    "has_path",
     "kind_of",
 ]
 
@@ -473,7 +475,11 @@ def unmodelled_iam(
             continue
         rest = vector[offset:]
         bits = [bool(value) if constant else rest[value] for constant, value in where]
-        if any(bits[i] for i in marks["defined"]) or any(bits[i] for i in marks["closed"]):
+        if any(bits[i] for i in marks["defined"]):
+            continue
+        # A closed account has no unmodelled user, role or federated user; its root user
+        # always exists (an account cannot be without one) and keeps the root's own rights.
+        if kind is not CallerKind.ROOT and any(bits[i] for i in marks["closed"]):
             continue
         if u.cls.accounts is not None and not any(bits[i] for i in marks["class"]):
             continue
@@ -518,7 +524,14 @@ def _iam_caller(
         if kind is CallerKind.ROLE:
             base = principal_from_arn("unmodelled", arn, session="sessionless")
             out: list[Caller] = []
-            for session in _role_sessions(base, sessions):
+            names = _role_sessions(base, sessions)
+            if has_path(arn):
+                # a session ARN drops the role's path: the witness names the role ARN, which
+                # an ordinary check takes in the session named after the role
+                default = bare_session(arn)
+                if default not in names[:-1]:
+                    names[-1] = default
+            for session in names:
                 p = principal_from_arn("unmodelled", arn, session=session, policies=[ALLOW_ALL])
                 desc = f"an unmodelled role session {p.session_arn} of {arn}"
                 if p.is_service_linked_role:
@@ -541,6 +554,17 @@ def _iam_caller(
         return [Caller(p, kind, None, desc, inside, free_tags=True)]
     except ModelError as exc:  # pragma: no cover - the shape tests keep ARNs valid
         raise Undecidable(f"internal: enumerated an invalid ARN {arn!r}: {exc}") from None
+
+
+def has_path(role_arn: str) -> bool:
+    """Whether a role ARN has a path (``role/PATH/NAME``), which its session ARNs drop."""
+    return "/" in role_arn.split(":role/", 1)[1]
+
+
+def bare_session(role_arn: str) -> str:
+    """The session an ordinary check gives a role named by its ARN (runner/spec/arns.py)."""
+    role = role_arn.rsplit("/", 1)[-1]
+    return role if len(role) >= 2 else f"{role}-session"
 
 
 _SERVICE_SHAPE = (

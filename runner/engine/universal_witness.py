@@ -16,6 +16,8 @@ from runner.engine.universal_callers import (
     ALLOW_ALL_SESSION,
     Caller,
     CallerKind,
+    bare_session,
+    has_path,
 )
 from runner.engine.universal_model import (
     CALLER_KEYS,
@@ -158,7 +160,7 @@ def describe(q: Question, w: Witness, d: Decision) -> str:
         d.decision == Verdict.ALLOW.value
         and w.caller.name is None
         and d.gate == "identity"
-        and w.caller.kind not in (CallerKind.SERVICE, CallerKind.ANONYMOUS)
+        and w.caller.kind not in (CallerKind.SERVICE, CallerKind.ANONYMOUS, CallerKind.ROOT)
     ):
         text += (
             " (its identity policies are unknown and taken to allow every action, the worst "
@@ -214,6 +216,16 @@ def witness_dict(question: Question, witness: Witness) -> dict[str, Any]:
     not carry."""
     p = witness.principal
     who = p.session_arn or p.arn or p.service or "anonymous"
+    if (
+        witness.caller.name is None
+        and p.type is PrincipalType.ROLE_SESSION
+        and p.arn is not None
+        and has_path(p.arn)
+        and (p.session_arn or "").rsplit("/", 1)[-1] == bare_session(p.arn)
+    ):
+        # a session ARN would drop the role's path (a service-linked role's aws-service-role/
+        # among them): the role ARN, taken in its default session, is the same caller
+        who = p.arn
     d = next(x for x in witness.decisions if x.request.action == witness.step)
     ctx = d.to_dict()["request"]["context"]
     lowered = {k.lower(): k for k in ctx}
@@ -251,11 +263,13 @@ def replay(
             principal = base
     elif who == "anonymous":
         principal = anonymous_principal("witness")
-    elif found.get("principal_arn") is None:
+    elif not who.startswith("arn:"):
         principal = service_principal("witness", who)
     else:
-        arn = str(found["principal_arn"])
-        session = who.rsplit("/", 1)[-1] if ":assumed-role/" in who else None
+        # only the contract's fields: a role ARN is taken in its default session, as an
+        # ordinary check takes it; a session ARN as that session (of a role without a path)
+        arn = who
+        session = bare_session(who) if ":role/" in who else None
         federated = ":federated-user/" in arn
         root = arn.endswith(":root")
         principal = principal_from_arn(
