@@ -971,3 +971,90 @@ def test_a_closed_accounts_root_user_is_a_caller() -> None:
     q, r = ask(repo(), "push", "deny", closed=[PROD])
     assert not r.passed and r.witness is not None
     assert confirm(q, r)["principal"] == f"arn:aws:iam::{PROD}:root"
+
+
+@pytest.mark.parametrize(
+    ("condition", "words"),
+    [
+        (
+            {"NumericLessThan": {"aws:PrincipalAccount": "200000000000"}},
+            "NumericLessThan aws:PrincipalAccount in statement Cond of repository policy "
+            "prod-repo (policies/prod-repo.json:10) compares a caller's name or account as "
+            "numeric",
+        ),
+        (
+            {"Bool": {"aws:username": "true"}},
+            "Bool aws:username in statement Cond of repository policy prod-repo "
+            "(policies/prod-repo.json:10) compares a caller's name or account as bool; the "
+            "names and accounts of unmodelled IAM users are enumerated only against text "
+            "comparisons (String, Arn operators)",
+        ),
+    ],
+)
+def test_a_non_text_comparison_of_a_callers_name_is_refused(
+    condition: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(Undecidable) as info:
+        ask(
+            repo(_everyone(**condition)),
+            "ecr:BatchGetImage",
+            "deny",
+            cls=CallerClass("outsiders", organization=Membership.OUTSIDE),
+            organization=org(),
+        )
+    assert words in str(info.value)
+    # a class without the callers that test would tell apart is decided
+    _q, r = ask(
+        repo(_everyone(**condition)),
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("unsigned", kinds=frozenset({CallerKind.ANONYMOUS})),
+    )
+    assert r.passed
+
+
+def test_ignore_case_with_a_greek_sigma_is_refused() -> None:
+    res = repo(
+        _everyone(
+            StringEqualsIgnoreCase={"aws:SourceVpce": "\u03b1\u03c2"},
+            StringLike={"aws:SourceVpce": "*\u03a3"},
+        )
+    )
+    with pytest.raises(Undecidable) as info:
+        ask(
+            res,
+            "ecr:BatchGetImage",
+            "deny",
+            cls=CallerClass("u", kinds=frozenset({CallerKind.ANONYMOUS})),
+        )
+    assert str(info.value).startswith(
+        "StringEqualsIgnoreCase aws:SourceVpce in statement Cond of repository policy prod-repo "
+        "(policies/prod-repo.json:10); StringLike aws:SourceVpce in statement Cond"
+    )
+    assert "an IgnoreCase comparison with a Greek sigma" in str(info.value)
+
+
+def test_a_key_tested_as_a_set_and_as_one_value_is_refused() -> None:
+    res = repo(
+        {
+            **_everyone(
+                StringEquals={"aws:TagKeys": "a"},
+                **{"ForAnyValue:StringLike": {"aws:TagKeys": "b*"}},
+            ),
+            "Action": "ecr:TagResource",
+        }
+    )
+    with pytest.raises(Undecidable) as info:
+        ask(
+            res,
+            "ecr:TagResource",
+            "deny",
+            cls=CallerClass("u", kinds=frozenset({CallerKind.ANONYMOUS})),
+        )
+    assert str(info.value) == (
+        "aws:TagKeys is tested as a set of values (ForAllValues:/ForAnyValue:) and as one value "
+        "(StringEquals in statement Cond of repository policy prod-repo "
+        "(policies/prod-repo.json:10)); AWS does not say how a single-valued operator compares "
+        "a key with several values, so the check cannot range over them (as an ordinary check "
+        "refuses several values for it)"
+    )

@@ -147,7 +147,9 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
     sessions: dict[tuple[str, str], set[str]] = {}
     collected = {}
     for kind in (CallerKind.USER, CallerKind.ROLE, CallerKind.ROOT, CallerKind.FEDERATED):
-        collected[kind] = collect(kind, entries, guard, account_keys, resolve)
+        # the tests on caller keys matter only for the kinds of the class
+        own = entries if kind in kinds else []
+        collected[kind] = collect(kind, own, guard, account_keys, resolve)
         for k, v in collected[kind].sessions.items():
             sessions.setdefault(k, set()).update(v)
     out = defined_callers(universe, sessions)
@@ -339,6 +341,15 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
             continue
         entries = by_key.get(key, [])
         if any(e.qualified for e in entries):
+            single = _single_valued_test(q, stmts, key)
+            if single is not None:
+                raise Undecidable(
+                    f"{names[key]} is tested as a set of values (ForAllValues:/ForAnyValue:) "
+                    f"and as one value ({single.operator} in {single.where}); AWS does not say "
+                    "how a single-valued operator compares a key with several values, so the "
+                    "check cannot range over them (as an ordinary check refuses several values "
+                    "for it)"
+                )
             multi.add(names[key])
         own_org = q.organization.id if q.organization is not None else None
         if key == "aws:principalorgid" and own_org is not None:
@@ -408,6 +419,16 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
         groups.append(_group_choices(group_keys, values, group_blocks, bases, names, time_keys))
     ranging = {k for k in values if k != TIME} | set(time_keys)
     return Plan(groups, frozenset(multi), frozenset(ranging))
+
+
+def _single_valued_test(q: Question, stmts: Sequence[Stmt], key: str) -> Entry | None:
+    """A test of ``key`` without ForAllValues:/ForAnyValue: (Null aside) in a statement of the
+    check, as the ordinary loader looks for one before it takes several values for a key."""
+    for pol, st in [*stmts, *guard_statements(q)]:
+        for e in entries_of(pol, st):
+            if e.key.lower() == key and not e.qualified and e.family is not Family.NULL:
+                return e
+    return None
 
 
 def _as_seen(resource: Resource | None, step: str) -> Resource | None:

@@ -227,6 +227,18 @@ def _no_variables(key: str, entry: Entry) -> tuple[str, ...] | None:
     )
 
 
+def _label(entry: Entry) -> str:
+    return f"{entry.operator} {entry.key} in {entry.where}"
+
+
+def _not_text(entry: Entry, what: str) -> Undecidable:
+    return Undecidable(
+        f"{entry.operator} {entry.key} in {entry.where} compares a caller's name or account as "
+        f"{entry.family.value}; {what} are enumerated only against text comparisons "
+        "(String, Arn operators)"
+    )
+
+
 def _text_programs(
     entry: Entry, version: str, resolve: Resolve = _no_variables
 ) -> list[tuple[list[tuple[bool, str]], bool]]:
@@ -257,16 +269,16 @@ def collect(
     got = _Collected()
     for entry, version in entries:
         key = entry.key.lower()
-        if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE, Family.ARN):
-            continue
         relevant = (
             key == "aws:principalarn"
             or key in account_keys
             or (key == "aws:userid" and kind in (CallerKind.ROOT, CallerKind.FEDERATED))
             or (key == "aws:username" and kind is CallerKind.USER)
         )
-        if not relevant:
+        if not relevant or entry.family is Family.NULL:
             continue
+        if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE, Family.ARN):
+            raise _not_text(entry, f"the names and accounts of unmodelled {_KIND_WORDS[kind]}s")
         for atoms, lower in _text_programs(entry, version, resolve):
             if key == "aws:principalarn":
                 if entry.family is Family.ARN:
@@ -281,7 +293,7 @@ def collect(
                     program = tuple(
                         Token(LIT, t.char.lower()) if t.kind == LIT else t for t in program
                     )
-                got.tests.append((f"{entry.operator} {entry.key}", Test((program,), lower=lower)))
+                got.tests.append((_label(entry), Test((program,), lower=lower)))
             elif key in account_keys or (key == "aws:userid" and kind is CallerKind.ROOT):
                 if entry.family is Family.ARN:
                     continue  # an account ID is not an ARN: never matches
@@ -291,7 +303,7 @@ def collect(
                     CharClass.NOT_COLON,
                     lower,
                 )
-                got.tests.append((f"{entry.operator} {entry.key}", _account_test(kind, seg, lower)))
+                got.tests.append((_label(entry), _account_test(kind, seg, lower)))
             elif key == "aws:username" and kind is CallerKind.USER:
                 if entry.family is Family.ARN:
                     continue
@@ -301,9 +313,7 @@ def collect(
                     CharClass.NOT_SLASH,
                     lower,
                 )
-                got.tests.append(
-                    (f"{entry.operator} {entry.key}", _last_name_test(kind, seg, None, lower))
-                )
+                got.tests.append((_label(entry), _last_name_test(kind, seg, None, lower)))
             elif key == "aws:userid" and kind is CallerKind.FEDERATED:
                 if any(w for w, _ in atoms) or lower:
                     raise Undecidable(
@@ -314,7 +324,7 @@ def collect(
                 text = "".join(t for _, t in atoms)
                 account, _, name = text.partition(":")
                 arn = f"arn:aws:sts::{account}:federated-user/{name}"
-                got.tests.append((f"{entry.operator} {entry.key}", Test((literal_program(arn),))))
+                got.tests.append((_label(entry), Test((literal_program(arn),))))
     for _policy, stmt in guard:
         pm = getattr(stmt, "principal", None)
         if pm is None:
@@ -468,6 +478,9 @@ def unmodelled_iam(
             f"the tests on the ARNs of {_KIND_WORDS[kind]}s are too many to enumerate exactly "
             f"({len(labelled)} tests)"
         ) from None
+    except Undecidable as exc:
+        shown = "; ".join(sorted({label for label, test in labelled if test.lower}))
+        raise Undecidable(f"{shown}: {exc}") from None
     offset = len(negative)
     out: list[Caller] = []
     for vector, arn in sorted(found.items(), key=lambda kv: (len(kv[1]), kv[1])):
@@ -582,10 +595,12 @@ def unmodelled_services(
 ) -> list[Caller]:
     tests: list[Test] = []
     for entry, version in entries:
-        if entry.key.lower() != "aws:principalservicename":
+        if entry.key.lower() != "aws:principalservicename" or entry.family is Family.NULL:
             continue
+        if entry.family is Family.ARN:
+            continue  # a service principal's name is not an ARN: never matches
         if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE):
-            continue
+            raise _not_text(entry, "the names of unmodelled service principals")
         for atoms, lower in _text_programs(entry, version, resolve):
             if entry.family is Family.STRING_LIKE:
                 program = _segment(atoms, CharClass.ANY, lower=False)
@@ -610,6 +625,11 @@ def unmodelled_services(
         raise Undecidable(
             "the tests on service principal names are too many to enumerate"
         ) from None
+    except Undecidable as exc:
+        shown = "; ".join(
+            sorted(_label(e) for e, _ in entries if e.key.lower() == "aws:principalservicename")
+        )
+        raise Undecidable(f"{shown}: {exc}") from None
     out: list[Caller] = []
     for vector, name in sorted(found.items(), key=lambda kv: (len(kv[1]), kv[1])):
         if any(vector[first_defined:]):

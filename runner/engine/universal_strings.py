@@ -31,6 +31,7 @@ __all__ = [
     "Program",
     "StateBudgetExceeded",
     "Test",
+    "Undecidable",
     "atoms_to_program",
     "cells",
     "literal_program",
@@ -103,6 +104,16 @@ class Test:
 
 class StateBudgetExceeded(Exception):
     """The product of the automata has more states than the budget allows."""
+
+
+class Undecidable(Exception):
+    """A construct the universal reasoning cannot decide exactly; the message names it."""
+
+
+#: The Greek sigma: str.lower writes a capital sigma at the end of a word as the final small
+#: sigma and elsewhere as the small sigma, so the lower case of a text is not the lower case of
+#: its characters one by one.
+_SIGMA = frozenset("\u03a3\u03c3\u03c2")
 
 
 def literal_program(text: str) -> Program:
@@ -325,6 +336,12 @@ def alphabet(tests: Sequence[Test]) -> list[str]:
         table = _lower_preimages()
         for ch in list(mentioned):
             mentioned |= table.get(ch, frozenset())
+        if mentioned & _SIGMA:
+            raise Undecidable(
+                "an IgnoreCase comparison with a Greek sigma (\u03a3, \u03c3, \u03c2): the "
+                "lower case of a capital sigma depends on where it stands in the text, which "
+                "the universal check does not enumerate"
+            )
     # unmentioned characters first: breadth first order then prefers fresh text ("q",
     # "777777777777") for the cells that no policy text names
     ordered: list[str] = []

@@ -35,6 +35,7 @@ from runner.engine.universal_strings import (
     Part,
     StateBudgetExceeded,
     Test,
+    Undecidable,
     atoms_to_program,
     cells,
     literal_program,
@@ -43,10 +44,6 @@ from runner.engine.universal_strings import (
 )
 
 __all__ = ["Entry", "Family", "Undecidable", "key_values", "parse_operator"]
-
-
-class Undecidable(Exception):
-    """A construct the universal reasoning cannot decide exactly; the message names it."""
 
 
 class Family(enum.Enum):
@@ -376,7 +373,11 @@ def key_values(
     kind = next(iter(kinds)) if kinds else None
     singles: list[str]
     if kind == "text":
-        singles = _text_values(key, _text_tests(entries, lookups, version_of), multi)
+        try:
+            singles = _text_values(key, _text_tests(entries, lookups, version_of), multi)
+        except Undecidable as exc:
+            where = "; ".join(sorted({f"{e.operator} {e.key} in {e.where}" for e in entries}))
+            raise Undecidable(f"{where}: {exc}") from None
     elif kind == "numeric":
         singles = _numeric_values(key, entries)
     elif kind == "date":
