@@ -8,8 +8,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["pytester"]
+
+# Property tests run on shared two-core machines: a slow example under load is not a failure
+# (no per-example deadline), and CI runs the same examples every time (derandomize).
+settings.register_profile("policyspec", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "policyspec")
 
 REPO = Path(__file__).resolve().parent.parent
 
