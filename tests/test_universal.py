@@ -1058,3 +1058,31 @@ def test_a_key_tested_as_a_set_and_as_one_value_is_refused() -> None:
         "a key with several values, so the check cannot range over them (as an ordinary check "
         "refuses several values for it)"
     )
+
+
+def test_an_anonymous_class_with_an_account_says_anonymous_callers_have_none() -> None:
+    with pytest.raises(Undecidable) as info:
+        ask(
+            repo(),
+            "ecr:BatchGetImage",
+            "deny",
+            cls=CallerClass(
+                "odd", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ANONYMOUS})
+            ),
+        )
+    assert str(info.value).endswith(
+        "has no caller: service principals and anonymous callers have no account, and the "
+        "class names accounts"
+    )
+
+
+def test_without_an_organization_no_caller_is_said_to_be_outside_it() -> None:
+    _q, r = ask(
+        repo(_everyone(StringEquals={"aws:SourceVpc": "vpc-1"})),
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("users", kinds=frozenset({CallerKind.USER})),
+    )
+    assert r.witness is not None
+    assert "organization" not in r.witness.summary.replace("the spec has no organization", "")
+    assert f"(account {PROD}, the spec has no organization)" in r.witness.summary

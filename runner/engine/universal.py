@@ -171,10 +171,22 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
             )
         )
     if not out:
-        raise Undecidable(
-            f"the class {cls.name} ({cls.describe()}) has no caller: every account it names is "
-            "closed and it leaves out every defined principal that would belong to it"
-        )
+        accountless = kinds <= {CallerKind.SERVICE, CallerKind.ANONYMOUS}
+        if accountless and cls.accounts is not None:
+            why = (
+                "service principals and anonymous callers have no account, and the class "
+                "names accounts"
+            )
+        elif accountless and cls.organization is Membership.INSIDE:
+            why = "service principals and anonymous callers are never inside the organization"
+        elif cls.accounts is not None:
+            why = (
+                "every account it names is closed and it leaves out every defined principal "
+                "that would belong to it"
+            )
+        else:
+            why = "it leaves out every defined principal that would belong to it"
+        raise Undecidable(f"the class {cls.name} ({cls.describe()}) has no caller: {why}")
     return out
 
 

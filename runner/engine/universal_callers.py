@@ -501,7 +501,7 @@ def unmodelled_iam(
             continue
         if u.cls.organization is Membership.OUTSIDE and inside:
             continue
-        out.extend(_iam_caller(kind, arn, inside, got.sessions))
+        out.extend(_iam_caller(kind, arn, inside, got.sessions, org is not None))
     return out
 
 
@@ -530,9 +530,16 @@ _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 
 def _iam_caller(
-    kind: CallerKind, arn: str, inside: bool, sessions: Mapping[tuple[str, str], set[str]]
+    kind: CallerKind,
+    arn: str,
+    inside: bool,
+    sessions: Mapping[tuple[str, str], set[str]],
+    has_org: bool = True,
 ) -> list[Caller]:
-    where = "inside the organization" if inside else "outside the organization"
+    if not has_org:
+        where = "the spec has no organization"
+    else:
+        where = "inside the organization" if inside else "outside the organization"
     try:
         if kind is CallerKind.ROLE:
             base = principal_from_arn("unmodelled", arn, session="sessionless")
