@@ -14,8 +14,10 @@ them, and each is evaluated:
    realizable combination of the tests that can tell unmodelled callers apart (their ARN
    enumerated as text against the Principal elements, the conditions on caller keys, the
    organization's, repository's, closed and class accounts); their identity policy allows
-   everything, as the contract's worst case says. Closed accounts have no unmodelled IAM
-   callers. SCPs and RCPs apply as the engine applies them.
+   everything, as the contract's worst case says. Closed accounts have no unmodelled users,
+   roles or federated users; their root user always exists. A policy variable in a test that
+   tells callers apart must be a fixed or repository-derived key (else refused). SCPs and RCPs
+   apply as the engine applies them.
 2. Keys: for one caller, the request can only matter through the condition blocks of the
    statements that apply to it (action covered, principal matched) and the Resource elements;
    keys derived from the caller and the repository follow from them, keys the spec fixes are
