@@ -23,8 +23,8 @@ None of these changes a result; each removes a cost that profiling showed.
   Measured with callgrind over bench_engine.py's corpus: the engine's evidence built afresh
   and members read through their classes took 14% more instructions per decision than the
   single-module engine before it; with both measures, 2% fewer.
-- GC freezing for long pytest runs lives with the plugin (runner/plugin), because it follows
-  pytest's session; its reasons are written there.
+- GC freezing for long pytest runs lives with the plugin (runner/plugin/gcfreeze.py), because
+  it follows pytest's session; its measurements are written there.
 """
 
 from __future__ import annotations
