@@ -196,7 +196,7 @@ def test_plan_scp_needs_an_attachment() -> None:
             "name": "deny",
             "change": {
                 "actions": ["create"],
-                "after": {"target_id": "111122223333"},
+                "after": {"target_id": "r-ab12"},
                 "after_unknown": {"id": True, "policy_id": True},
             },
         }
@@ -220,6 +220,17 @@ def test_plan_scp_needs_an_attachment() -> None:
     attached = parse_plan("p.json", json.dumps(plan, indent=1))
     assert [(o.kind.value, o.policy.name) for o in attached.organization_policies] == [
         ("scp", "deny-delete")
+    ]
+    # attached to one account (or an OU), the SCP reaches only some member accounts, which the
+    # spec's organization cannot say: refused at the attachment's target, not applied to all
+    plan["resource_changes"][-1]["change"]["after"]["target_id"] = "111122223333"
+    to_account = parse_plan("p.json", json.dumps(plan, indent=1))
+    assert to_account.organization_policies == ()
+    assert [p.message for p in to_account.problems] == [
+        "aws_organizations_policy_attachment.deny: attaches its policy to '111122223333', an "
+        "organizational unit or an account; the tool applies SCPs and RCPs to every member "
+        "account of the organization, so it imports only policies attached at the root "
+        "(r-...); write this organization's policies in the spec's organization instead"
     ]
 
 
@@ -518,3 +529,33 @@ def test_snapshot_of_another_account_than_the_entry_says() -> None:
     ]
     closed = parse_authorization_details("e.json", empty, Settings(account="444455556666"))
     assert problems(closed) == [] and closed.closed_accounts == frozenset({"444455556666"})
+
+
+def test_template_organization_policy_attached_at_the_root_only() -> None:
+    def template(targets: str) -> str:
+        return (
+            "Resources:\n  Guard:\n    Type: AWS::Organizations::Policy\n    Properties:\n"
+            "      Name: deny-delete\n      Type: SERVICE_CONTROL_POLICY\n"
+            f"{targets}"
+            "      Content:\n        Version: '2012-10-17'\n        Statement:\n"
+            "          - {Effect: Deny, Action: 'ecr:DeleteRepository', Resource: '*'}\n"
+        )
+
+    settings = Settings("111122223333", "us-east-1")
+    at_root = parse_template("t.yaml", template("      TargetIds: [r-ab12]\n"), settings)
+    assert [(o.kind.value, o.policy.name) for o in at_root.organization_policies] == [
+        ("scp", "deny-delete")
+    ]
+    # an OU (or one account) gets the policy, the other member accounts do not: the spec's
+    # organization applies its SCPs to every member account, so this is refused
+    assert cfn(template("      TargetIds: [r-ab12, ou-ab12-11111111]\n")) == [
+        "t.yaml:7:18: Guard: TargetIds names 'ou-ab12-11111111', an organizational unit or an "
+        "account; the tool applies SCPs and RCPs to every member account of the organization, "
+        "so it imports only policies attached at the root (r-...); write this organization's "
+        "policies in the spec's organization instead"
+    ]
+    unattached = parse_template("t.yaml", template(""), settings)
+    assert unattached.organization_policies == ()
+    assert [str(w) for w in unattached.warnings] == [
+        "t.yaml:5:7: Guard: not imported: it has no TargetIds, so it is attached to nothing"
+    ]

@@ -317,6 +317,31 @@ class _Reader(Template):
                 content = self.get(props, "Content")
                 if content is None:
                     raise self.fail(props, f"{logical}: expected Content")
+                targets = self.get(props, "TargetIds")
+                ids = self.text_or_list(targets) if targets is not None else []
+                ids = ids if isinstance(ids, list) else [ids]
+                if not ids:
+                    self.warnings.append(
+                        Problem(
+                            self.loc(props),
+                            f"{logical}: not imported: it has no TargetIds, so it is attached "
+                            "to nothing",
+                        )
+                    )
+                    continue
+                assert targets is not None
+                not_root = [t for t in ids if not (isinstance(t, str) and t.startswith("r-"))]
+                if not_root:
+                    # the spec's organization applies its policies to every member account,
+                    # as an attachment at the root does; an OU or an account gets only some
+                    raise self.fail(
+                        targets,
+                        f"{logical}: TargetIds names {not_root[0]!r}, an organizational unit "
+                        "or an account; the tool applies SCPs and RCPs to every member "
+                        "account of the organization, so it imports only policies attached at "
+                        "the root (r-...); write this organization's policies in the spec's "
+                        "organization instead",
+                    )
                 out.append(ImportedOrgPolicy(kind, self.document(content, name)))
             except Bad:
                 continue

@@ -388,6 +388,8 @@ class _Reader(Plan):
     def organization_policies(self) -> list[ImportedOrgPolicy]:
         attached: set[int] = set()
         for x in self.of_type("aws_organizations_policy_attachment"):
+            if not self.attached_at_root(x):
+                continue
             if self.is_unknown(x, "policy_id"):
                 target = self.referenced(x, "policy_id")
                 if target is not None:
@@ -415,6 +417,34 @@ class _Reader(Plan):
             except Unknown:
                 continue
         return out
+
+    def attached_at_root(self, x: Res) -> bool:
+        """Whether an attachment targets the organization's root. The spec's organization
+        applies its SCPs and RCPs to every member account, which is what an attachment at the
+        root does; one at an organizational unit or an account reaches only some of them, and
+        applying it everywhere could turn an allowed request into a denied one (or the
+        reverse, for a check that expects a deny), so it is refused, not imported."""
+        if self.is_unknown(x, "target_id"):
+            target = self.referenced(x, "target_id")
+            if target is not None and target.type == "aws_organizations_organization":
+                return True  # roots[0].id of an organization created in the same plan
+            self.err(
+                self.at(x, ("target_id",)),
+                f"{x.address}: target_id is known only after apply; the tool imports SCPs and "
+                "RCPs attached at the organization's root (r-...) only",
+            )
+            return False
+        tid = x.values.get("target_id")
+        if isinstance(tid, str) and tid.startswith("r-"):
+            return True
+        self.err(
+            self.at(x, ("target_id",)),
+            f"{x.address}: attaches its policy to {tid!r}, an organizational unit or an "
+            "account; the tool applies SCPs and RCPs to every member account of the "
+            "organization, so it imports only policies attached at the root (r-...); write "
+            "this organization's policies in the spec's organization instead",
+        )
+        return False
 
     def refuse_groups(self) -> None:
         for r in self.res:
