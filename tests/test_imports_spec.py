@@ -348,3 +348,28 @@ def test_an_imported_role_named_anyone_is_refused(tmp_path: Path) -> None:
         "principal name of every possible caller, so a case cannot name it; a spec cannot "
         "import it"
     ]
+
+
+def test_import_files_outside_the_project_are_refused_unread(tmp_path: Path) -> None:
+    """As includes and policy files (issue 10, item 3): an import through a symbolic link or a
+    relative path out of the project is refused, and nothing of the file is quoted."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:TopSecret:/root:/bin/bash\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "plan.json").symlink_to(outside / "passwd")
+    (project / "spec.yaml").write_text(
+        "import:\n  - terraform-plan: plan.json\n  - authorization-details: ../outside/passwd\n"
+        "cases:\n  - {principal: arn:aws:iam::111122223333:user/a, action: "
+        "ecr:GetAuthorizationToken, expect: deny}\n"
+    )
+    where = f"it is outside the project {project.resolve().as_posix()} (symbolic links followed)"
+    problems = errors(project)
+    assert problems == [
+        f"spec.yaml:2:21: cannot import 'plan.json': {where}; files outside the project are "
+        "never read",
+        f"spec.yaml:3:28: cannot import '../outside/passwd': {where}; files outside the "
+        "project are never read",
+    ]
+    assert not any("TopSecret" in p for p in problems)

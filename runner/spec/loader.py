@@ -87,7 +87,7 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         # a misspelt section or an unreadable include: later messages would be nonsense
         return None
     book = PolicyBook(reader, places, defs)
-    imports = read_imports(reader, places.show, defs.imports)
+    imports = read_imports(reader, places, defs.imports)
     for what, defined, imported in (
         ("principal", defs.principals, imports.principals),
         ("resource", defs.resources, imports.resources),

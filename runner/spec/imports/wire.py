@@ -37,8 +37,9 @@ from runner.spec.imports.common import (
 )
 from runner.spec.imports.orgpolicy import parse_organization_policy
 from runner.spec.imports.terraform import parse_plan
+from runner.spec.includes import Places
 from runner.spec.nodes import Definition, Reader, SourceFile
-from runner.spec.yamlsafe import Node, ScalarNode, SequenceNode, describe
+from runner.spec.yamlsafe import Node, ScalarNode, SequenceNode, describe, excerpt
 
 __all__ = ["IMPORT_KEYS", "Imports", "managed_reference", "read_imports"]
 
@@ -79,9 +80,10 @@ class Imports:
 
 
 class _Importer:
-    def __init__(self, reader: Reader, show: Callable[[Path], str]) -> None:
+    def __init__(self, reader: Reader, places: Places) -> None:
         self.reader = reader
-        self.show = show
+        self.places = places
+        self.show: Callable[[Path], str] = places.show
         self.out = Imports()
         self.compiled: dict[tuple[str, str, model.PolicyKind], CompiledPolicy | None] = {}
 
@@ -128,6 +130,10 @@ class _Importer:
         if settings is None or rel is None:
             return
         path = Path(os.path.normpath(f.path.parent / rel))
+        if self.places.outside(path):
+            # as for includes and policy files: never read (nor quote) a file elsewhere
+            reader.error(f, value, f"cannot import {excerpt(rel)}: {self.places.refusal()}")
+            return
         result = self.read(f, value, path, kind, settings)
         if result is not None:
             self.take(f, node, result)
@@ -331,11 +337,10 @@ class _Importer:
         return result
 
 
-def read_imports(
-    reader: Reader, show: Callable[[Path], str], sections: list[Definition]
-) -> Imports:
-    """Read every ``import:`` section (one per file that has one), problems reported."""
-    importer = _Importer(reader, show)
+def read_imports(reader: Reader, places: Places, sections: list[Definition]) -> Imports:
+    """Read every ``import:`` section (one per file that has one), problems reported; files
+    outside the project are refused unread."""
+    importer = _Importer(reader, places)
     for d in sections:
         importer.section(d)
     return importer.out
