@@ -117,6 +117,15 @@ class CheckRun:
             self.check, nodeid=nodeid, decision=self.decision, passed=self.passed, steps=steps
         )
 
+    def passed_line(self, lines: results.PassedLines) -> str | None:
+        """The JSON line of ``to_result()`` for a passed check without a known exception (the
+        caller checks ``passed`` and ``check.exception``), built by ``lines``; None for a run
+        whose result is not the plain one (a subclass with its own ``to_result``)."""
+        if type(self).to_result is not CheckRun.to_result:
+            return None
+        steps = tuple(zip(self.check.steps, self.decisions, self.step_decisions, strict=True))
+        return lines.line(self.check, str(self.decision), steps)
+
 
 def evaluate_check(check: model.Check) -> CheckRun:
     """Evaluate each step of ``check`` (no explanations are built yet); a check whose

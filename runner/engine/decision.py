@@ -61,6 +61,12 @@ class Decision:
         (no request context or statement walk), for callers that need only these."""
         return explain.decisive(self._ruling, self._evidence)
 
+    def decisive_key(self) -> tuple[object, ...]:
+        """What :meth:`decisive` is made of, hashed and compared by identity: two decisions
+        with equal keys have equal ``decisive()`` (the ruling and the matched policies, which
+        are interned), so a caller may keep what it built from one for the other."""
+        return (self._ruling, *self._evidence.policies)
+
 
 def evaluate(request: Request, *, now: dt.datetime | None = None) -> Decision:
     """Decide ``request`` as AWS would. ``now`` fixes ``aws:CurrentTime`` (default: the
