@@ -176,14 +176,23 @@ class SpecRun:
 
 def run_spec_files(paths: Sequence[Path], *, display_root: Path | None = None) -> Iterator[SpecRun]:
     """Load and evaluate each spec file in turn; a file that cannot be loaded yields a
-    :class:`SpecRun` with ``error`` set, and the following files still run."""
-    from runner import spec as loader
+    :class:`SpecRun` with ``error`` set, and the following files still run.
 
-    for path in paths:
-        try:
-            spec = loader.load_spec(path, display_root=display_root)
-        except SpecError as exc:
-            yield SpecRun(path, error=exc)
-            continue
-        runs = tuple(evaluate_check(c) for c in spec.checks)
-        yield SpecRun(path, runs=runs, warnings=spec.warnings, spec=spec)
+    The cyclic garbage collector is paused until the iteration ends, the caller's work on
+    each file included: loading and evaluating allocate many small containers, almost none in
+    cycles (``runner eval`` over 800 files, 20,000 checks: 516 objects in garbage cycles at
+    the end, the same peak memory), and its collections walked each file's live objects and
+    the growing caches in vain (runner/speed.py).
+    """
+    from runner import spec as loader
+    from runner.speed import collector_paused
+
+    with collector_paused():
+        for path in paths:
+            try:
+                spec = loader.load_spec(path, display_root=display_root)
+            except SpecError as exc:
+                yield SpecRun(path, error=exc)
+                continue
+            runs = tuple(evaluate_check(c) for c in spec.checks)
+            yield SpecRun(path, runs=runs, warnings=spec.warnings, spec=spec)
