@@ -10,7 +10,7 @@ returns a :class:`CheckRun` that knows pass/fail at once and builds explanations
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ _ALLOW = Verdict.ALLOW.value
 _EXPLICIT_DENY = Verdict.EXPLICIT_DENY.value
 _IMPLICIT_DENY = Verdict.IMPLICIT_DENY.value
 _EXPECTATIONS = {e.value: e for e in Expectation}
+_VERDICTS = frozenset(v.value for v in Verdict)
+#: ``expectation_met`` of every expectation and decision, looked up per check
+_MET = {(e.value, v.value): e.met_by(v.value) for e in Expectation for v in Verdict}
 
 
 def combine(decisions: Iterable[str]) -> str:
@@ -78,8 +81,12 @@ class CheckRun:
         self.decision: str | None = None
         self.passed = False
         if self.error is None:
-            self.decision = combine(self.decisions)
-            self.passed = expectation_met(check.expected, self.decision)
+            decisions = self.decisions
+            # one step (most checks): its decision is the check's
+            one = len(decisions) == 1 and decisions[0] in _VERDICTS
+            decision = self.decision = decisions[0] if one else combine(decisions)
+            met = _MET.get((check.expected, decision))
+            self.passed = met if met is not None else expectation_met(check.expected, decision)
         self._explanations: list[dict[str, Any]] | None = None
 
     def explanations(self) -> list[dict[str, Any]]:
@@ -127,6 +134,17 @@ class CheckRun:
         return lines.line(self.check, str(self.decision), steps)
 
 
+_evaluate: list[Callable[[model.Request], Decision]] = []
+
+
+def _engine() -> Callable[[model.Request], Decision]:
+    """``engine.evaluate``, imported on first use: collection stays cheap."""
+    from runner import engine
+
+    _evaluate.append(engine.evaluate)
+    return engine.evaluate
+
+
 def evaluate_check(check: model.Check) -> CheckRun:
     """Evaluate each step of ``check`` (no explanations are built yet); a check whose
     ``error`` is set is not evaluated."""
@@ -136,10 +154,9 @@ def evaluate_check(check: model.Check) -> CheckRun:
         return run_universal(check)
     if check.error is not None:
         return CheckRun(check, ())
-    from runner import engine  # the engine is imported on first use: collection stays cheap
-
+    evaluate = _evaluate[0] if _evaluate else _engine()
     decisions = [
-        engine.evaluate(
+        evaluate(
             model.Request(
                 principal=check.principal,
                 action=action,
