@@ -780,6 +780,25 @@ def test_a_partial_run_says_what_it_left_out(
     assert "Add a case that relies on each of them" not in html
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_spec_file_left_out_entirely_is_counted(
+    pytester: pytest.Pytester,
+    run_pytest: RunPytest,
+    write_project: WriteProject,
+    workers: list[str],
+) -> None:
+    """A file none of whose checks run sends no report of its own; its checks are still
+    counted as deselected (pytest's own count), also under xdist."""
+    write_project(pytester.path, wrong=True)
+    result = run_pytest(*workers, "-k", "ci-deletes", "--policy-results=r.json")
+    result.assert_outcomes(failed=1, deselected=0 if workers else 8)
+    assert _results(pytester.path / "r.json")["selection"] == {
+        "deselected": 8,
+        "deselected_by_file": {"specs/app.yaml": 6, "specs/wrong.yaml": 2},
+        "how": ["-k ci-deletes"],
+    }
+
+
 def test_a_last_failed_run_says_so(
     pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
 ) -> None:

@@ -15,7 +15,7 @@ import platform
 import shlex
 import time
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,11 @@ def pytest_runtest_makereport(
         if parent.spec is not None:  # how many checks the file has, run or not
             total = [parent.spec.path, len(parent.spec.checks)]
             report.policyspec_checks = total  # type: ignore[attr-defined]
+    if state.deselected and not state.deselected_sent:
+        # files none of whose checks run send no report of their own: a worker tells the
+        # controller about them once, with its first report (every worker deselects alike)
+        state.deselected_sent = True
+        report.policyspec_deselected = dict(state.deselected)  # type: ignore[attr-defined]
     return report
 
 
@@ -378,6 +383,14 @@ class PolicySpecSession:
         self.warnings: dict[str, dict[str, Any]] = {}
         #: Spec file -> its number of checks (as the inventory reports say, on the controller).
         self.spec_totals: dict[str, int] = {}
+        #: Spec file -> its checks deselected (-k, -m, --deselect), in this process
+        self.deselected: dict[str, int] = {}
+        self.deselected_sent = False
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        for item in items:
+            if isinstance(item, CheckItem):
+                self.deselected[item.check.file] = self.deselected.get(item.check.file, 0) + 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """On the controller, every check's reports (xdist forwards the workers')."""
@@ -391,6 +404,8 @@ class PolicySpecSession:
         total = getattr(report, "policyspec_checks", None)
         if total is not None:
             self.spec_totals[total[0]] = total[1]
+        for file, count in (getattr(report, "policyspec_deselected", None) or {}).items():
+            self.deselected[file] = max(self.deselected.get(file, 0), count)
         inventory = getattr(report, "policyspec_policies", None)
         if inventory:
             for policy in inventory:
@@ -457,9 +472,12 @@ class PolicySpecSession:
             ran[result["file"]] = ran.get(result["file"], 0) + 1
         left_out = {
             file: total - ran.get(file, 0)
-            for file, total in sorted(self.spec_totals.items())
+            for file, total in self.spec_totals.items()
             if total > ran.get(file, 0)
         }
+        # files none of whose checks ran: only the deselection knows them
+        left_out.update((f, n) for f, n in self.deselected.items() if f not in self.spec_totals)
+        left_out = dict(sorted(left_out.items()))
         if not left_out:
             return None
         option = self.config.getoption
