@@ -1950,3 +1950,21 @@ def test_an_arn_in_a_case_that_two_principals_have_or_that_is_malformed(tmp_path
         "spec.yaml:7:30: not an ECR repository ARN: 'arn:aws:ecr:us-east-1:1:repository/x'; "
         "expected arn:aws:ecr:REGION:ACCOUNT:repository/NAME (lowercase name, / allowed)",
     ]
+
+
+def test_a_spec_that_links_outside_the_project_is_refused_unread(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, {"shadow": SECRET})
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "spec.yaml").symlink_to(outside / "shadow")
+    with pytest.raises(SpecError) as exc:
+        loader.load_spec(project / "spec.yaml", display_root=project)
+    assert str(exc.value) == (
+        f"spec.yaml: it is outside the project {project.resolve().as_posix()} (symbolic links "
+        "followed); files outside the project are never read"
+    )
+    # named on its own from outside the project, a file is the user's choice and is read
+    with pytest.raises(SpecError) as exc:
+        loader.load_spec(outside / "shadow", display_root=project)
+    assert "outside the project" not in str(exc.value)

@@ -49,6 +49,11 @@ def load_spec(
     places = Places(display, project)
     spec_path = Path(path).resolve()
     reader = Reader()
+    named = Path(os.path.abspath(path))
+    if named.is_relative_to(project) and places.outside(spec_path):
+        # a spec in the project that is a symbolic link to a file elsewhere: refused unread,
+        # as include and policy files are (a spec named outside the project is the user's)
+        raise SpecError([Problem(None, f"{places.show(named)}: {places.refusal()}")])
     # Loading allocates many small, acyclic objects (YAML nodes, checks): see runner.speed.
     with collector_paused():
         try:
