@@ -475,8 +475,13 @@ def read_results(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(
+            f"{path}: not UTF-8 text (byte {exc.start}); expected a results file written by "
+            "--policy-results or eval --results, or eval's output"
+        ) from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     lines = _eval_lines(text)
     data = _parse(text, path) if lines is None else _from_eval_lines(lines, path)
     validate_results(data, str(path))

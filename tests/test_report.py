@@ -575,6 +575,17 @@ def test_load_results_reports_broken_json_with_its_place(tmp_path: Path) -> None
     assert str(info.value).startswith(f"{path}:2:14: not valid JSON: ")
 
 
+def test_load_results_refuses_a_file_that_is_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(b"{\xff\xfe}")
+    with pytest.raises(results_format.ResultsError) as info:
+        results_format.load_results([path])
+    assert str(info.value) == (
+        f"{path}: not UTF-8 text (byte 1); expected a results file written by --policy-results "
+        "or eval --results, or eval's output"
+    )
+
+
 def test_render_report_rejects_a_dict_without_format() -> None:
     with pytest.raises(
         results_format.ResultsError, match=r'"format" is null, expected "policyspec-results/1"'
