@@ -305,17 +305,21 @@ def test_an_include_file_can_import_relative_to_itself(tmp_path: Path) -> None:
 
 def test_a_closed_account_makes_an_only_check_provable(tmp_path: Path) -> None:
     copy(tmp_path, "authorization-details", "account.json", "snap.json")
+    # the account's root user always exists (a snapshot never lists it): it is named too
+    root = "  account-root: arn:aws:iam::111122223333:root\n"
     only = (
         "resources:\n  app: arn:aws:ecr:us-east-1:111122223333:repository/prod/app\n"
-        "cases:\n  - resource: app\n    action: [ecr:PutImage]\n    only: [ci]\n"
+        "cases:\n  - resource: app\n    action: [ecr:PutImage]\n"
+        "    only: [ci, account-root]\n"
     )
     write(
         tmp_path,
         {
-            "closed.yaml": "import:\n  - authorization-details: snap.json\n" + only,
+            "closed.yaml": "import:\n  - authorization-details: snap.json\n"
+            "principals:\n" + root + only,
             # the same role, written by hand: its account is not closed
             "open.yaml": "principals:\n  ci:\n    arn: arn:aws:iam::111122223333:role/build/ci\n"
-            "    policies: [AmazonEC2ContainerRegistryPowerUser]\n" + only,
+            "    policies: [AmazonEC2ContainerRegistryPowerUser]\n" + root + only,
         },
     )
 
