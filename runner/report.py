@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from runner.model import Outcome, PolicyKind
 from runner.speed import collector_paused
 from runner.text import kind_label
 
-__all__ = ["check_anchor", "coverage", "render_report", "write_report"]
+__all__ = ["absent_keys", "check_anchor", "coverage", "render_report", "write_report"]
 
 OUTCOMES = tuple(o.value for o in Outcome)
 #: The outcomes listed under "Failed checks" (an accepted known exception is listed apart).
@@ -57,11 +58,21 @@ _CHECK_COLUMNS = (
     "steps",
     "other",
     "registry",
+    "universal",
 )
 
 #: Check fields the page shows in their own places (``passed`` through ``outcome``); any other
-#: field is shown under "other".
-_CHECK_KEYS = frozenset(_CHECK_COLUMNS) - {"anchor", "other", "registry"} | {"passed"}
+#: field is shown under "other" (a universal check's fields only when they have their form).
+_CHECK_KEYS = frozenset(_CHECK_COLUMNS) - {"anchor", "other", "registry", "universal"} | {"passed"}
+
+#: A universal check's fields (spec-format.md, "Outside pytest") and the type each must have to
+#: be shown in the check's "Universal check" and "Witness" blocks.
+_UNIVERSAL_FIELDS: dict[str, type] = {"universal": dict, "witness": dict, "witness_summary": str}
+
+#: The end of the "who, with which context" part of a witness summary: "ACTION is VERDICT: ".
+_SUMMARY_VERDICT = re.compile(r": \S+ is (?:allowed|explicitly denied|implicitly denied): ")
+#: The last "KEY absent" item of that part (a condition key names its service: ``aws:...``).
+_SUMMARY_ABSENT = re.compile(r", (with )?([A-Za-z0-9-]+:[^,=\s][^,=]*) absent$")
 
 
 #: Check fields the list of failed checks prints (a missing one prints as nothing).
@@ -275,7 +286,9 @@ class _Encoder:
             if isinstance(pooled, dict) and isinstance(pooled.get("decisive"), int):
                 decisive.add(pooled["decisive"])
         context = check.get("context")
-        other = {k: v for k, v in check.items() if k not in _CHECK_KEYS}
+        universal = _universal_view(check)
+        shown = _CHECK_KEYS | universal.keys() if universal else _CHECK_KEYS
+        other = {k: v for k, v in check.items() if k not in shown}
         check_row: list[Any] = [
             check["id"],
             anchor,
@@ -296,8 +309,41 @@ class _Encoder:
             other or None,
             # an account-level action: shown on the registry, not on the repository named
             results_format.on_registry(check),
+            universal,
         ]
         return check_row, decisive
+
+
+def absent_keys(summary: str) -> list[str]:
+    """The request context keys a witness summary lists as absent (``..., with aws:SourceIp =
+    10.0.0.1, aws:PrincipalOrgID absent: ecr:BatchGetImage is allowed: ...``), in its order;
+    none when the summary does not have that form. The ``witness`` field leaves them out."""
+    verdict = _SUMMARY_VERDICT.search(summary)
+    if verdict is None:
+        return []
+    head = summary[: verdict.start()]
+    keys: list[str] = []
+    while (item := _SUMMARY_ABSENT.search(head)) is not None:
+        keys.insert(0, item.group(2))
+        head = head[: item.start()]
+        if item.group(1):  # the first item of the list
+            return keys
+    # after the keys shown with their values, or not the list that follows "with" at all
+    return keys if ", with " in head else []
+
+
+def _universal_view(check: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A universal check's fields for its blocks in the details (those of their form), and the
+    keys its witness summary says are absent; None for an ordinary check."""
+    view = {k: check[k] for k, kind in _UNIVERSAL_FIELDS.items() if isinstance(check.get(k), kind)}
+    if not view:
+        return None
+    summary = view.get("witness_summary")
+    if summary is not None:
+        absent = absent_keys(summary)
+        if absent:
+            view["absent"] = absent
+    return view
 
 
 def _sort_key(check: Mapping[str, Any]) -> tuple[str, str]:

@@ -285,6 +285,9 @@ def decode_checks(data: dict[str, Any]) -> list[dict[str, Any]]:
         }
         check["passed"] = check["outcome"] == "passed"
         check.update(r["other"] or {})
+        # a universal check's fields, shown in their own blocks (``absent`` is read from the
+        # witness summary, not a field of the result)
+        check.update({k: v for k, v in (r["universal"] or {}).items() if k != "absent"})
         out.append(check)
     return out
 
@@ -835,3 +838,154 @@ def test_policy_kinds_are_named_as_the_command_line_names_them() -> None:
     coverage = _section(page, "coverage")
     assert '<span class="kind">identity policy</span>' in coverage
     assert '<span class="kind">resource</span>' not in coverage
+
+
+LEAKY_SUMMARY = (
+    "an unmodelled IAM user arn:aws:iam::777777777777:user/q (account 777777777777, outside the "
+    "organization) tagged team=web, with aws:SourceIp = 203.0.113.9, aws:PrincipalOrgID absent: "
+    "ecr:BatchGetImage is allowed: allowed across accounts by statement AllowOrg of repository "
+    "policy leaky, because StringEqualsIfExists holds when aws:PrincipalOrgID is absent"
+)
+UNIVERSAL = {
+    "class": "every caller outside the organization",
+    "considered": [
+        "1 unmodelled user caller in accounts 777777777777",
+        "anonymous (unsigned) requests",
+    ],
+    "evaluated": 3,
+}
+
+
+def _universal_check(n: int, *, witness: bool) -> dict[str, Any]:
+    check = _check(
+        n,
+        principal="outsiders",
+        action="ecr:BatchGetImage",
+        expected="deny",
+        decision="allow" if witness else "deny",
+        steps=[
+            ("ecr:BatchGetImage", "allow" if witness else "deny", [ALLOW_PULL] if witness else [])
+        ],
+    )
+    check["principal_arn"] = UNIVERSAL["class"]
+    check["universal"] = dict(UNIVERSAL)
+    if witness:
+        check["witness"] = {
+            "principal": "arn:aws:iam::777777777777:user/q",
+            "principal_arn": "arn:aws:iam::777777777777:user/q",
+            "name": None,
+            "tags": {"team": "web"},
+            "context": {"aws:SourceIp": "203.0.113.9"},
+        }
+        check["witness_summary"] = LEAKY_SUMMARY
+    return check
+
+
+def test_a_universal_checks_witness_has_its_own_place_in_the_details() -> None:
+    results = sample_results()
+    failed, proven = _universal_check(7, witness=True), _universal_check(8, witness=False)
+    results["checks"] += [failed, proven]
+    page = report.render_report(results)
+    data = embedded_data(page)
+    rows = {row[0]: dict(zip(data["columns"], row, strict=True)) for row in data["checks"]}
+    shown = rows[failed["id"]]["universal"]
+    assert shown["witness_summary"] == LEAKY_SUMMARY
+    assert shown["witness"]["principal"] == "arn:aws:iam::777777777777:user/q"
+    assert shown["witness"]["tags"] == {"team": "web"}
+    assert shown["witness"]["context"] == {"aws:SourceIp": "203.0.113.9"}
+    # the key the summary says is absent, which the witness field leaves out
+    assert shown["absent"] == ["aws:PrincipalOrgID"]
+    assert shown["universal"] == UNIVERSAL
+    # what the blocks show is no longer among the "other" fields
+    assert rows[failed["id"]]["other"] is None
+    assert rows[proven["id"]]["universal"] == {"universal": UNIVERSAL}
+    assert rows[proven["id"]]["other"] is None
+    assert rows[results["checks"][0]["id"]]["universal"] is None  # an ordinary check
+    # the script draws the blocks from those fields
+    script = page[page.rindex("<script>") : page.rindex("</script>")]
+    assert '"Witness "' in script and "Proven" in script and '"absent"' in script
+    # and nothing is lost
+    assert decode_checks(data) == sorted(results["checks"], key=lambda c: c["id"])
+
+
+def test_a_universal_field_of_another_form_stays_among_the_other_fields() -> None:
+    results = sample_results()
+    odd = _universal_check(7, witness=True)
+    odd["witness"] = "not a mapping"
+    results["checks"].append(odd)
+    data = embedded_data(report.render_report(results))
+    row = next(
+        dict(zip(data["columns"], r, strict=True)) for r in data["checks"] if r[0] == odd["id"]
+    )
+    assert row["other"] == {"witness": "not a mapping"}
+    assert "witness" not in row["universal"]
+    assert row["universal"]["witness_summary"] == LEAKY_SUMMARY
+
+
+@pytest.mark.parametrize(
+    ("summary", "absent"),
+    [
+        (LEAKY_SUMMARY, ["aws:PrincipalOrgID"]),
+        (
+            "the defined principal ci, with aws:SourceVpc absent, ecr:ResourceTag/team absent: "
+            "ecr:PutImage is implicitly denied: no statement allows it",
+            ["aws:SourceVpc", "ecr:ResourceTag/team"],
+        ),
+        (
+            "the defined principal ci, with aws:SourceIp = [10.0.0.1, 10.0.0.2]: ecr:PutImage is "
+            "explicitly denied: statement Deny denies it",
+            [],
+        ),
+        ("anonymous (unsigned) requests: ecr:PutImage is allowed: the policy allows it", []),
+        ("not a witness summary, with aws:SourceIp absent", []),
+    ],
+)
+def test_the_keys_a_witness_summary_lists_as_absent(summary: str, absent: list[str]) -> None:
+    assert report.absent_keys(summary) == absent
+
+
+def _browser() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_browser() is None, reason="chromium is not installed")
+def test_the_witness_block_is_drawn_in_a_browser(tmp_path: Path) -> None:
+    results = sample_results()
+    failed = _universal_check(7, witness=True)
+    results["checks"].append(failed)
+    page = tmp_path / "r.html"
+    page.write_text(report.render_report(results), encoding="utf-8")
+    anchor = report.check_anchor(failed["id"])
+    done = subprocess.run(
+        [
+            str(_browser()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            f"{page.as_uri()}#{anchor}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    dom = done.stdout
+    start = dom.find(f'<div class="witness" id="{anchor}-witness">')
+    assert start >= 0, done.stderr[-2000:]
+    block = dom[start : dom.index('<div class="step"', start)]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", block))
+    words = " ".join(text.split())
+    assert " ".join(LEAKY_SUMMARY.split()) in words
+    assert "Caller arn:aws:iam::777777777777:user/q (not defined by the spec)" in words
+    assert "Principal tags team=web" in words
+    assert "aws:SourceIp 203.0.113.9" in words
+    assert "aws:PrincipalOrgID absent" in words
+    # the witness fields are not repeated among the other fields
+    details = dom[dom.index(f'id="{anchor}"') : start]
+    assert "witness_summary" not in details and 'class="kv other"' not in details

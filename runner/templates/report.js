@@ -8,7 +8,8 @@
   var S = DATA.S, P = DATA.P, COL = {};
   DATA.columns.forEach(function (name, i) { COL[name] = i; });
 
-  var GLYPH = { "allow": "\u2713", "explicit-deny": "\u2715", "implicit-deny": "\u25CB" };
+  /* "deny": what a universal check proved (no caller allowed, explicitly or implicitly) */
+  var GLYPH = { "allow": "\u2713", "explicit-deny": "\u2715", "implicit-deny": "\u25CB", "deny": "\u2298" };
   var MAX_ROWS = 40, MAX_COLS = 30, MAX_RESOURCES = 8;
 
   function str(i) { return i === null || i === undefined ? null : S[i]; }
@@ -30,7 +31,7 @@
       resource: str(r[COL.resource]), resourceArn: str(r[COL.resource_arn]),
       action: str(r[COL.action]), expected: str(r[COL.expected]), decision: str(r[COL.decision]),
       outcome: str(r[COL.outcome]), context: pool(r[COL.context]), steps: r[COL.steps] || [],
-      other: r[COL.other], registry: !!r[COL.registry], hay: null
+      other: r[COL.other], registry: !!r[COL.registry], universal: r[COL.universal] || null, hay: null
     };
   });
   var byAnchor = {};
@@ -350,6 +351,7 @@
         : [h("b", { text: c.resource }), " ", code(c.resourceArn)]],
       ["Context (spec)", contextTable(c.context)]
     ]));
+    if (c.universal) add(d, universalBlocks(c));
     if (c.other) {
       add(d, kvTable(Object.keys(c.other).map(function (k) {
         var v = c.other[k];
@@ -358,7 +360,7 @@
     }
     if (!c.steps.length) d.appendChild(h("p", { "class": "empty", text: "No evaluation was recorded for this check." }));
     failingFirst(c).forEach(function (st) { d.appendChild(step(st, c.steps.length > 1)); });
-    var short = c.steps.length && c.steps.every(function (st) {
+    var short = !proven(c) && c.steps.length && c.steps.every(function (st) {
       var core = pool(st[3]);
       return core && typeof core === "object" && core.policies === undefined && !st[2];
     });
@@ -368,6 +370,59 @@
         code("python -m runner explain " + (c.file || "SPEC") + " --case '" + c.id.slice(c.id.indexOf("::") + 2) + "'"), "."]));
     }
     return d;
+  }
+
+  /* a universal check that passed: no caller of its class and no request context breaks it */
+  function proven(c) { return !!c.universal && c.outcome === "passed" && !c.universal.witness; }
+
+  /* a universal check: its class, the callers considered, then its witness or what it proved */
+  function universalBlocks(c) {
+    var u = c.universal, about = u.universal || {}, w = u.witness, out = [];
+    var cls = about["class"] === undefined || about["class"] === null ? null : String(about["class"]);
+    var rows = [];
+    if (cls !== null) rows.push(["Universal check", ["over ", h("b", { text: cls })]]);
+    if (Array.isArray(about.considered)) {
+      rows.push(["Callers considered", about.considered.length
+        ? h("ul", { "class": "considered" }, about.considered.map(function (x) { return h("li", { text: String(x) }); }))
+        : h("span", { "class": "hint", text: "(none)" })]);
+    }
+    if (typeof about.evaluated === "number") rows.push(["Engine decisions", fmt(about.evaluated)]);
+    if (rows.length) out.push(kvTable(rows, "universal"));
+    if (proven(c)) {
+      out.push(h("p", { "class": "proven" }, [h("b", { text: "Proven" }), " for every caller of the class" +
+        (cls === null ? "" : " (" + cls + ")") + " and every request context: no caller breaks " +
+        "the expectation (" + c.expected + ")."]));
+    }
+    if (u.witness || u.witness_summary) out.push(witnessBlock(c, w || {}, u.witness_summary, u.absent || []));
+    return out;
+  }
+
+  function witnessBlock(c, w, summary, absent) {
+    var box = h("div", { "class": "witness", id: c.anchor + "-witness" });
+    box.appendChild(h("h4", null, ["Witness ", h("span", { "class": "hint", text: "one caller and request context that break the expectation" })]));
+    if (summary) box.appendChild(h("p", { "class": "witness-summary", text: summary }));
+    var rows = [];
+    if (w.principal !== undefined) {
+      rows.push(["Caller", [code(w.principal),
+        w.name ? [" the defined principal ", h("b", { text: String(w.name) })] : h("span", { "class": "hint", text: " (not defined by the spec)" }),
+        w.principal_arn && w.principal_arn !== w.principal ? [h("span", { "class": "hint", text: " identity " }), code(w.principal_arn)] : null]]);
+    }
+    if (w.tags && typeof w.tags === "object" && (Object.keys(w.tags).length || !w.name)) {
+      var tagKeys = Object.keys(w.tags).sort();
+      rows.push(["Principal tags", tagKeys.length ? h("span", null, tagKeys.map(function (k) {
+        return h("code", { "class": "v", text: k + "=" + w.tags[k] });
+      })) : h("span", { "class": "hint", text: "(none)" })]);
+    }
+    var ctx = w.context && typeof w.context === "object" ? w.context : {};
+    var keys = Object.keys(ctx).sort(function (a, b) { var x = a.toLowerCase(), y = b.toLowerCase(); return x < y ? -1 : x > y ? 1 : 0; });
+    var ctxRows = keys.map(function (k) { return h("tr", null, [h("th", null, code(k)), h("td", null, values(ctx[k]))]); })
+      .concat(absent.filter(function (k) { return !(k in ctx); }).map(function (k) {
+        return h("tr", null, [h("th", null, code(k)), h("td", null, h("span", { "class": "absent", text: "absent" }))]);
+      }));
+    rows.push(["Context", ctxRows.length ? h("table", { "class": "kv" }, h("tbody", null, ctxRows))
+      : h("span", { "class": "hint", text: "(no key that a policy of the check reads)" })]);
+    box.appendChild(kvTable(rows));
+    return box;
   }
 
   /* the steps of an operation, those that explain its failure first (as the command line) */
