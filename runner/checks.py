@@ -21,6 +21,7 @@ from runner.model import Expectation, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from runner.engine import Decision
+    from runner.result_lines import PassedLines
 
 
 _ALLOW = Verdict.ALLOW.value
@@ -124,7 +125,7 @@ class CheckRun:
             self.check, nodeid=nodeid, decision=self.decision, passed=self.passed, steps=steps
         )
 
-    def passed_line(self, lines: results.PassedLines) -> str | None:
+    def passed_line(self, lines: PassedLines) -> str | None:
         """The JSON line of ``to_result()`` for a passed check without a known exception (the
         caller checks ``passed`` and ``check.exception``), built by ``lines``; None for a run
         whose result is not the plain one (a subclass with its own ``to_result``)."""

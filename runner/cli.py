@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from runner import __version__, checks, model, results, text
+from runner import __version__, checks, model, result_lines, results, text
 from runner.errors import SpecError
 from runner.spec import find_spec_files
 
@@ -171,7 +171,7 @@ def _eval(
     encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per line
     # a passed check's line is built from parts when no one needs its result dict
     fast = not ci and results_path is None
-    passed_lines = results.PassedLines(encode, json.encoder.encode_basestring_ascii)
+    passed_lines = result_lines.PassedLines(encode, json.encoder.encode_basestring_ascii)
     for spec_run in checks.run_spec_files(files, display_root=cwd):
         if spec_run.error is not None:
             _print_problems(spec_run.error)

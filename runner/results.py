@@ -13,7 +13,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,120 +146,6 @@ def compact_explanation(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "decisive": decision.decisive(),
     }
-
-
-#: The values of a result that differ between the checks of one case, in the order
-#: :func:`check_result` writes them, with stand-ins (:class:`PassedLines`). A NUL character
-#: cannot occur in YAML text, file names or ECR names, and a template in which a stand-in is
-#: not found exactly once, in this order, is not used.
-_VARYING = ("id", "line", "principal", "principal_arn", "action", "expected", "decision", "steps")
-_STEP_VARYING = ("action", "decision", "explanation")
-
-
-def _stand_in(key: str) -> str:
-    return "\x00" + key
-
-
-class PassedLines:
-    """The JSON line of a passing check (no error, no known exception), the same text as
-    ``encode(check_result(...))`` with its compact steps, built from parts.
-
-    Encoding a whole result dict per check was a third of ``runner eval``'s time after
-    loading (benchmarks/bench_scale.py eval). What every check of a case shares (file, case,
-    resource, context) is encoded once per case as a template, by encoding a result whose
-    varying values (:data:`_VARYING`) are stand-ins and cutting the text at them; a check then
-    encodes only those values, each string the way ``encode`` encodes strings (``string``).
-    ``encode`` is the run's ``json.JSONEncoder(...).encode``.
-    """
-
-    __slots__ = ("_encode", "_explained", "_step", "_string", "_templates")
-
-    def __init__(self, encode: Callable[[object], str], string: Callable[[str], str]) -> None:
-        from runner.speed import IdentityMemo
-
-        self._encode = encode
-        self._string = string
-        self._templates: IdentityMemo[tuple[str, ...] | None] = IdentityMemo(256)
-        # the encoded compact explanations, by what they are made of: the checks of a case
-        # are mostly decided by the same statements for the same reason
-        self._explained: dict[tuple[object, ...], str] = {}
-        step: dict[str, Any] = step_result("", "", {})
-        for key in _STEP_VARYING:
-            step[key] = _stand_in(key)
-        self._step = self._cut(encode(step), _STEP_VARYING)
-
-    def _cut(self, text: str, keys: Sequence[str]) -> tuple[str, ...] | None:
-        """``text`` cut at the stand-in of each of ``keys``, in this order, or None."""
-        pieces: list[str] = []
-        rest = text
-        for key in keys:
-            encoded = self._string(_stand_in(key))
-            if text.count(encoded) != 1:
-                return None
-            head, found, rest = rest.partition(encoded)
-            if not found:
-                return None
-            pieces.append(head)
-        pieces.append(rest)
-        return tuple(pieces)
-
-    def _template(self, check: model.Check) -> tuple[str, ...] | None:
-        result = check_result(check, decision="", passed=True)
-        if list(result)[-1] != "steps" or not set(_VARYING) <= result.keys():
-            return None
-        for key in _VARYING:
-            result[key] = _stand_in(key)
-        return self._cut(self._encode(result), _VARYING)
-
-    def _explanation(self, decision: Decision) -> str:
-        """``encode(compact_explanation(decision))``, remembered."""
-        key = (decision.decision, decision.gate, decision.reason, *decision.decisive_key())
-        text = self._explained.get(key)
-        if text is None:
-            if len(self._explained) >= 4096:
-                self._explained.clear()
-            text = self._explained[key] = self._encode(compact_explanation(decision))
-        return text
-
-    def line(
-        self,
-        check: model.Check,
-        decision: str,
-        steps: Sequence[tuple[str, str, Decision]],
-    ) -> str:
-        """The line of ``check``, passed with ``decision``; ``steps`` are the action, the
-        decision (as text) and the engine's decision of each step."""
-        template = self._templates.get(
-            (check.resource, check.context),
-            (check.file, check.case, check.case_index),
-            lambda: self._template(check),
-        )
-        step = self._step
-        if template is None or step is None or type(check.loc.line) is not int:
-            return self._encode(
-                check_result(
-                    check,
-                    decision=decision,
-                    passed=True,
-                    steps=[step_result(a, v, compact_explanation(d)) for a, v, d in steps],
-                )
-            )
-        string = self._string
-        explained = self._explanation
-        s_action, s_decision, s_explanation, s_end = step
-        shown = ",".join(
-            f"{s_action}{string(action)}{s_decision}{string(verdict)}"
-            f"{s_explanation}{explained(d)}{s_end}"
-            for action, verdict, d in steps
-        )
-        t_id, t_line, t_name, t_arn, t_action, t_expected, t_decision, t_steps, t_end = template
-        principal = check.principal
-        return (
-            f"{t_id}{string(check_id(check))}{t_line}{check.loc.line}"
-            f"{t_name}{string(principal.name)}{t_arn}{string(principal_label(principal))}"
-            f"{t_action}{string(check.action)}{t_expected}{string(str(check.expected))}"
-            f"{t_decision}{string(decision)}{t_steps}[{shown}]{t_end}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------

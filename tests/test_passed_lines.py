@@ -1,4 +1,4 @@
-"""``runner eval`` builds a passing check's JSON line from parts (results.PassedLines): the
+"""``runner eval`` builds a passing check's JSON line from parts (result_lines.PassedLines): the
 same text as encoding its result dict, for every passing check of the example specs and of
 a case with several principals, resources, actions and context keys."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner import checks, results
+from runner import checks, result_lines
 from runner.spec import find_spec_files, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ cases:
 
 def _lines(paths: list[Path], root: Path) -> tuple[int, list[tuple[str, str]]]:
     encode = json.JSONEncoder(separators=(",", ":")).encode
-    lines = results.PassedLines(encode, json.encoder.encode_basestring_ascii)
+    lines = result_lines.PassedLines(encode, json.encoder.encode_basestring_ascii)
     passed = 0
     out: list[tuple[str, str]] = []
     for run in checks.run_spec_files(paths, display_root=root):
