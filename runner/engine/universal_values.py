@@ -24,7 +24,6 @@ import datetime as dt
 import enum
 import ipaddress
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -42,6 +41,7 @@ from runner.engine.universal_strings import (
     parse_template,
     render_atoms,
 )
+from runner.policy import operators
 
 __all__ = ["Entry", "Family", "Undecidable", "key_values", "parse_operator"]
 
@@ -136,51 +136,13 @@ _OTHER_TEXT = "unlisted"
 
 
 # ---------------------------------------------------------------------------------------------
-# Numbers and dates, parsed as the engine parses them (runner.policy.conditions)
+# Numbers and dates, parsed by the engine's own grammar (runner.policy.operators), so that a
+# representative is read exactly as the engine will read it
 
-_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-_EPOCH = re.compile(r"^\d+$")
-_ISO_DATE = re.compile(
-    r"^(?P<y>\d{4})-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
-    r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?$"
-)
+parse_number = operators.parse_number
+parse_date = operators.parse_date
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NS = 1_000_000_000
-
-
-def parse_number(text: str) -> Decimal | None:
-    return Decimal(text) if _NUMBER.match(text) else None
-
-
-def parse_date(text: str) -> int | None:
-    """Nanoseconds since the epoch, or None (the grammar of the engine's Date operators)."""
-    if _EPOCH.match(text):
-        return int(text) * _NS if len(text) <= 20 else None
-    m = _ISO_DATE.match(text)
-    if not m:
-        return None
-    tz = dt.UTC
-    if m["tz"] and m["tz"] != "Z":
-        sign = -1 if m["tz"][0] == "-" else 1
-        digits = m["tz"][1:].replace(":", "")
-        if int(digits[2:]) > 59 or int(digits[:2]) > 23:
-            return None
-        tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    try:
-        moment = dt.datetime(
-            int(m["y"]),
-            int(m["mo"]),
-            int(m["d"] or 1),
-            int(m["h"] or 0),
-            int(m["mi"] or 0),
-            int(m["s"] or 0),
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None
-    seconds = (moment - _EPOCH_START) // dt.timedelta(seconds=1)
-    return seconds * _NS + int((m["f"] or "").ljust(9, "0"))
 
 
 def format_instant(ns: int) -> str | None:

@@ -177,6 +177,12 @@ def _date(text: str) -> int | None:
     return seconds * 1_000_000_000 + fraction
 
 
+#: The grammars of the Numeric and Date operators, for code that must read a value exactly as
+#: the engine does (the representatives of universal checks).
+parse_number = _number
+parse_date = _date
+
+
 def _network(text: str) -> tuple[int, int, int] | None:
     """(IP version, network as int, netmask as int); a bare address is /32 or /128. Host bits
     set in a CIDR (``10.1.2.3/8``) are masked off, as ``ipaddress`` does with strict=False."""
