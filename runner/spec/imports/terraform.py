@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from runner.errors import Problem
-from runner.model import PolicyKind, PolicyPath
+from runner.model import PolicyKind, PolicyPath, SourceLoc
 from runner.policy import managed
 from runner.spec.imports.common import (
     ImportedOrgPolicy,
@@ -62,15 +62,7 @@ class _Reader(Plan):
             self.err(loc, f"{r.address}: {attr} must be a policy ARN")
             raise Unknown
         if managed.is_aws_managed_arn(arn):
-            try:
-                shipped = managed.lookup(arn)
-            except managed.NotShipped as exc:
-                self.err(loc, f"{r.address}: {exc}")
-                raise Unknown from None
-            assert shipped is not None
-            return ImportedPolicy(
-                shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
-            )
+            return self.shipped(r, loc, arn)
         target = self.policy_with_arn(arn)
         if target is not None:
             return self.customer_policy(target)
@@ -272,18 +264,22 @@ class _Reader(Plan):
             name, kind, arn, self.at(r, ()), unique_by_name(policies), boundary, tags
         )
 
+    def shipped(self, r: Res, loc: SourceLoc, arn: str) -> ImportedPolicy:
+        """The AWS managed policy ``arn`` from the shipped set, or an error at ``loc``."""
+        try:
+            shipped = managed.lookup(arn)
+        except managed.NotShipped as exc:
+            self.err(loc, f"{r.address}: {exc}")
+            raise Unknown from None
+        assert shipped is not None
+        return ImportedPolicy(
+            shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
+        )
+
     def attached(self, r: Res, where: PolicyPath, arn: object) -> ImportedPolicy:
         loc = self.doc.loc((*r.path, *where))
         if isinstance(arn, str) and managed.is_aws_managed_arn(arn):
-            try:
-                shipped = managed.lookup(arn)
-            except managed.NotShipped as exc:
-                self.err(loc, f"{r.address}: {exc}")
-                raise Unknown from None
-            assert shipped is not None
-            return ImportedPolicy(
-                shipped.name, loc, shipped.document, lambda _p: loc, aws_managed=shipped.name
-            )
+            return self.shipped(r, loc, arn)
         target = self.policy_with_arn(arn)
         if target is not None:
             return self.customer_policy(target)
