@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -187,6 +188,55 @@ def test_python_dash_m_runner_runs_the_cli(
     )
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 6
+
+
+def test_python_dash_m_runner_ends_at_once_with_everything_written(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The command ends with os._exit (no interpreter teardown): every line, every message on
+    standard error, the results file and the exit status still arrive."""
+    lines = [
+        "policies:",
+        "  p:",
+        "    document:",
+        "      Version: '2012-10-17'",
+        "      Statement:",
+    ]
+    lines += ["        - {Effect: Allow, Action: 'ecr:*', Resource: '*'}", "principals:"]
+    lines += [
+        f"  p{i}: {{arn: 'arn:aws:iam::111122223333:role/r{i}', policies: [p]}}" for i in range(300)
+    ]
+    lines += ["cases:", "  - principal: [" + ", ".join(f"p{i}" for i in range(300)) + "]"]
+    lines += ["    action: ecr:GetAuthorizationToken", "    expect: deny"]
+    (tmp_path / "many.yaml").write_text("\n".join(lines) + "\n")
+    (tmp_path / "broken.yaml").write_text("cases: [\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "eval", ".", "--results", "out.json"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(repo_root), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2  # the broken file is an error, and it outranks the failures
+    out = proc.stdout.splitlines()
+    assert len(out) == 300
+    assert [json.loads(line)["outcome"] for line in out] == ["failed"] * 300
+    assert proc.stderr.startswith("broken.yaml:2:1: ")
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert len(written["checks"]) == 300
+    # a reader that goes away early: no traceback, whatever was written before is kept
+    head = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m runner eval many.yaml | head -n 1",
+        shell=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(repo_root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert len(head.stdout.splitlines()) == 1
+    assert "Traceback" not in head.stderr
 
 
 def test_eval_time_pins_aws_current_time(
