@@ -131,8 +131,14 @@ class CheckRun:
         whose result is not the plain one (a subclass with its own ``to_result``)."""
         if type(self).to_result is not CheckRun.to_result:
             return None
-        steps = tuple(zip(self.check.steps, self.decisions, self.step_decisions, strict=True))
-        return lines.line(self.check, str(self.decision), steps)
+        check = self.check
+        if len(self.decisions) == 1:  # most checks: one step
+            steps: Sequence[tuple[str, str, Decision]] = (
+                (check.steps[0], self.decisions[0], self.step_decisions[0]),
+            )
+        else:
+            steps = tuple(zip(check.steps, self.decisions, self.step_decisions, strict=True))
+        return lines.line(check, str(self.decision), steps)
 
 
 _evaluate: list[Callable[[model.Request], Decision]] = []
