@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
@@ -17,6 +18,7 @@ from typing import Any
 from runner import wildcards, words
 
 __all__ = [
+    "ACCOUNT_LEVEL",
     "ACTIONS",
     "OPERATIONS",
     "SERVICE_CONDITION_KEYS",
@@ -92,6 +94,9 @@ ACTIONS: MappingProxyType[str, ActionInfo] = MappingProxyType(_load(_RAW))
 SERVICE_CONDITION_KEYS: tuple[str, ...] = _service_keys(_RAW)
 del _RAW
 _BY_LOWER: dict[str, str] = {name.lower(): name for name in ACTIONS}
+#: Canonical action name -> whether it is account-level (:func:`is_account_level`), as a plain
+#: dict: the engine looks every request's action up here.
+ACCOUNT_LEVEL: Mapping[str, bool] = {name: info.account_level for name, info in ACTIONS.items()}
 
 #: What ``docker pull`` / ``docker push`` need from ECR ("Pushing an image", "Pulling an image"
 #: pages of the Amazon ECR User Guide).
@@ -161,4 +166,4 @@ def resolve_action(text: str) -> list[str]:
 def is_account_level(action: str) -> bool:
     """True for an action whose resource is ``*`` (e.g. ``ecr:GetAuthorizationToken``).
     ``action`` is a canonical name; raises KeyError for anything else."""
-    return ACTIONS[action].account_level
+    return ACCOUNT_LEVEL[action]

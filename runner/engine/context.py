@@ -16,8 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from runner import catalog
-from runner.model import PrincipalType, Request, RequestContext, Resource
-from runner.policy.conditions import CompiledConditions
+from runner.model import (
+    Organization,
+    Principal,
+    PrincipalType,
+    Request,
+    RequestContext,
+    Resource,
+)
+from runner.policy import CompiledStatement
 from runner.speed import IdentityMemo
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "freeze_clock",
     "parse_instant",
     "set_clock",
+    "shared_context",
 ]
 
 Clock = Callable[[], dt.datetime]
@@ -103,10 +111,9 @@ def set_clock(clock: Clock | None) -> None:
 # The keys AWS fills in
 
 
-def _filled_in(request: Request, account_level: bool) -> dict[str, tuple[str, ...]]:
-    p = request.principal
-    res = request.resource
-    org = request.organization
+def _filled_in(
+    p: Principal, res: Resource | None, org: Organization | None, account_level: bool
+) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     # "AWS global condition context keys": aws:PrincipalIsAWSService is present in every
     # request signed with AWS credentials, so an unsigned (anonymous) request does not carry it.
@@ -182,15 +189,20 @@ def _time_keys(when: dt.datetime) -> dict[str, Sequence[str]]:
     return dict(keys)
 
 
-def _context(request: Request, account_level: bool, when: dt.datetime) -> RequestContext:
+def _context(
+    p: Principal,
+    res: Resource | None,
+    org: Organization | None,
+    own: Mapping[str, Sequence[str]] | OwnKeys,
+    account_level: bool,
+    when: dt.datetime,
+) -> RequestContext:
     base = _FILLED_IN.get(
-        (request.principal, request.resource, request.organization),
-        account_level,
-        lambda: RequestContext(_filled_in(request, account_level)),
+        (p, res, org), account_level, lambda: RequestContext(_filled_in(p, res, org, account_level))
     )
     overrides = _time_keys(when)
-    if request.context:
-        overrides.update(request.context)
+    if own:
+        overrides.update(own)
     return base.merged(overrides)
 
 
@@ -200,60 +212,102 @@ def build_context(request: Request, *, now: dt.datetime | None = None) -> Reques
     request's own ``context`` on top, key by key (key names ignore case). Resource tags are
     left out for an account-level action (its resource is ``*``)."""
     account_level = request.action in catalog.ACTIONS and catalog.is_account_level(request.action)
-    return _context(request, account_level, now or _clock())
+    return _context(
+        request.principal,
+        request.resource,
+        request.organization,
+        request.context,
+        account_level,
+        now or _clock(),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Shared contexts
 
 # A whole context (filled-in keys, the request's own keys, the time) is the same for every
-# action of an operation and for every check of a case on one principal and repository, and a
-# condition block's result depends on nothing but the context. So contexts are shared, each
-# with a memo of the condition blocks already evaluated against it: a push (7 actions) against
-# large policies evaluates each block once instead of seven times. Checks come case by case,
-# so a small memo holds the contexts in use.
-_SHARED: IdentityMemo[tuple[RequestContext, dict[int, bool]]] = IdentityMemo(256)
+# action of an operation and for every check of a case on one principal and repository; and
+# whether a statement applies - its resource, principal and condition block all match - depends
+# on nothing else (the action only picks the statements: ``CompiledPolicy.by_action``). So one
+# LazyContext is shared by all those requests, with a memo of the statements already matched:
+# the 5 actions of a principal in bench_scale's corpus match each statement once instead of
+# up to five times. Checks come case by case, so a small memo holds the contexts in use.
+_SHARED: dict[tuple[object, ...], LazyContext] = {}
+_SHARED_LIMIT: Final = 256
+OwnKeys = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _own_keys(context: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _own_keys(context: Mapping[str, Sequence[str]]) -> OwnKeys:
     # the request's own keys by value: a caller may reuse one mapping with other contents
     return tuple((k, tuple(v)) for k, v in context.items()) if context else ()
 
 
 class LazyContext:
-    """The request context of one request, built (or found among the shared ones) on first
-    use. Calling it returns the context, as ``ResourceMatcher.matches`` expects."""
+    """The request context of the requests of one principal, repository, organization, own
+    keys, instant and account-levelness (:func:`shared_context`), built on first use, since
+    most decisions never read a key. Calling it returns the context, as
+    ``ResourceMatcher.matches`` expects. ``applies`` remembers, per statement, whether it
+    applies to these requests (see ``decide._match``)."""
 
-    __slots__ = ("_account_level", "_ctx", "_memo", "_now", "_request")
+    __slots__ = (
+        "_account_level", "_ctx", "_now", "_organization", "_own", "_principal", "_resource",
+        "applies",
+    )  # fmt: skip
 
-    def __init__(self, request: Request, account_level: bool, now: dt.datetime) -> None:
-        self._request = request
+    def __init__(
+        self,
+        principal: Principal,
+        resource: Resource | None,
+        organization: Organization | None,
+        own: OwnKeys,
+        account_level: bool,
+        now: dt.datetime,
+    ) -> None:
+        self._principal = principal
+        self._resource = resource
+        self._organization = organization
+        self._own = own
         self._account_level = account_level
         self._now = now
         self._ctx: RequestContext | None = None
-        self._memo: dict[int, bool] = {}
+        # keyed by the statements themselves (they hash by identity, in C); the principal,
+        # repository and organization held here keep them alive
+        self.applies: dict[CompiledStatement, bool] = {}
 
     def __call__(self) -> RequestContext:
         ctx = self._ctx
         if ctx is None:
-            request = self._request
-            ctx, self._memo = _SHARED.get(
-                (request.principal, request.resource, request.organization),
-                (self._account_level, _own_keys(request.context), self._now),
-                lambda: (_context(request, self._account_level, self._now), {}),
+            ctx = self._ctx = _context(
+                self._principal,
+                self._resource,
+                self._organization,
+                self._own,
+                self._account_level,
+                self._now,
             )
-            self._ctx = ctx
         return ctx
 
-    def holds(self, conditions: CompiledConditions) -> bool:
-        """Whether a condition block holds in this request's context (remembered per context)."""
-        ctx = self._ctx if self._ctx is not None else self()
-        memo = self._memo
-        key = id(conditions)
-        result = memo.get(key)
-        if result is None:
-            result = memo[key] = conditions.evaluate(ctx)
-        return result
+
+def shared_context(request: Request, account_level: bool, now: dt.datetime) -> LazyContext:
+    """The LazyContext of ``request``, shared with every request that has the same principal,
+    repository and organization (the same objects: they are frozen), the same own keys (by
+    value), the same instant and the same account-levelness."""
+    p, res, org, own_context = (
+        request.principal,
+        request.resource,
+        request.organization,
+        request.context,
+    )
+    own = _own_keys(own_context) if own_context else ()
+    # An entry holds its principal, repository and organization, so their ids are not reused
+    # while it exists (runner/speed.py, IdentityMemo).
+    key = (id(p), id(res), id(org), account_level, own, now)
+    shared = _SHARED.get(key)
+    if shared is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        shared = _SHARED[key] = LazyContext(p, res, org, own, account_level, now)
+    return shared
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Final
 
 from runner import catalog
-from runner.engine.context import LazyContext, as_created
+from runner.engine.context import LazyContext, as_created, shared_context
 from runner.model import Gate, Organization, PolicyKind, Principal, PrincipalType, Request, Verdict
-from runner.policy import CompiledPolicy, CompiledStatement
+from runner.policy import CompiledPolicy, CompiledStatement, Effect
 from runner.policy.matching import GRANT_ACCOUNT, GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
 from runner.speed import interned
 
@@ -55,6 +55,8 @@ _SCP, _RCP, _RESOURCE = PolicyKind.SCP, PolicyKind.RCP, PolicyKind.RESOURCE
 _IDENTITY, _BOUNDARY, _SESSION = PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION
 _ROOT, _SERVICE, _ANONYMOUS = PrincipalType.ROOT, PrincipalType.SERVICE, PrincipalType.ANONYMOUS
 _FEDERATED_USER = PrincipalType.FEDERATED_USER
+_DENY_EFFECT = Effect.DENY
+_ACCOUNT_LEVEL = catalog.ACCOUNT_LEVEL
 
 # ---------------------------------------------------------------------------------------------
 # Evidence
@@ -220,30 +222,78 @@ class Evidence:
         return [(ev.policy, s) for ev in self.policies for s in ev.denies]
 
 
+# Evidence is built for every request. Setting its slots through their descriptors costs half
+# of the frozen dataclass's own __init__, which finds and calls object.__setattr__ once per
+# field (7 fields: 1.1 us against 2.3 us, timeit); assigning to it later still raises
+# FrozenInstanceError, as its class's __setattr__ is untouched.
+_new_object = object.__new__
+(
+    _set_request,
+    _set_arn,
+    _set_account_level,
+    _set_context,
+    _set_policies,
+    _set_skipped,
+    _set_gates,
+) = (getattr(Evidence, f.name).__set__ for f in fields(Evidence))
+
+
+def _evidence(
+    request: Request,
+    arn: str,
+    account_level: bool,
+    context: LazyContext,
+    policies: tuple[PolicyEvidence, ...],
+    skipped: tuple[Skipped, ...],
+    gates: GateReports,
+) -> Evidence:
+    """``Evidence(request, arn, ...)``, built faster."""
+    ev: Evidence = _new_object(Evidence)
+    _set_request(ev, request)
+    _set_arn(ev, arn)
+    _set_account_level(ev, account_level)
+    _set_context(ev, context)
+    _set_policies(ev, policies)
+    _set_skipped(ev, skipped)
+    _set_gates(ev, gates)
+    return ev
+
+
 # The same few policy results and gate combinations recur across requests (runner/speed.py).
 _policy_evidence = interned(8192)(PolicyEvidence)
 _gate_reports = interned(1024)(GateReports)
 _NONE: tuple[CompiledStatement, ...] = ()
 
 
+def _applies(stmt: CompiledStatement, arn: str, p: Principal, ctx: LazyContext) -> bool:
+    """Whether a statement about the action applies: its resource, principal and conditions
+    match (none of which depends on the action)."""
+    res = stmt.resource
+    if res is not None and not res.matches(arn, ctx):
+        return False
+    pm = stmt.principal
+    if pm is not None and not pm.matches(p):
+        return False
+    cond = stmt.conditions
+    return cond is None or cond.evaluate(ctx())
+
+
 def _match(
     policy: CompiledPolicy, action: str, arn: str, p: Principal, ctx: LazyContext
 ) -> PolicyEvidence:
+    # Whether a statement applies is the same for every request sharing ``ctx`` (its
+    # principal, repository, context and account-levelness, so its ``arn``): remembered there.
+    applies = ctx.applies
     denies = allows = _NONE
     for stmt in policy.by_action.get(action, _NONE):
-        res = stmt.resource
-        if res is not None and not res.matches(arn, ctx):
-            continue
-        pm = stmt.principal
-        if pm is not None and not pm.matches(p):
-            continue
-        cond = stmt.conditions
-        if cond is not None and not ctx.holds(cond):
-            continue
-        if stmt.effect == "Deny":
-            denies = (*denies, stmt)
-        else:
-            allows = (*allows, stmt)
+        ok = applies.get(stmt)
+        if ok is None:
+            ok = applies[stmt] = _applies(stmt, arn, p, ctx)
+        if ok:
+            if stmt.effect is _DENY_EFFECT:
+                denies = (*denies, stmt)
+            else:
+                allows = (*allows, stmt)
     return _policy_evidence(policy, denies, allows)
 
 
@@ -293,10 +343,9 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     """Match every policy that takes part in ``request`` and state each gate's result.
     Raises ValueError for a request that cannot exist (see ``evaluate``)."""
     action = request.action
-    try:
-        account_level = catalog.is_account_level(action)
-    except KeyError:
-        raise ValueError(f"{action!r} is not an Amazon ECR action of the catalog") from None
+    account_level = _ACCOUNT_LEVEL.get(action)
+    if account_level is None:
+        raise ValueError(f"{action!r} is not an Amazon ECR action of the catalog")
     res = request.resource
     skipped: tuple[Skipped, ...] = ()
     if action == CREATE_REPOSITORY and res is not None and (res.policy or res.tags):
@@ -319,7 +368,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         raise ValueError(
             "the root user cannot have identity policies, a boundary or a session policy"
         )
-    ctx = LazyContext(request, account_level, now)
+    ctx = shared_context(request, account_level, now)
     org = request.organization
     policies: list[PolicyEvidence] = []
 
@@ -363,7 +412,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     # the identity side: identity policies, then the boundary and the session policy
     if ptype is _SERVICE or ptype is _ANONYMOUS:  # no identity side
         gates = _gate_reports(scp, rcp, resource, IDENTITY_NONE_FOR_CALLER, None, None)
-        return Evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
+        return _evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
     identity = IDENTITY_DENIES if p.policies else IDENTITY_NO_POLICY
     for pol in p.policies:
         ev = _match(pol, action, arn, p, ctx)
@@ -391,7 +440,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     else:
         session = SESSION_NONE
     gates = _gate_reports(scp, rcp, resource, identity, boundary, session)
-    return Evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
+    return _evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
 
 
 # ---------------------------------------------------------------------------------------------
