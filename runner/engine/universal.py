@@ -9,7 +9,7 @@ How it stays exact. The ordinary engine (``evaluate``) is the only evaluator. Fi
 representative requests are chosen so that every concrete request is equivalent to one of
 them, and each is evaluated:
 
-1. Callers (``universal_callers``): the defined principals of the class (a defined role also
+1. Callers (``universal_callers``, the tests from ``universal_arns``): the defined principals of the class (a defined role also
    in its other sessions, without the session policy), and one unmodelled caller per
    realizable combination of the tests that can tell unmodelled callers apart (their ARN
    enumerated as text against the Principal elements, the conditions on caller keys, the
@@ -47,14 +47,13 @@ from collections.abc import Mapping, Sequence
 
 from runner import catalog
 from runner.engine import build_context, evaluate
+from runner.engine.universal_arns import Resolve, collect
 from runner.engine.universal_callers import (
     Caller,
     CallerClass,
     CallerKind,
     Membership,
-    Resolve,
     Universe,
-    collect,
     defined_callers,
     unmodelled_iam,
     unmodelled_services,

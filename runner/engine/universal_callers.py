@@ -9,31 +9,43 @@ accounts, the repository's account, closed accounts, the class's accounts, the d
 principals' ARNs, service-linked role paths. So per kind the ARN is enumerated as text with
 ``universal_strings.cells``, the ARN's shape being a constraint: one caller per realizable
 combination of those tests. Role sessions: the session names Principal elements mention, and
-one more. Service principals: the same over service names; anonymous: one caller.
+one more. Service principals: the same over service names; anonymous: one caller. The tests
+themselves (the shapes of ARNs, what conditions and Principal elements test) are built in
+:mod:`runner.engine.universal_arns`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from runner.engine.universal_arns import (
+    ANY_RUN,
+    ARN_PREFIX,
+    KIND_WORDS,
+    Collected,
+    Resolve,
+    account_test,
+    arn_shape,
+    label_of,
+    negative_shape,
+    no_variables,
+    not_text,
+    segment,
+    text_programs,
+)
 from runner.engine.universal_strings import (
     LIT,
     ONE,
     RUN,
-    TEXT,
     CharClass,
-    Program,
     StateBudgetExceeded,
     Test,
     Token,
-    atoms_to_program,
     cells,
     literal_program,
     matches,
-    parse_template,
-    render_atoms,
 )
 from runner.engine.universal_values import Entry, Family, Undecidable
 from runner.model import (
@@ -72,14 +84,6 @@ _KIND_OF_TYPE = {
     PrincipalType.ANONYMOUS: CallerKind.ANONYMOUS,
 }
 _IAM_KINDS = (CallerKind.USER, CallerKind.ROLE, CallerKind.ROOT, CallerKind.FEDERATED)
-_KIND_WORDS = {
-    CallerKind.USER: "IAM user",
-    CallerKind.ROLE: "role session",
-    CallerKind.ROOT: "root user",
-    CallerKind.FEDERATED: "federated user",
-    CallerKind.SERVICE: "service principal",
-    CallerKind.ANONYMOUS: "anonymous caller",
-}
 
 
 def kind_of(p: Principal) -> CallerKind:
@@ -139,215 +143,6 @@ def in_class(cls: CallerClass, kind: CallerKind, account: str | None, inside: bo
     if cls.organization is Membership.INSIDE and not inside:
         return False
     return not (cls.organization is Membership.OUTSIDE and inside)
-
-
-# ---------------------------------------------------------------------------------------------
-# Programs over an ARN
-
-_DIGITS12 = tuple(Token(ONE, cls=CharClass.DIGIT.value) for _ in range(12))
-_ANY_RUN = Token(RUN, cls=CharClass.ANY.value)
-_ACCOUNT_RUN = Token(RUN, cls=CharClass.NOT_COLON.value)
-_PREFIX = {
-    CallerKind.USER: "arn:aws:iam::",
-    CallerKind.ROLE: "arn:aws:iam::",
-    CallerKind.ROOT: "arn:aws:iam::",
-    CallerKind.FEDERATED: "arn:aws:sts::",
-}
-_INFIX = {
-    CallerKind.USER: ":user/",
-    CallerKind.ROLE: ":role/",
-    CallerKind.ROOT: ":root",
-    CallerKind.FEDERATED: ":federated-user/",
-}
-
-
-def _shape(kind: CallerKind) -> list[Test]:
-    """Tests that every ARN of ``kind`` passes (first) and must fail (after): runner.model's
-    ARN patterns (a path of names separated by single slashes, ending with a name)."""
-    head = literal_program(_PREFIX[kind]) + _DIGITS12 + literal_program(_INFIX[kind])
-    if kind is CallerKind.ROOT:
-        return [Test((head,))]
-    if kind is CallerKind.FEDERATED:
-        name = (Token(ONE, cls=CharClass.NAME.value), Token(RUN, cls=CharClass.NAME.value))
-        return [Test((head + name,))]
-    path = (Token(ONE, cls=CharClass.NAME.value), Token(RUN, cls=CharClass.NAME_OR_SLASH.value))
-    return [Test((head + path,))]
-
-
-def _negative_shape(kind: CallerKind) -> list[Test]:
-    if kind not in (CallerKind.USER, CallerKind.ROLE):
-        return []
-    return [
-        Test(((_ANY_RUN, Token(LIT, "/"), Token(LIT, "/"), _ANY_RUN),)),
-        Test(((_ANY_RUN, Token(LIT, "/")),)),
-    ]
-
-
-def _segment(atoms: Sequence[tuple[bool, str]], cls: CharClass, lower: bool) -> Program:
-    out: list[Token] = []
-    for wild, text in atoms:
-        if wild:
-            out.append(Token(RUN if text == "*" else ONE, cls=cls.value))
-        else:
-            out.extend(Token(LIT, c) for c in (text.lower() if lower else text))
-    return tuple(out)
-
-
-def _account_test(kind: CallerKind, segment: Program, lower: bool = False) -> Test:
-    prefix = literal_program(_PREFIX[kind])
-    return Test((prefix + segment + (Token(LIT, ":"), _ANY_RUN),), lower=lower)
-
-
-def _last_name_test(
-    kind: CallerKind, segment: Program, account: Program | None, lower: bool
-) -> Test:
-    """The last name of a user/role ARN (after its path) passes ``segment``."""
-    acct = account if account is not None else (_ACCOUNT_RUN,)
-    head = literal_program(_PREFIX[kind]) + acct + literal_program(_INFIX[kind])
-    return Test(((*head, *segment), (*head, _ANY_RUN, Token(LIT, "/"), *segment)), lower=lower)
-
-
-@dataclass
-class _Collected:
-    """What the guard policies say about callers of one kind."""
-
-    tests: list[tuple[str, Test]] = field(default_factory=list)
-    sessions: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-
-
-#: The value of a policy variable's key for every caller (a fixed or repository-derived key),
-#: None when absent; it raises Undecidable for a key that depends on the caller or ranges.
-Resolve = Callable[[str, Entry], tuple[str, ...] | None]
-
-
-def _no_variables(key: str, entry: Entry) -> tuple[str, ...] | None:
-    raise Undecidable(
-        f"the policy variable ${{{key}}} in {entry.operator} {entry.key} ({entry.where}) "
-        "cannot be resolved before the callers are enumerated"
-    )
-
-
-def _label(entry: Entry) -> str:
-    return f"{entry.operator} {entry.key} in {entry.where}"
-
-
-def _not_text(entry: Entry, what: str) -> Undecidable:
-    return Undecidable(
-        f"{entry.operator} {entry.key} in {entry.where} compares a caller's name or account as "
-        f"{entry.family.value}; {what} are enumerated only against text comparisons "
-        "(String, Arn operators)"
-    )
-
-
-def _text_programs(
-    entry: Entry, version: str, resolve: Resolve = _no_variables
-) -> list[tuple[list[tuple[bool, str]], bool]]:
-    """(atoms, lower) of each value of a text entry; a policy variable is replaced by its
-    value from ``resolve`` (the same for every caller), which refuses any other variable."""
-    out: list[tuple[list[tuple[bool, str]], bool]] = []
-    for raw in entry.values:
-        atoms = render_atoms(
-            parse_template(raw, version),
-            lambda key: resolve(key, entry),
-            wild=entry.family in (Family.STRING_LIKE, Family.ARN),
-        )
-        if atoms is None:
-            continue
-        out.append((atoms, entry.family is Family.STRING_IC))
-    return out
-
-
-def collect(
-    kind: CallerKind,
-    entries: Sequence[tuple[Entry, str]],
-    guard: Sequence[tuple[CompiledPolicy, object]],
-    account_keys: frozenset[str],
-    resolve: Resolve = _no_variables,
-) -> _Collected:
-    """The tests on ARNs of ``kind`` from condition ``entries`` (with their policy version)
-    on caller keys and from the Principal elements of ``guard`` statements."""
-    got = _Collected()
-    for entry, version in entries:
-        key = entry.key.lower()
-        relevant = (
-            key == "aws:principalarn"
-            or key in account_keys
-            or (key == "aws:userid" and kind in (CallerKind.ROOT, CallerKind.FEDERATED))
-            or (key == "aws:username" and kind is CallerKind.USER)
-        )
-        if not relevant or entry.family is Family.NULL:
-            continue
-        if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE, Family.ARN):
-            raise _not_text(entry, f"the names and accounts of unmodelled {_KIND_WORDS[kind]}s")
-        for atoms, lower in _text_programs(entry, version, resolve):
-            if key == "aws:principalarn":
-                if entry.family is Family.ARN:
-                    program = atoms_to_program(atoms, "arn")
-                elif entry.family is Family.STRING_LIKE:
-                    program = atoms_to_program(atoms, TEXT)
-                else:
-                    program = literal_program("".join(t for _, t in atoms))
-                if program is None:
-                    continue
-                if lower:
-                    program = tuple(
-                        Token(LIT, t.char.lower()) if t.kind == LIT else t for t in program
-                    )
-                got.tests.append((_label(entry), Test((program,), lower=lower)))
-            elif key in account_keys or (key == "aws:userid" and kind is CallerKind.ROOT):
-                if entry.family is Family.ARN:
-                    continue  # an account ID is not an ARN: never matches
-                wild = entry.family is Family.STRING_LIKE
-                seg = _segment(
-                    atoms if wild else [(False, "".join(t for _, t in atoms))],
-                    CharClass.NOT_COLON,
-                    lower,
-                )
-                got.tests.append((_label(entry), _account_test(kind, seg, lower)))
-            elif key == "aws:username" and kind is CallerKind.USER:
-                if entry.family is Family.ARN:
-                    continue
-                wild = entry.family is Family.STRING_LIKE
-                seg = _segment(
-                    atoms if wild else [(False, "".join(t for _, t in atoms))],
-                    CharClass.NOT_SLASH,
-                    lower,
-                )
-                got.tests.append((_label(entry), _last_name_test(kind, seg, None, lower)))
-            elif key == "aws:userid" and kind is CallerKind.FEDERATED:
-                if any(w for w, _ in atoms) or lower:
-                    raise Undecidable(
-                        f"{entry.operator} {entry.key} with a wildcard or in any case, in "
-                        f"{entry.where}: the federated user's aws:userid (ACCOUNT:NAME) is not "
-                        "enumerated that way"
-                    )
-                text = "".join(t for _, t in atoms)
-                account, _, name = text.partition(":")
-                arn = f"arn:aws:sts::{account}:federated-user/{name}"
-                got.tests.append((_label(entry), Test((literal_program(arn),))))
-    for _policy, stmt in guard:
-        pm = getattr(stmt, "principal", None)
-        if pm is None:
-            continue
-        for account in pm.accounts:
-            got.tests.append(("Principal account", _account_test(kind, literal_program(account))))
-        for arn in pm.arns:
-            if arn.startswith("arn:aws:sts::") and ":assumed-role/" in arn:
-                account = arn.split(":")[4]
-                role, _, session = arn.split(":assumed-role/", 1)[1].partition("/")
-                got.sessions.setdefault((account, role), set()).add(session)
-                if kind is CallerKind.ROLE:
-                    got.tests.append(
-                        (
-                            "Principal role session",
-                            _last_name_test(
-                                kind, literal_program(role), literal_program(account), False
-                            ),
-                        )
-                    )
-            else:
-                got.tests.append(("Principal ARN", Test((literal_program(arn),))))
-    return got
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +211,7 @@ def defined_callers(u: Universe, sessions: Mapping[tuple[str, str], set[str]]) -
 def unmodelled_iam(
     u: Universe,
     kind: CallerKind,
-    got: _Collected,
+    got: Collected,
 ) -> list[Caller]:
     """One unmodelled caller of ``kind`` per realizable combination of the tests on ARNs."""
     org = u.organization
@@ -436,25 +231,25 @@ def unmodelled_iam(
         labelled.append((label, test))
 
     for account in member:
-        add("member", "member account", _account_test(kind, literal_program(account)))
+        add("member", "member account", account_test(kind, literal_program(account)))
     if mgmt:
-        add("mgmt", "management account", _account_test(kind, literal_program(mgmt)))
+        add("mgmt", "management account", account_test(kind, literal_program(mgmt)))
     for account in sorted(u.closed):
-        add("closed", "closed account", _account_test(kind, literal_program(account)))
+        add("closed", "closed account", account_test(kind, literal_program(account)))
     for account in sorted(u.cls.accounts or ()):
-        add("class", "class account", _account_test(kind, literal_program(account)))
+        add("class", "class account", account_test(kind, literal_program(account)))
     for p in u.defined.values():
         if kind_of(p) is kind and p.arn is not None:
             add("defined", "defined principal", Test((literal_program(p.arn),)))
     if u.resource_account:
         labelled.append(
-            ("resource account", _account_test(kind, literal_program(u.resource_account)))
+            ("resource account", account_test(kind, literal_program(u.resource_account)))
         )
     if kind is CallerKind.ROLE:
-        slr = (_ANY_RUN, *literal_program(":role/aws-service-role/"), _ANY_RUN)
+        slr = (ANY_RUN, *literal_program(":role/aws-service-role/"), ANY_RUN)
         labelled.append(("service-linked role", Test((slr,))))
-    shape = _shape(kind)
-    negative = _negative_shape(kind)
+    shape = arn_shape(kind)
+    negative = negative_shape(kind)
     # A test that no ARN of this kind passes (a role's ARN for users), or that every one
     # passes, tells no callers apart: it is left out of the product and kept as a constant.
     kept: list[Test] = []
@@ -475,7 +270,7 @@ def unmodelled_iam(
         found = cells([*shape, *negative, *kept], require=len(shape))
     except StateBudgetExceeded:
         raise Undecidable(
-            f"the tests on the ARNs of {_KIND_WORDS[kind]}s are too many to enumerate exactly "
+            f"the tests on the ARNs of {KIND_WORDS[kind]}s are too many to enumerate exactly "
             f"({len(labelled)} tests)"
         ) from None
     except Undecidable as exc:
@@ -517,9 +312,9 @@ def _values_of(kind: CallerKind, shape: list[Test], negative: list[Test], test: 
             )
             return {True, False} if valid else {False}
         head = program[:-1]
-        if program[-1] == _ANY_RUN and all(t.kind == LIT for t in head):
+        if program[-1] == ANY_RUN and all(t.kind == LIT for t in head):
             text = "".join(t.char for t in head)
-            prefix = _PREFIX[kind]
+            prefix = ARN_PREFIX[kind]
             account = text[len(prefix) : -1]
             if text.startswith(prefix) and text.endswith(":") and _ACCOUNT_ID.match(account):
                 return {True, False}
@@ -598,7 +393,7 @@ def unmodelled_services(
     u: Universe,
     entries: Sequence[tuple[Entry, str]],
     guard: Sequence[tuple[CompiledPolicy, object]],
-    resolve: Resolve = _no_variables,
+    resolve: Resolve = no_variables,
 ) -> list[Caller]:
     tests: list[Test] = []
     for entry, version in entries:
@@ -607,10 +402,10 @@ def unmodelled_services(
         if entry.family is Family.ARN:
             continue  # a service principal's name is not an ARN: never matches
         if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE):
-            raise _not_text(entry, "the names of unmodelled service principals")
-        for atoms, lower in _text_programs(entry, version, resolve):
+            raise not_text(entry, "the names of unmodelled service principals")
+        for atoms, lower in text_programs(entry, version, resolve):
             if entry.family is Family.STRING_LIKE:
-                program = _segment(atoms, CharClass.ANY, lower=False)
+                program = segment(atoms, CharClass.ANY, lower=False)
             else:
                 program = literal_program("".join(t for _, t in atoms))
             if lower:
@@ -634,7 +429,7 @@ def unmodelled_services(
         ) from None
     except Undecidable as exc:
         shown = "; ".join(
-            sorted(_label(e) for e, _ in entries if e.key.lower() == "aws:principalservicename")
+            sorted(label_of(e) for e, _ in entries if e.key.lower() == "aws:principalservicename")
         )
         raise Undecidable(f"{shown}: {exc}") from None
     out: list[Caller] = []
