@@ -248,11 +248,34 @@ def principal_from_arn(
         return make(PrincipalType.FEDERATED_USER, arn, m["account"])
     if m := _ROOT_ARN.match(arn):
         return make(PrincipalType.ROOT, arn, m["account"])
-    raise ModelError(
+    raise ModelError(_not_a_principal(arn))
+
+
+def _not_a_principal(arn: str) -> str:
+    return (
         f"not a principal ARN: {arn!r}; expected arn:aws:iam::ACCOUNT:user/NAME, "
         "arn:aws:iam::ACCOUNT:role/NAME, arn:aws:iam::ACCOUNT:root, "
         "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or arn:aws:sts::ACCOUNT:federated-user/NAME"
     )
+
+
+_ARN_TYPES = (
+    (_ROLE_ARN, PrincipalType.ROLE_SESSION),
+    (_SESSION_ARN, PrincipalType.ROLE_SESSION),
+    (_USER_ARN, PrincipalType.USER),
+    (_FEDERATED_ARN, PrincipalType.FEDERATED_USER),
+    (_ROOT_ARN, PrincipalType.ROOT),
+)
+
+
+def principal_type(arn: str) -> PrincipalType:
+    """The type of the principal that :func:`principal_from_arn` makes of ``arn`` (a role ARN
+    makes a role session); raises :class:`ModelError` for an ARN it refuses whatever the
+    name and session."""
+    for pattern, ptype in _ARN_TYPES:
+        if pattern.match(arn):
+            return ptype
+    raise ModelError(_not_a_principal(arn))
 
 
 def service_principal(name: str, service: str) -> Principal:

@@ -32,8 +32,6 @@ _PRINCIPAL_KEYS = ("arn", "session", "policies", "boundary", "session-policy", "
 _RESOURCE_KEYS = ("arn", "policy", "tags")
 _ORGANIZATION_KEYS = ("id", "management-account", "accounts", "scps", "rcps")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-#: A valid role session name, for learning what kind of principal an ARN names.
-_KIND_PROBE = "kind-probe"
 
 _PRINCIPAL_TYPE_LABEL = {
     model.PrincipalType.USER: "an IAM user",
@@ -165,7 +163,7 @@ class Entities:
         try:
             # the kind of principal the ARN names; the principal's own name, which is its
             # role session name unless 'session' gives one, is checked when it is built
-            ptype = model.principal_from_arn(_KIND_PROBE, arn).type
+            ptype = model.principal_type(arn)
         except model.ModelError as exc:
             reader.error(f, keys["arn"][1], str(exc))
             return None

@@ -149,7 +149,8 @@ def open_file(
             f"got {describe(parsed.root)}",
         )
         return None
-    return SourceFile(path, display, parsed.key, parsed.root)
+    assert parsed.text is not None  # it was composed
+    return SourceFile(path, display, parsed.key, parsed.root, parsed.text)
 
 
 @dataclass(slots=True)

@@ -50,7 +50,9 @@ def load_spec(
     spec_path = Path(path).resolve()
     reader = Reader()
     named = Path(os.path.abspath(path))
-    if named.is_relative_to(project) and places.outside(spec_path):
+    # spec_path is resolved already: inside the project, symbolic links followed, is
+    # places.outside(spec_path) without resolving it a second time (4 lstat calls per file)
+    if named.is_relative_to(project) and not spec_path.is_relative_to(project):
         # a spec in the project that is a symbolic link to a file elsewhere: refused unread,
         # as include and policy files are (a spec named outside the project is the user's)
         raise SpecError([Problem(None, f"{places.show(named)}: {places.refusal()}")])

@@ -72,12 +72,14 @@ Entry = tuple[ScalarNode, Node]
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A spec or include file, composed: ``path`` is resolved, ``display`` how messages
-    name it, ``key`` its identity for the caches, ``root`` its top-level mapping."""
+    name it, ``key`` its identity for the caches, ``root`` its top-level mapping and
+    ``text`` the text it was composed from."""
 
     path: Path
     display: str
     key: FileKey | None
     root: MappingNode
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,9 @@ class PolicyBook:
             if result is None:
                 try:
                     result = compile_once(
-                        src.document,
+                        src.read,
                         kind,
+                        content=src.content,
                         name=name,
                         file=src.file,
                         line=src.line,

@@ -3,8 +3,9 @@
 A ``policies`` entry gives either ``file`` (a JSON or YAML file, or the JSON that ``aws ecr
 get-repository-policy`` prints, whose ``policyText`` holds the document as a string) or
 ``document`` (a mapping inline, or JSON text inline). :func:`policy_source` reads it into a
-:class:`PolicySource`: the document as plain Python, and a way to turn a problem's
-``PolicyPath`` into a line and column of the file it came from.
+:class:`PolicySource`: the document as plain Python (built on demand), an exact identity of
+its content for the compile cache, and a way to turn a problem's ``PolicyPath`` into a line
+and column of the file it came from.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from runner.spec.yamlsafe import (
     excerpt,
     parse_file,
     plain,
+    text_key,
     where,
 )
 
@@ -43,13 +45,17 @@ POLICY_KEYS = ("file", "document")
 
 @dataclass(frozen=True, slots=True)
 class PolicySource:
-    """A policy document as read: ``document`` (plain Python, or JSON text already parsed),
-    the file and place it starts at, ``locate`` (a problem's path -> line and column),
-    the line of each statement (for explanations), ``note`` (a prefix for problems inside an
-    embedded JSON string) and ``cache_key`` (the source's identity for the compile cache, or
-    None when it has none)."""
+    """A policy document as read: ``read`` (the document as plain Python, built when called:
+    a document compiled before is never built again), ``content`` (an exact identity of the
+    document, far cheaper than encoding it: ``("yaml", column, text)`` for a composed value,
+    see yamlsafe.text_key, or ``("json", text)`` for JSON text; None when it has none), the
+    file and place it starts at, ``locate`` (a problem's path -> line and column), the line of
+    each statement (for explanations), ``note`` (a prefix for problems inside an embedded JSON
+    string) and ``cache_key`` (the source's identity for the compile cache, or None when it
+    has none)."""
 
-    document: Any
+    read: Callable[[], Any]
+    content: tuple[object, ...] | None
     file: str
     line: int
     col: int
@@ -150,7 +156,7 @@ def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource
         if not isinstance(v, MappingNode):
             reader.error(f, v, f"expected a policy document (a mapping), got {describe(v)}")
             return None
-        return _node_source(v, f.display, cache)
+        return _node_source(v, f.display, cache, _yaml_content(f.text, v))
     v = keys["file"][1]
     rel = reader.text(f, v, "a file name")
     if rel is None:
@@ -169,10 +175,16 @@ def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource
     return _file_source(reader, path, display)
 
 
+def _yaml_content(text: str, node: Node) -> tuple[object, ...] | None:
+    key = text_key(text, node)
+    return ("yaml", *key) if key is not None else None
+
+
 def _node_source(
     root: MappingNode,
     display: str,
     cache: tuple[object, ...] | None,
+    content: tuple[object, ...] | None,
     document: Any = None,
 ) -> PolicySource:
     """The source of a document composed as ``root`` (``document``: its plain value when
@@ -186,7 +198,8 @@ def _node_source(
                 statement_lines = [where(vnode)[0]]
     line, col = where(root)
     return PolicySource(
-        plain(root) if document is None else document,
+        (lambda: plain(root)) if document is None else (lambda: document),
+        content,
         display,
         line,
         col,
@@ -239,7 +252,15 @@ def _json_text_source(
     if isinstance(document, dict) and isinstance(document.get("Statement"), list):
         count = max(1, len(document["Statement"]))
     return PolicySource(
-        document, display, at[0], at[1], lambda _p: at, [at[0]] * count, note, cache
+        lambda: document,
+        ("json", text),
+        display,
+        at[0],
+        at[1],
+        lambda _p: at,
+        [at[0]] * count,
+        note,
+        cache,
     )
 
 
@@ -247,10 +268,13 @@ def _json_file_source(
     document: Any, text: str, display: str, cache: tuple[object, ...] | None
 ) -> PolicySource:
     """The source of a JSON policy file located through its JSON text."""
+    content = ("json", text)
     try:
         located = parse_json(display, text)
     except JsonProblem:  # pragma: no cover - the text was parsed as JSON already
-        return PolicySource(document, display, 1, 1, lambda _p: (1, 1), None, "", cache)
+        return PolicySource(
+            lambda: document, content, display, 1, 1, lambda _p: (1, 1), None, "", cache
+        )
     single = isinstance(document, dict) and isinstance(document.get("Statement"), dict)
 
     def place(path: model.PolicyPath) -> Located:
@@ -265,7 +289,9 @@ def _json_file_source(
     elif single:
         lines = [located.loc(("Statement",)).line]
     start = located.loc(())
-    return PolicySource(document, display, start.line, start.col, place, lines, "", cache)
+    return PolicySource(
+        lambda: document, content, display, start.line, start.col, place, lines, "", cache
+    )
 
 
 def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | None:
@@ -308,15 +334,21 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
             # escaped slash): its places come from the JSON text itself
             return _json_file_source(document, parsed.text, display, (fkey,) if fkey else None)
         root = parsed.root
+        content: tuple[object, ...] | None = ("json", parsed.text)
+        top = document if isinstance(document, dict) else None
     else:
         for p in parsed.problems:
             reader.error(display, (p.line, p.col), p.message)
         if parsed.problems:
             return None
         root = parsed.root
-        document = plain(root) if root is not None else None
+        assert parsed.text is not None  # it was composed
+        document = None  # built from root below when it is needed
+        content = _yaml_content(parsed.text, root) if root is not None else None
+        # the top-level keys, as plain(root) has them (the document itself is built on demand)
+        top = {k.value: v for k, v in root.value} if isinstance(root, MappingNode) else None
     cache = (fkey,) if fkey is not None else None
-    if isinstance(document, dict) and "policyText" in document and "Statement" not in document:
+    if top is not None and "policyText" in top and "Statement" not in top:
         # `aws ecr get-repository-policy` output: the policy is the string policyText
         at: Located = (1, 1)
         if root is not None:
@@ -325,7 +357,7 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
                 for knode, vnode in root.value:
                     if knode.value == "policyText":
                         at = where(vnode)
-        text = document["policyText"]
+        text = top["policyText"] if is_json else plain(top["policyText"])
         if not isinstance(text, str):
             reader.error(display, at, "policyText must be the policy document as a JSON string")
             return None
@@ -333,9 +365,13 @@ def _file_source(reader: Reader, path: Path, display: str) -> PolicySource | Non
             reader, text, display, at, "in policyText, ", cache, what="policyText"
         )
     if isinstance(root, MappingNode):
-        return _node_source(root, display, cache, document)
+        return _node_source(root, display, cache, content, document if is_json else None)
+    if not is_json:
+        document = plain(root) if root is not None else None
     if document is None:
         reader.error(display, (1, 1), "the policy file is empty")
         return None
     # a document we could not position (not a mapping, or JSON the YAML reader rejected)
-    return PolicySource(document, display, 1, 1, lambda _p: (1, 1), None, "", cache)
+    return PolicySource(
+        lambda: document, content, display, 1, 1, lambda _p: (1, 1), None, "", cache
+    )
