@@ -281,11 +281,18 @@ def _applies(stmt: CompiledStatement, arn: str, p: Principal, ctx: LazyContext) 
 def _match(
     policy: CompiledPolicy, action: str, arn: str, p: Principal, ctx: LazyContext
 ) -> PolicyEvidence:
-    # Whether a statement applies is the same for every request sharing ``ctx`` (its
-    # principal, repository, context and account-levelness, so its ``arn``): remembered there.
+    # The applicable statements of a policy are the same for every request sharing ``ctx``
+    # (its principal, repository, context and account-levelness, so its ``arn``) whose action
+    # the same statements are about: remembered there, by the tuple of those statements
+    # (``by_action`` shares one among actions; the policy holds it, so its id is not reused),
+    # and so is whether each statement applies.
+    stmts = policy.by_action.get(action, _NONE)
+    found = ctx.evidence.get(id(stmts))
+    if found is not None and found.policy is policy:
+        return found
     applies = ctx.applies
     denies = allows = _NONE
-    for stmt in policy.by_action.get(action, _NONE):
+    for stmt in stmts:
         ok = applies.get(stmt)
         if ok is None:
             ok = applies[stmt] = _applies(stmt, arn, p, ctx)
@@ -294,7 +301,8 @@ def _match(
                 denies = (*denies, stmt)
             else:
                 allows = (*allows, stmt)
-    return _policy_evidence(policy, denies, allows)
+    found = ctx.evidence[id(stmts)] = _policy_evidence(policy, denies, allows)
+    return found
 
 
 def _scp_exemption(p: Principal, org: Organization) -> GateReport | None:

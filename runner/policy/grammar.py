@@ -473,7 +473,15 @@ def compile_document(
     for stmt in statements:
         for action in stmt.action.covered(_ALL_ACTIONS):
             hits.setdefault(action, []).append(stmt)
-    by_action = {a: tuple(hits[a]) for a in catalog.ACTIONS if a in hits}
+    # actions about the same statements share one tuple of them: the engine remembers a
+    # policy's applicable statements per request context by that tuple (decide._match)
+    lists: dict[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]] = {}
+    by_action = {
+        a: lists.setdefault(found, found)
+        for a in catalog.ACTIONS
+        if a in hits
+        for found in (tuple(hits[a]),)
+    }
     return CompiledPolicy(
         name=name,
         kind=kind,
