@@ -5,8 +5,8 @@ the request context the engine fills in. The clock that gives ``aws:CurrentTime`
 per run (``freeze_clock``, ``set_clock``).
 
 Inside: ``context.py`` fills in the request context (and holds the clock); ``decide.py``
-gathers the evidence from the policies and decides over it; ``explain.py`` words the
-decision; ``decision.py`` ties them together in :func:`evaluate`.
+gathers the evidence from the policies (its types: ``evidence.py``) and decides over it;
+``explain.py`` words the decision; ``decision.py`` ties them together in :func:`evaluate`.
 """
 
 from runner.engine.context import build_context, freeze_clock, parse_instant, set_clock

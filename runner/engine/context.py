@@ -28,7 +28,7 @@ from runner.policy import CompiledStatement
 from runner.speed import IdentityMemo
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from runner.engine.decide import PolicyEvidence
+    from runner.engine.evidence import PolicyEvidence
 
 __all__ = [
     "Clock",

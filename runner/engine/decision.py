@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from runner.engine import context, decide, explain
+from runner.engine.evidence import Evidence
 from runner.model import Gate, Request, Verdict
 
 __all__ = ["Decision", "evaluate"]
@@ -23,7 +24,7 @@ class Decision:
 
     __slots__ = ("_dict", "_evidence", "_ruling", "decision", "gate", "reason")
 
-    def __init__(self, evidence: decide.Evidence, ruling: decide.Ruling) -> None:
+    def __init__(self, evidence: Evidence, ruling: decide.Ruling) -> None:
         self._evidence = evidence
         self._ruling = ruling
         self.decision: Verdict = ruling.verdict

@@ -1,8 +1,8 @@
 """The words of a decision: its reason, the note of each gate, and the explanation of every
 statement that was considered (the ``Decision.to_dict()`` shape of docs/internals.md).
 
-Everything here reads the evidence (``decide.py``) and says what it shows; nothing here
-decides.
+Everything here reads the evidence (``evidence.py``, gathered by ``decide.py``) and says
+what it shows; nothing here decides.
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from runner.engine import decide
-from runner.engine.decide import (
-    Evidence,
-    GateReport,
-    GateResult,
-    Rule,
-    Ruling,
-    Skipped,
-    Why,
-    rcp_account,
-)
+from runner.engine import decide, evidence
+from runner.engine.decide import Rule, Ruling, rcp_account
+from runner.engine.evidence import Evidence, GateReport, GateResult, Skipped, Why
 from runner.model import Gate, PolicyKind, Principal, PrincipalType
 from runner.policy import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
 from runner.words import join, join_clauses
@@ -106,11 +98,11 @@ def _refusal(gate: Gate, rule: Rule, ev: Evidence, first: bool) -> str:
     res = ev.request.resource
     assert res is not None
     resource = ev.gates.resource
-    if resource is decide.RESOURCE_CREATES_REPOSITORY:
+    if resource is evidence.RESOURCE_CREATES_REPOSITORY:
         return (
             f"{action} creates the repository: no repository policy can grant it to another account"
         )
-    if resource is decide.RESOURCE_NO_POLICY:
+    if resource is evidence.RESOURCE_NO_POLICY:
         return f"{res.arn} has no repository policy"
     caller = who(p) if first else "the caller either"
     return f"the repository policy of {res.arn} does not allow {caller}"
@@ -126,9 +118,9 @@ def _afterword(rule: Rule, refused: tuple[Gate, ...], ev: Evidence) -> str:
         return " (cross-account access needs the identity side too)"
     if rule is _R_CROSS_ACCOUNT_REPOSITORY_REFUSES:
         resource = ev.gates.resource
-        if resource is decide.RESOURCE_NO_POLICY:
+        if resource is evidence.RESOURCE_NO_POLICY:
             return " (cross-account access needs one)"
-        if resource is decide.RESOURCE_DENIES:
+        if resource is evidence.RESOURCE_DENIES:
             return " (cross-account access needs the repository policy too)"
     return ""
 
@@ -155,7 +147,7 @@ def _repository_grants(ruling: Ruling, ev: Evidence) -> str:
 
 
 def _identity_grants(ruling: Ruling, ev: Evidence) -> str:
-    if ev.gates.identity is decide.IDENTITY_ROOT_USER:
+    if ev.gates.identity is evidence.IDENTITY_ROOT_USER:
         return "allowed: the root user has every permission in its own account"
     return f"allowed by {_first_allow(ev, _IDENTITY)}"
 
@@ -177,7 +169,7 @@ def _names_role(ruling: Ruling, ev: Evidence) -> str:
 def _cross_account_grants(ruling: Ruling, ev: Evidence) -> str:
     identity = (
         "the root user's own permissions"
-        if ev.gates.identity is decide.IDENTITY_ROOT_USER
+        if ev.gates.identity is evidence.IDENTITY_ROOT_USER
         else _first_allow(ev, _IDENTITY)
     )
     return f"allowed across accounts by {_first_allow(ev, _RESOURCE)} and {identity}"
@@ -202,12 +194,32 @@ _REASONS: Final[dict[Rule, Callable[[Ruling, Evidence], str]]] = {
 assert set(_REASONS) == set(Rule), "every rule has its reason"
 
 
+#: The rules whose reason names only the statement it cites (the first applicable Deny, or the
+#: first applicable Allow of one kind of policy) or the root user's own permissions: it
+#: depends on nothing but the rule, the identity gate's report and the policies' evidence.
+_WORDED_BY_POLICIES: Final = frozenset(
+    {Rule.DENIED, Rule.REPOSITORY_POLICY_GRANTS, Rule.IDENTITY_GRANTS}
+)
+# Those reasons, remembered by what they depend on (gate reports and policy evidence are
+# interned and hash by identity): a third of the instructions of wording one (callgrind).
+_REMEMBERED: dict[tuple[object, ...], str] = {}
+
+
 def reason(ruling: Ruling, ev: Evidence) -> str:
     """The decision in one sentence."""
-    return _REASONS[ruling.rule](ruling, ev)
+    rule = ruling.rule
+    if rule in _WORDED_BY_POLICIES:
+        key = (rule, ev.gates.identity, *ev.policies)
+        text = _REMEMBERED.get(key)
+        if text is None:
+            if len(_REMEMBERED) >= 4096:
+                _REMEMBERED.clear()
+            text = _REMEMBERED[key] = _REASONS[rule](ruling, ev)
+        return text
+    return _REASONS[rule](ruling, ev)
 
 
-_KIND_OF_GATE: Final = {gate: kind for kind, gate in decide.GATE_OF_KIND.items()}
+_KIND_OF_GATE: Final = {gate: kind for kind, gate in evidence.GATE_OF_KIND.items()}
 
 
 # ---------------------------------------------------------------------------------------------
