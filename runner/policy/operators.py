@@ -36,6 +36,7 @@ __all__ = [
     "Operator",
     "Prepare",
     "Qualifier",
+    "Static",
     "compile_values",
 ]
 
@@ -230,8 +231,21 @@ def _request_binary(text: str) -> bytes | None:
 # Matchers: one per family; each returns a Prepare (request -> test of one request value)
 
 
+class Static:
+    """The Prepare of policy values that do not depend on the request: ``match`` is the test
+    itself (a key test takes it once, instead of preparing it per request)."""
+
+    __slots__ = ("match",)
+
+    def __init__(self, match: Match) -> None:
+        self.match = match
+
+    def __call__(self, ctx: RequestContext) -> Match:
+        return self.match
+
+
 def _static(match: Match) -> Prepare:
-    return lambda ctx: match
+    return Static(match)
 
 
 def _any_fullmatch(patterns: list[Matcher | None]) -> Callable[[str], bool]:
