@@ -377,6 +377,8 @@ class CaseReader:
         """The context checks of the named principals (a class's keys range or are fixed); a
         key the tool cannot know makes only the checks that need it errors (see
         :meth:`KeyChecks.unknowable`)."""
+        if all(len(v) <= 1 for v in context.values()):
+            return True  # only a key with several values is checked here
         named = [p for p in principals if isinstance(p, model.Principal)]
         case_steps = {a for entry in actions.values() for a in entry.steps}
         org = self.organization
@@ -478,6 +480,7 @@ class CaseReader:
         loc = model.SourceLoc(f.display, line, col)
         case_name = name if name else f"case{index + 1}"
         out: list[model.Check] = []
+        file, organization = f.display, self.organization
         for who in principals:
             universal: model.Universal | None = None
             entries = actions
@@ -488,29 +491,27 @@ class CaseReader:
                 entries = universal_actions if universal_actions is not None else actions
             else:
                 p = who
+            who_id = id_part(p.name)
             for r in resources:
                 unknowable = (
                     None
                     if universal is not None
-                    else self.key_checks.unknowable(f, node, context, p, r, self.organization)
+                    else self.key_checks.unknowable(f, node, context, p, r, organization)
                 )
+                # the test id's parameters: principal, resource (if any) and action, by '-'
+                before = f"{who_id}-{id_part(r.name)}-" if r is not None else f"{who_id}-"
                 for entry in entries.values():
-                    who_id = id_part(p.name)
-                    parts = (
-                        [who_id, id_part(r.name), entry.action]
-                        if r is not None
-                        else [who_id, entry.action]
-                    )
-                    params = "-".join(parts)
+                    params = before + entry.action
                     test_id = f"{label}[{params}]"
-                    n = 2
-                    while test_id in ids:
-                        test_id = f"{label}[{params}-{n}]"
-                        n += 1
+                    if test_id in ids:
+                        n = 2
+                        while test_id in ids:
+                            test_id = f"{label}[{params}-{n}]"
+                            n += 1
                     ids.add(test_id)
                     out.append(
                         model.Check(
-                            file=f.display,
+                            file=file,
                             loc=loc,
                             case=case_name,
                             case_index=index,
@@ -521,7 +522,7 @@ class CaseReader:
                             steps=entry.steps,
                             expected=entry.expected,
                             context=context,
-                            organization=self.organization,
+                            organization=organization,
                             universal=universal,
                             error=None if unknowable is None else unknowable(entry.steps),
                         )
