@@ -318,6 +318,9 @@ def time_pytest(out: Path, workers: str, expected: int) -> float:
     SystemExit when it fails or does not pass the ``expected`` checks."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode caches
+    # pytest's numbered temporary directories (xdist asks for one) in a root of their own: at
+    # exit a run deletes the oldest, which elsewhere may be a large one of another project
+    env["PYTEST_DEBUG_TEMPROOT"] = str(_temp_root(out))
     start = time.perf_counter()
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *PYTEST_ARGS, "-n", workers, "."],
@@ -336,6 +339,12 @@ def time_pytest(out: Path, workers: str, expected: int) -> float:
             + "\n".join(tail)
         )
     return wall
+
+
+def _temp_root(out: Path) -> Path:
+    root = out.with_name(out.name + "-tmp")
+    root.mkdir(exist_ok=True)
+    return root
 
 
 def xdist_figure(out: Path, expected: int, repeat: int) -> int:

@@ -98,24 +98,32 @@ def pytest_configure(config: pytest.Config) -> None:
     # checks (0.4 s of walking after 8,000 checks, bench_scale.py xdist).
     config.add_cleanup(state.gc.thaw)
     # One instant for the whole run (aws:CurrentTime, aws:EpochTime): the controller picks it
-    # and hands it to the xdist workers, so -n N sees the same time as a serial run.
-    from runner import engine
-
+    # and hands it to the xdist workers, so -n N sees the same time as a serial run. The
+    # engine's clock is set to it where the process first collects a spec file
+    # (PolicySpecSession.freeze_clock).
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and _TIME_KEY in workerinput:
-        state.now = engine.freeze_clock(_dt.datetime.fromisoformat(workerinput[_TIME_KEY]))
+        state.now = _dt.datetime.fromisoformat(workerinput[_TIME_KEY])
     else:
-        state.now = engine.freeze_clock(config.getoption("policy_time"))
+        state.now = config.getoption("policy_time") or _this_second()
+
+
+def _this_second() -> _dt.datetime:
+    """Now, in whole seconds as the engine's own clock gives it (aws:CurrentTime has whole
+    seconds)."""
+    return _dt.datetime.fromtimestamp(int(time.time()), _dt.UTC)
 
 
 @pytest.hookimpl(trylast=True)  # after the other plugins' own ends
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from runner import engine
-
-    engine.set_clock(None)
     state = config.stash.get(_STATE_KEY, None)
-    if state is not None:
-        state.gc.session_over()  # just before pytest's cleanup collections
+    if state is None:
+        return
+    if state.clock_frozen:
+        from runner import engine
+
+        engine.set_clock(None)
+    state.gc.session_over()  # just before pytest's cleanup collections
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -177,6 +185,7 @@ class SpecFile(pytest.File):
     def collect(self) -> Iterator[CheckItem]:
         from runner.spec import load_spec
 
+        _state(self.config).freeze_clock()
         try:
             spec = load_spec(self.path, display_root=self.config.rootpath)
         except SpecError as exc:
@@ -391,6 +400,7 @@ class PolicySpecSession:
         self.start = time.time()
         self.gc = GcFreezer()
         self.now = _dt.datetime.now(_dt.UTC)  # the run's instant, set in pytest_configure
+        self.clock_frozen = False
         self.explicit_files: frozenset[Path] | None = None
         self.inventory_sent: set[str] = set()
         self.check_results: dict[str, dict[str, Any]] = {}
@@ -406,6 +416,16 @@ class PolicySpecSession:
         #: Spec file -> its checks deselected (-k, -m, --deselect), in this process
         self.deselected: dict[str, int] = {}
         self.deselected_sent = False
+
+    def freeze_clock(self) -> None:
+        """The engine evaluates every check at the run's instant: set where this process first
+        collects a spec file, so that the xdist controller, which evaluates nothing, does not
+        import the engine (0.04 s before it starts the workers)."""
+        if not self.clock_frozen:
+            from runner import engine
+
+            engine.freeze_clock(self.now)
+            self.clock_frozen = True
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         for item in items:
