@@ -10,12 +10,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shlex
 import sys
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -239,7 +237,7 @@ def _eval(
             duration=round(time.time() - started, 3),
             evaluated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             command=shlex.join(["python", "-m", "runner", "eval", *paths]),
-            versions={"policyspec": __version__, "python": platform.python_version()},
+            versions={"policyspec": __version__, "python": _python_version()},
             warnings=sorted(map(results.located, spec_warnings), key=results.place_key),
             project=cwd.name,
         )
@@ -254,6 +252,12 @@ def _eval(
         _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
     return status
+
+
+def _python_version() -> str:
+    import platform  # only for a results file: a few milliseconds at every start otherwise
+
+    return platform.python_version()
 
 
 def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
@@ -357,6 +361,8 @@ def _chosen_checks(all_checks: Sequence[model.Check], case: str) -> list[model.C
 
 def _schema() -> int:
     try:
+        from importlib import resources  # only here: it imports zipfile, tempfile & co
+
         schema = resources.files("runner").joinpath("data/spec.schema.json")
         schema_text = schema.read_text(encoding="utf-8")
     except FileNotFoundError:
