@@ -42,6 +42,10 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), env.get("PYTHONPATH", "")])
     env.pop("PYTEST_ADDOPTS", None)
+    # an installed package has its bytecode caches (pip writes them); without them every run
+    # would compile the modules it imports again (the first, untimed run of each command
+    # writes them for a checkout)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
