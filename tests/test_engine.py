@@ -486,6 +486,135 @@ def test_shared_contexts_follow_the_request_context_by_value() -> None:
     assert decide("ecr:PutImage") == "allow"
 
 
+def test_principals_sharing_policies_each_get_their_own_answer() -> None:
+    # Whether a statement applies is remembered per principal, repository and context, and a
+    # policy's applicable statements per tuple of statements about the action: requests of
+    # different principals, interleaved, must not see each other's.
+    identity = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Platform",
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "platform"}},
+                }
+            ],
+        },
+        PolicyKind.IDENTITY,
+        name="team",
+    )
+    repo_policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Partner",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::444455556666:role/partner"},
+                    "Action": "ecr:*",
+                }
+            ],
+        },
+        PolicyKind.RESOURCE,
+        name="repo",
+    )
+    repo = model.repository(
+        "app", "arn:aws:ecr:us-east-1:111122223333:repository/app", policy=repo_policy
+    )
+    platform = model.principal_from_arn(
+        "platform",
+        "arn:aws:iam::111122223333:role/platform",
+        policies=[identity],
+        tags={"team": "platform"},
+    )
+    apps = model.principal_from_arn(
+        "apps", "arn:aws:iam::111122223333:role/apps", policies=[identity], tags={"team": "apps"}
+    )
+    partner = model.principal_from_arn(
+        "partner",
+        "arn:aws:iam::444455556666:role/partner",
+        policies=[identity],
+        tags={"team": "platform"},
+    )
+    stranger = model.principal_from_arn(
+        "stranger",
+        "arn:aws:iam::444455556666:role/stranger",
+        policies=[identity],
+        tags={"team": "platform"},
+    )
+    callers = [platform, apps, partner, stranger]
+    expected = ["allow", "implicit-deny", "allow", "implicit-deny"]
+    for action in ("ecr:BatchGetImage", "ecr:PutImage", "ecr:BatchGetImage"):
+        got = [engine.evaluate(model.Request(c, action, repo), now=NOW).decision for c in callers]
+        assert got == expected, action
+        got = [
+            engine.evaluate(model.Request(c, action, repo), now=NOW).decision
+            for c in reversed(callers)
+        ]
+        assert got == expected[::-1], action
+
+
+def test_one_request_at_two_instants_is_decided_at_each() -> None:
+    # The shared context of a request is also the instant's: the same request decided at
+    # another instant right after (the last shared context is tried first) sees that instant.
+    policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {"DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"}},
+                }
+            ],
+        },
+        PolicyKind.IDENTITY,
+        name="until-2027",
+    )
+    ci = model.principal_from_arn("ci", "arn:aws:iam::111122223333:role/ci", policies=[policy])
+    repo = model.repository("app", "arn:aws:ecr:us-east-1:111122223333:repository/app")
+    request = model.Request(ci, "ecr:BatchGetImage", repo)
+    before = dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    after = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    decisions = [engine.evaluate(request, now=when).decision for when in (before, after, before)]
+    assert decisions == ["allow", "implicit-deny", "allow"]
+    assert engine.build_context(request, now=after)["aws:CurrentTime"] == ("2027-01-01T00:00:00Z",)
+
+
+def test_creating_a_repository_does_not_share_the_existing_repository_context() -> None:
+    # ecr:CreateRepository sees the repository as created (no tags); the requests before and
+    # after it on the existing repository see its tags.
+    policy = validate.compile_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "ecr:*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:ResourceTag/env": "dev"}},
+                }
+            ],
+        },
+        PolicyKind.IDENTITY,
+        name="dev-only",
+    )
+    ci = model.principal_from_arn("ci", "arn:aws:iam::111122223333:role/ci", policies=[policy])
+    repo = model.repository(
+        "app", "arn:aws:ecr:us-east-1:111122223333:repository/app", tags={"env": "dev"}
+    )
+    actions = ["ecr:PutImage", "ecr:CreateRepository", "ecr:PutImage", "ecr:CreateRepository"]
+    decisions = [engine.evaluate(model.Request(ci, a, repo), now=NOW) for a in actions]
+    assert [d.decision for d in decisions] == ["allow", "implicit-deny"] * 2
+    created = decisions[1].to_dict()["request"]["context"]
+    assert "aws:ResourceTag/env" not in created
+    assert decisions[2].to_dict()["request"]["context"]["aws:ResourceTag/env"] == ["dev"]
+
+
 def test_an_organization_without_scps_restricts_nothing() -> None:
     # A spec's organization always has an SCP (FullAWSAccess unless it lists others); an
     # Organization built through the API may have none, and then SCPs restrict nothing.

@@ -44,7 +44,8 @@ __all__ = [
 
 Clock = Callable[[], dt.datetime]
 
-# module-level names for the members read while filling in a context (runner/speed.py)
+# module-level names for the members read while filling in a context (runner/speed.py); a
+# member's value is read as ``_value_``, the attribute behind ``.value`` (a Python-level property)
 _SERVICE, _ANONYMOUS, _USER = PrincipalType.SERVICE, PrincipalType.ANONYMOUS, PrincipalType.USER
 _ROOT, _FEDERATED_USER = PrincipalType.ROOT, PrincipalType.FEDERATED_USER
 _ROLE_SESSION = PrincipalType.ROLE_SESSION
@@ -141,7 +142,7 @@ def _filled_in(
         # aws:PrincipalType "Anonymous".
         values["aws:principalaccount"] = ("anonymous",)
         names["aws:principalaccount"] = "aws:PrincipalAccount"
-        values["aws:principaltype"] = (ptype.value,)
+        values["aws:principaltype"] = (ptype._value_,)
         names["aws:principaltype"] = "aws:PrincipalType"
         values["aws:userid"] = ("anonymous",)
         names["aws:userid"] = "aws:userid"
@@ -154,7 +155,7 @@ def _filled_in(
         names["aws:principalarn"] = "aws:PrincipalArn"
         values["aws:principalaccount"] = (p.account,)
         names["aws:principalaccount"] = "aws:PrincipalAccount"
-        values["aws:principaltype"] = (ptype.value,)
+        values["aws:principaltype"] = (ptype._value_,)
         names["aws:principaltype"] = "aws:PrincipalType"
         if ptype is _USER and p.username:
             values["aws:username"] = (p.username,)
