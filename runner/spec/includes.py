@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from runner.errors import Problem
 from runner.spec.nodes import Definition, Entry, Reader, SourceFile
@@ -68,6 +68,11 @@ class Places:
     def show(self, path: Path) -> str:
         """``path`` relative to the display folder when inside it (posix slashes), else
         absolute."""
+        if isinstance(path, PurePosixPath):
+            # what relative_to gives for a path below the folder, as text (a tenth of it)
+            text, folder = str(path), str(self.display)
+            if text.startswith(folder) and text[len(folder) : len(folder) + 1] == "/":
+                return text[len(folder) + 1 :]
         try:
             return path.relative_to(self.display).as_posix()
         except ValueError:

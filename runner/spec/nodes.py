@@ -72,7 +72,8 @@ Entry = tuple[ScalarNode, Node]
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A spec or include file, composed: ``path`` is resolved, ``display`` how messages
-    name it, ``key`` its identity for the caches, ``root`` its top-level mapping and
+    name it, ``key`` its identity for the caches (None for a spec file, which is read once
+    per load), ``root`` its top-level mapping and
     ``text`` the text it was composed from."""
 
     path: Path

@@ -619,7 +619,8 @@ FileKey: TypeAlias = tuple[str, bytes]
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """A file read and composed: ``root`` (None when empty), or ``problems``. ``text`` is the
-    decoded text (None when the file could not be read or decoded)."""
+    decoded text (None when the file could not be read or decoded); ``key`` its identity for
+    the caches (None when it could not be read, or was read with ``cache=False``)."""
 
     key: FileKey | None
     text: str | None
@@ -636,22 +637,25 @@ def parse_file(path: Path, *, cache: bool = True, custom_tags: bool = False) -> 
 
     A file shared by many specs (an include, a policy) is composed once per process, cached
     by path and content. Spec files are read with ``cache=False``: each is read once, and
-    keeping every tree alive would only slow the garbage collector down.
+    keeping every tree alive would only slow the garbage collector down (nor is its content
+    digested: ``key`` is None).
     """
     data, problems = _read_bytes(path)
     if data is None:
         return Parsed(None, None, None, tuple(problems))
-    key = (str(path), hashlib.blake2b(data, digest_size=16).digest())
-    cached = _parse_cache.get((key, custom_tags)) if cache else None
-    if cached is not None:
-        return cached
+    key: FileKey | None = None
+    if cache:  # a file read once has no use for its digest
+        key = (str(path), hashlib.blake2b(data, digest_size=16).digest())
+        cached = _parse_cache.get((key, custom_tags))
+        if cached is not None:
+            return cached
     text, problems = _decode(data)
     if text is None:
         parsed = Parsed(key, None, None, tuple(problems))
     else:
         composed = compose_text(text, custom_tags=custom_tags)
         parsed = Parsed(key, text, composed.root, composed.problems)
-    if cache:
+    if key is not None:
         if len(_parse_cache) >= _CACHE_LIMIT:
             _parse_cache.pop(next(iter(_parse_cache)))
         _parse_cache[(key, custom_tags)] = parsed
