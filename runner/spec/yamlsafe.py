@@ -13,7 +13,6 @@ The node classes are re-exported here so that no other module imports ``yaml``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -645,6 +644,8 @@ def parse_file(path: Path, *, cache: bool = True, custom_tags: bool = False) -> 
         return Parsed(None, None, None, tuple(problems))
     key: FileKey | None = None
     if cache:  # a file read once has no use for its digest
+        import hashlib  # here: its import (OpenSSL) is ~5 ms, and most runs read no shared file
+
         key = (str(path), hashlib.blake2b(data, digest_size=16).digest())
         cached = _parse_cache.get((key, custom_tags))
         if cached is not None:

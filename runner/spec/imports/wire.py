@@ -15,7 +15,6 @@ ARN) are resolved here too (:func:`managed_reference`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,6 +179,8 @@ class _Importer:
             what = "no such file" if not path.exists() else (exc.strerror or "unreadable")
             self.reader.error(f, at, f"cannot import {display}: {what}")
             return None
+        import hashlib  # here: its import (OpenSSL) is ~5 ms, and most specs import nothing
+
         key = (
             kind,
             display,
