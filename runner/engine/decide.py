@@ -133,7 +133,8 @@ def _match(
     # (``by_action`` shares one among actions; the policy holds it, so its id is not reused),
     # and so is whether each statement applies.
     stmts = policy.by_action.get(action, _NONE)
-    found = ctx.evidence.get(id(stmts))
+    key = id(stmts)
+    found = ctx.evidence.get(key)
     if found is not None and found.policy is policy:
         return found
     applies = ctx.applies
@@ -147,7 +148,7 @@ def _match(
                 denies = (*denies, stmt)
             else:
                 allows = (*allows, stmt)
-    found = ctx.evidence[id(stmts)] = policy_evidence(policy, denies, allows)
+    found = ctx.evidence[key] = policy_evidence(policy, denies, allows)
     return found
 
 

@@ -226,8 +226,9 @@ class Evidence:
 
 # Evidence is built for every request. Setting its slots through their descriptors costs half
 # of the frozen dataclass's own __init__, which finds and calls object.__setattr__ once per
-# field (7 fields: 1.1 us against 2.3 us, timeit); assigning to it later still raises
-# FrozenInstanceError, as its class's __setattr__ is untouched.
+# field (7 fields: 6,100 instructions against 11,200, callgrind; 1.1 us against 2.3 us,
+# timeit); assigning to it later still raises FrozenInstanceError, as its class's __setattr__
+# is untouched. Policy evidence is built the same way when it is not found interned.
 _new_object = object.__new__
 (
     _set_request,
@@ -261,7 +262,24 @@ def make_evidence(
     return ev
 
 
+_set_policy, _set_denies, _set_allows = (
+    getattr(PolicyEvidence, f.name).__set__ for f in fields(PolicyEvidence)
+)
+
+
+def _policy_evidence(
+    policy: CompiledPolicy,
+    denies: tuple[CompiledStatement, ...],
+    allows: tuple[CompiledStatement, ...],
+) -> PolicyEvidence:
+    ev: PolicyEvidence = _new_object(PolicyEvidence)
+    _set_policy(ev, policy)
+    _set_denies(ev, denies)
+    _set_allows(ev, allows)
+    return ev
+
+
 #: ``PolicyEvidence(...)`` and ``GateReports(...)``, one instance per distinct set of parts: the
 #: same few policy results and gate combinations recur across requests (runner/speed.py).
-policy_evidence = interned(8192)(PolicyEvidence)
+policy_evidence = interned(8192)(_policy_evidence)
 gate_reports = interned(1024)(GateReports)
