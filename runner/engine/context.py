@@ -28,7 +28,7 @@ from runner.policy import CompiledStatement
 from runner.speed import IdentityMemo
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from runner.engine.evidence import PolicyEvidence
+    from runner.engine.evidence import GateReport, PolicyEvidence
 
 __all__ = [
     "Clock",
@@ -288,12 +288,12 @@ class LazyContext:
     keys, instant and account-levelness (:func:`shared_context`), built on first use, since
     most decisions never read a key. Calling it returns the context, as
     ``ResourceMatcher.matches`` expects. ``applies`` remembers, per statement, whether it
-    applies to these requests, and ``evidence`` each policy's applicable statements (see
-    ``decide._match``)."""
+    applies to these requests, ``evidence`` each policy's applicable statements (see
+    ``decide._match``) and ``exemptions`` whether the guardrails apply."""
 
     __slots__ = (
         "_account_level", "_ctx", "_now", "_organization", "_own", "_principal", "_resource",
-        "applies", "evidence",
+        "applies", "evidence", "exemptions",
     )  # fmt: skip
 
     def __init__(
@@ -318,6 +318,8 @@ class LazyContext:
         #: a policy's applicable statements, by the id of its tuple of statements about an
         #: action (``decide._match``)
         self.evidence: dict[int, PolicyEvidence] = {}
+        #: why SCPs and RCPs do not apply (None: they do), once found (``decide.gather``)
+        self.exemptions: tuple[GateReport | None, GateReport | None] | None = None
 
     def __call__(self) -> RequestContext:
         ctx = self._ctx

@@ -233,7 +233,14 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     if org is None:
         scp, rcp = SCP_NO_ORGANIZATION, RCP_NO_ORGANIZATION
     else:
-        scp = _scp_exemption(p, org)
+        # whether SCPs and RCPs apply depends on nothing but what ``ctx`` is shared by
+        exemptions = ctx.exemptions
+        if exemptions is None:
+            exemptions = ctx.exemptions = (
+                _scp_exemption(p, org),
+                _rcp_exemption(p, org, rcp_account(request, account_level)),
+            )
+        scp, rcp = exemptions
         if scp is None:
             scp = SCP_DENIES
             for pol in org.scps:
@@ -241,7 +248,6 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
                 policies.append(ev)
                 if ev.allows:
                     scp = SCP_ALLOWS
-        rcp = _rcp_exemption(p, org, rcp_account(request, account_level))
         if rcp is None:
             rcp = RCP_ALLOWS
             policies.extend(_match(pol, action, arn, p, ctx) for pol in org.rcps)
