@@ -4,7 +4,8 @@ None of these changes a result; each removes a cost that profiling showed.
 
 - :func:`collector_paused`: the cyclic garbage collector is paused while a burst of small
   containers is built and none is freed (composing a YAML file: about a third of loading 800
-  spec files; encoding the report: it doubled rendering at 20,000 checks).
+  spec files; encoding the report: it doubled rendering at 20,000 checks), and while pytest
+  evaluates a check, which leaves no garbage cycle (runner/plugin/gcfreeze.py).
 - :class:`IdentityMemo`: a bounded cache keyed by the *identity* of frozen model objects
   (principal, resource, organization). Their dataclasses hash by value, which walks policies
   and tags each time; identity is exact for the lifetime of the object, and the entry keeps
@@ -23,8 +24,8 @@ None of these changes a result; each removes a cost that profiling showed.
   Measured with callgrind over bench_engine.py's corpus: the engine's evidence built afresh
   and members read through their classes took 14% more instructions per decision than the
   single-module engine before it; with both measures, 2% fewer.
-- GC freezing for long pytest runs lives with the plugin (runner/plugin/gcfreeze.py), because
-  it follows pytest's session; its measurements are written there.
+- GC freezing for pytest runs lives with the plugin (runner/plugin/gcfreeze.py), because it
+  follows pytest's session; its measurements are written there.
 """
 
 from __future__ import annotations
