@@ -9,8 +9,9 @@ How it stays exact. The ordinary engine (``evaluate``) is the only evaluator. Fi
 representative requests are chosen so that every concrete request is equivalent to one of
 them, and each is evaluated:
 
-1. Callers (``universal_callers``, the tests from ``universal_arns``): the defined principals of the class (a defined role also
-   in its other sessions, without the session policy), and one unmodelled caller per
+1. Callers (``universal_callers``, from the tests of ``universal_arns``): the defined
+   principals of the class (a defined role also in its other sessions, without the session
+   policy), and one unmodelled caller per
    realizable combination of the tests that can tell unmodelled callers apart (their ARN
    enumerated as text against the Principal elements, the conditions on caller keys, the
    organization's, repository's, closed and class accounts); their identity policy allows
