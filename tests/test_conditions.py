@@ -179,6 +179,33 @@ def test_compiled_block_with_variables_follows_each_request() -> None:
     assert compiled.evaluate(alice) is True
 
 
+def test_compiled_block_of_fixed_values_follows_each_request() -> None:
+    # A block without variables remembers its results by the request's values of its keys:
+    # each request still gets the answer its own values give, whichever came before.
+    compiled = _compile(
+        {
+            "StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]},
+            "Null": {"aws:PrincipalTag/team": "false"},
+        }
+    )
+
+    def ctx(region: list[str] | None, team: list[str] | None) -> RequestContext:
+        keys = {"aws:RequestedRegion": region, "aws:PrincipalTag/team": team}
+        return RequestContext({k: v for k, v in keys.items() if v is not None})
+
+    cases = [
+        (ctx(["us-east-1"], ["a"]), True),
+        (ctx(["us-east-1"], None), False),
+        (ctx(["ap-south-1"], ["a"]), False),
+        (ctx(["eu-west-1"], ["b"]), True),
+        (ctx(None, ["a"]), False),
+        (ctx(["ap-south-1", "eu-west-1"], ["a"]), True),
+        (ctx(["us-east-1"], ["a"]), True),
+        (ctx(["us-east-1"], None), False),
+    ]
+    assert [compiled.evaluate(c) for c, _ in cases * 2] == [held for _, held in cases] * 2
+
+
 def test_unparseable_request_values_do_not_break_later_requests() -> None:
     compiled = _compile({"NumericLessThan": {"s3:max-keys": "10"}})
     assert compiled.evaluate(RequestContext({"s3:max-keys": ["ten"]})) is False
