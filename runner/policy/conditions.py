@@ -237,7 +237,8 @@ class CompiledConditions:
         # A block whose tests read nothing but the request's values of their keys holds or
         # not by those values alone: its results are remembered by them (a block is compiled
         # once per distinct document, so requests of every spec file that writes it share
-        # them; a remembered result costs a third of evaluating a one-key block, callgrind).
+        # them; callgrind: a remembered result of a one-key StringEquals block costs a fifth
+        # less than evaluating it, of a NotIpAddress and DateLessThan block half as much).
         fixed = bool(entries) and all(e.fixed for e in entries)
         self._keys = tuple(e.key for e in entries) if fixed else ()
         self._results: dict[object, bool] | None = {} if fixed else None
