@@ -380,8 +380,10 @@ class _ByPart:
 
 _G_IDENTITY, _G_BOUNDARY, _G_SESSION = Gate.IDENTITY, Gate.BOUNDARY, Gate.SESSION
 _G_RESOURCE = Gate.RESOURCE
+# by the kind's value: an Enum member hashes in Python, its value (a str) in C
 _DENIED: Final = {
-    kind: Ruling(Verdict.EXPLICIT_DENY, gate, Rule.DENIED) for kind, gate in GATE_OF_KIND.items()
+    kind._value_: Ruling(Verdict.EXPLICIT_DENY, gate, Rule.DENIED)
+    for kind, gate in GATE_OF_KIND.items()
 }
 _NO_SCP_ALLOWS: Final = Ruling(Verdict.IMPLICIT_DENY, Gate.SCP, Rule.NO_SCP_ALLOWS)
 _NO_IDENTITY_SIDE: Final = Ruling(Verdict.IMPLICIT_DENY, Gate.ACCOUNT_LEVEL, Rule.NO_IDENTITY_SIDE)
@@ -406,7 +408,7 @@ def decide(ev: Evidence) -> Ruling:
     """The decision over the evidence: every combination of gate results has its rule."""
     for policy_ev in ev.policies:
         if policy_ev.denies:  # policies are in gate order: the first deny names the gate
-            return _DENIED[policy_ev.policy.kind]
+            return _DENIED[policy_ev.policy.kind._value_]
     gates = ev.gates
     if gates.scp is SCP_DENIES:
         return _NO_SCP_ALLOWS
