@@ -30,17 +30,6 @@ from runner.engine.universal_values import Entry, Family, Undecidable
 from runner.model import CallerKind
 from runner.policy import CompiledPolicy
 
-#: Each kind of caller in words, for messages.
-KIND_WORDS = {
-    CallerKind.USER: "IAM user",
-    CallerKind.ROLE: "role session",
-    CallerKind.ROOT: "root user",
-    CallerKind.FEDERATED: "federated user",
-    CallerKind.SERVICE: "service principal",
-    CallerKind.ANONYMOUS: "anonymous caller",
-}
-
-
 _DIGITS12 = tuple(Token(ONE, cls=CharClass.DIGIT.value) for _ in range(12))
 ANY_RUN = Token(RUN, cls=CharClass.ANY.value)
 _ACCOUNT_RUN = Token(RUN, cls=CharClass.NOT_COLON.value)
@@ -175,7 +164,7 @@ def collect(
         if not relevant or entry.family is Family.NULL:
             continue
         if entry.family not in (Family.STRING, Family.STRING_IC, Family.STRING_LIKE, Family.ARN):
-            raise not_text(entry, f"the names and accounts of unmodelled {KIND_WORDS[kind]}s")
+            raise not_text(entry, f"the names and accounts of unmodelled {kind.label}s")
         for atoms, lower in text_programs(entry, version, resolve):
             if key == "aws:principalarn":
                 if entry.family is Family.ARN:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from runner.engine.universal_arns import (
     ANY_RUN,
     ARN_PREFIX,
-    KIND_WORDS,
     Collected,
     Resolve,
     account_test,
@@ -270,7 +269,7 @@ def unmodelled_iam(
         found = cells([*shape, *negative, *kept], require=len(shape))
     except StateBudgetExceeded:
         raise Undecidable(
-            f"the tests on the ARNs of {KIND_WORDS[kind]}s are too many to enumerate exactly "
+            f"the tests on the ARNs of {kind.label}s are too many to enumerate exactly "
             f"({len(labelled)} tests)"
         ) from None
     except Undecidable as exc:
