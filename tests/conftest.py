@@ -8,6 +8,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
+# Imported here, before any in-process pytester run: pytester forgets the modules a run
+# imported, and PyYAML's C parser, which cannot be imported twice, would then go on making
+# nodes of the first import's classes while a second import of yaml.nodes has new ones (the
+# loader tells nodes apart by their exact class).
+import yaml  # noqa: F401
 from hypothesis import settings
 
 pytest_plugins = ["pytester"]

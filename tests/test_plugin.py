@@ -834,3 +834,41 @@ def test_an_account_level_action_is_reported_on_the_registry(
         ]
     )
     assert "on app" not in result.stdout.str()
+
+
+CLOCK_TEST = """\
+from runner import PolicyKind, compile_policy, evaluate, principal_from_arn
+from runner.model import Request
+
+
+def test_the_engine_clock_is_the_runs_instant():
+    # no spec file in this run: the engine's clock is still the run's --policy-time
+    statement = {
+        "Effect": "Allow",
+        "Action": "ecr:GetAuthorizationToken",
+        "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"}},
+    }
+    policy = compile_policy(
+        {"Version": "2012-10-17", "Statement": [statement]},
+        PolicyKind.IDENTITY,
+        name="until-2027",
+    )
+    who = principal_from_arn("ci", "arn:aws:iam::111122223333:role/ci", policies=[policy])
+    decision = evaluate(Request(who, "ecr:GetAuthorizationToken", None))
+    assert decision.decision == EXPECTED
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [("2026-12-31T23:59:59Z", "allow"), ("2027-01-01", "implicit-deny")],
+    ids=["before", "after"],
+)
+def test_policy_time_is_the_engine_clock_of_python_tests_too(
+    pytester: pytest.Pytester, run_pytest: RunPytest, workers: list[str], at: str, expected: str
+) -> None:
+    pytester.makepyfile(test_clock=CLOCK_TEST.replace("EXPECTED", repr(expected)))
+    result = run_pytest(*workers, f"--policy-time={at}", "--no-policy-report")
+    result.assert_outcomes(passed=1)

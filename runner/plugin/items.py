@@ -99,13 +99,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(state.gc.thaw)
     # One instant for the whole run (aws:CurrentTime, aws:EpochTime): the controller picks it
     # and hands it to the xdist workers, so -n N sees the same time as a serial run. The
-    # engine's clock is set to it where the process first collects a spec file
-    # (PolicySpecSession.freeze_clock).
+    # engine's clock is set to it here in every process that runs tests (a Python test that
+    # calls the engine without ``now=`` sees it too, spec files or not); the xdist controller
+    # evaluates nothing and does not import the engine (0.04 s before it starts the workers).
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and _TIME_KEY in workerinput:
         state.now = _dt.datetime.fromisoformat(workerinput[_TIME_KEY])
     else:
         state.now = config.getoption("policy_time") or _this_second()
+    if not _xdist_controller(config):
+        state.freeze_clock()
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process is pytest-xdist's controller, which hands the tests to workers
+    and runs none itself (xdist starts its distributed session exactly then)."""
+    if hasattr(config, "workerinput"):
+        return False
+    option = config.option
+    return (
+        getattr(option, "dist", "no") != "no"
+        and bool(getattr(option, "tx", None))
+        and not option.collectonly
+    )
 
 
 def _this_second() -> _dt.datetime:
@@ -418,9 +434,9 @@ class PolicySpecSession:
         self.deselected_sent = False
 
     def freeze_clock(self) -> None:
-        """The engine evaluates every check at the run's instant: set where this process first
-        collects a spec file, so that the xdist controller, which evaluates nothing, does not
-        import the engine (0.04 s before it starts the workers)."""
+        """The engine evaluates every check at the run's instant: set in pytest_configure,
+        except in the xdist controller, and again (once) where a process collects a spec file,
+        should a controller ever collect one."""
         if not self.clock_frozen:
             from runner import engine
 
