@@ -966,7 +966,7 @@ def test_control_characters(tmp_path: Path) -> None:
 
 
 def test_huge_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("runner.spec.yamlsafe.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("runner.spec.yamlfiles.MAX_FILE_BYTES", 100)
     assert errors(tmp_path, "description: " + "x" * 200 + "\n") == [
         "spec.yaml:1:1: the file is too large (214 bytes); files of at most 100 bytes are read"
     ]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from runner import model
 from runner import spec as loader
 from runner.errors import SpecError
-from runner.spec import yamlsafe
+from runner.spec import yamlcheck, yamlsafe
 from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, SequenceNode
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ values = st.recursive(
 def _full_check(text: str) -> tuple[yamlsafe.TextProblem, ...]:
     root = yamlsafe._compose(text)[0]
     assert root is not None
-    return tuple(yamlsafe._check_tree(root, yamlsafe._Tags(False)))
+    return tuple(yamlcheck._check_tree(root, yamlcheck._Tags(False)))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,17 +137,17 @@ def test_quick_check_agrees_with_the_full_check(top: list[tuple[str, object]], f
     except yaml.YAMLError:
         return
     for _ in range(2):  # the second time, large values found clean are remembered
-        assert yamlsafe.compose_text(text).problems == _full_check(text)
+        assert yamlcheck.compose_text(text).problems == _full_check(text)
 
 
 def test_a_remembered_section_does_not_hide_a_problem_elsewhere() -> None:
     section = "policies:\n" + "".join(f"  p{i}: {{a: {i}, b: [x, y]}}\n" for i in range(20))
-    assert yamlsafe.compose_text(section + "cases: [1]\n").problems == ()
-    problems = yamlsafe.compose_text(section + "cases: {a: 1, a: 2}\n").problems
+    assert yamlcheck.compose_text(section + "cases: [1]\n").problems == ()
+    problems = yamlcheck.compose_text(section + "cases: {a: 1, a: 2}\n").problems
     assert [p.message for p in problems] == ["duplicate key 'a' (first defined on line 22)"]
     assert (problems[0].line, problems[0].col) == (22, 15)
     # the same section text after a different first line: same text, same verdict
-    problems = yamlsafe.compose_text("x: 1\nx: 2\n" + section).problems
+    problems = yamlcheck.compose_text("x: 1\nx: 2\n" + section).problems
     assert [(p.line, p.message) for p in problems] == [
         (2, "duplicate key 'x' (first defined on line 1)")
     ]
@@ -164,8 +164,8 @@ def _nested(depth: int) -> str:
 
 def test_depth_limit_with_and_without_the_memo() -> None:
     for _ in range(2):
-        assert yamlsafe.compose_text(_nested(64)).problems == ()
-        problems = yamlsafe.compose_text(_nested(65)).problems
+        assert yamlcheck.compose_text(_nested(64)).problems == ()
+        problems = yamlcheck.compose_text(_nested(65)).problems
         assert [(p.line, p.col, p.message) for p in problems] == [
             (65, 129, "values are nested more than 64 levels deep")
         ]

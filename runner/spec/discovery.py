@@ -11,7 +11,8 @@ from pathlib import Path
 from runner import words
 from runner.errors import Problem
 from runner.spec.includes import SPEC_KEYS, SUFFIXES
-from runner.spec.yamlsafe import MappingNode, ScalarNode, compose_quietly, sniff_text
+from runner.spec.yamlfiles import sniff_text
+from runner.spec.yamlsafe import MappingNode, ScalarNode, compose_quietly
 
 __all__ = ["SKIP_DIRS", "find_spec_files", "looks_like_spec"]
 

@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from runner.errors import Problem
 from runner.spec.nodes import Definition, Entry, Reader, SourceFile
-from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, describe, excerpt, parse_file, where
+from runner.spec.yamlfiles import parse_file
+from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, describe, excerpt, where
 
 __all__ = ["SPEC_KEYS", "Definitions", "FileContextKey", "Places", "gather", "open_file"]
 

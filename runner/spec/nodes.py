@@ -14,12 +14,12 @@ from pathlib import Path
 
 from runner import model, words
 from runner.errors import Problem
+from runner.spec.yamlfiles import FileKey
 from runner.spec.yamlsafe import (
     BOOL,
     FLOAT,
     INT,
     TEXT_TAGS,
-    FileKey,
     Located,
     MappingNode,
     Node,

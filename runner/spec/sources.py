@@ -23,6 +23,7 @@ from runner.policy import RepeatedKey, unique_keys
 from runner.spec.imports.jsonpos import JsonProblem, parse_json
 from runner.spec.includes import Places, join
 from runner.spec.nodes import Definition, Reader
+from runner.spec.yamlfiles import parse_file
 from runner.spec.yamlsafe import (
     STR,
     Located,
@@ -32,7 +33,6 @@ from runner.spec.yamlsafe import (
     SequenceNode,
     describe,
     excerpt,
-    parse_file,
     plain,
     text_key,
     where,

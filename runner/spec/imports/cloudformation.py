@@ -36,7 +36,8 @@ from runner.spec.imports.common import (
     Settings,
     unique_by_name,
 )
-from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, compose_text
+from runner.spec.yamlcheck import compose_text
+from runner.spec.yamlsafe import MappingNode, Node, ScalarNode
 
 __all__ = ["parse_template"]
 
