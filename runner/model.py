@@ -77,6 +77,9 @@ _KIND_LABELS = {
     PolicyKind.SCP: ("SCP", "service control policy"),
     PolicyKind.RCP: ("RCP", "resource control policy"),
 }
+#: The kinds an AWS managed policy can be attached as: to users and roles, as an identity policy
+#: or a permissions boundary, or passed as a session policy.
+MANAGED_POLICY_KINDS = frozenset({PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION})
 
 
 class Verdict(enum.StrEnum):
