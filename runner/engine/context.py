@@ -294,8 +294,8 @@ class LazyContext:
     ``decide._match``) and ``exemptions`` whether the guardrails apply."""
 
     __slots__ = (
-        "_account_level", "_ctx", "_now", "_organization", "_own", "_principal", "_resource",
-        "applies", "evidence", "exemptions",
+        "_account_level", "_ctx", "_now", "_organization", "_own", "_resource", "applies",
+        "arn", "evidence", "exemptions", "principal",
     )  # fmt: skip
 
     def __init__(
@@ -307,8 +307,10 @@ class LazyContext:
         account_level: bool,
         now: dt.datetime,
     ) -> None:
-        self._principal = principal
+        self.principal = principal
         self._resource = resource
+        #: the resource the policies are matched against (``*`` for an account-level action)
+        self.arn = "*" if account_level or resource is None else resource.arn
         self._organization = organization
         self._own = own
         self._account_level = account_level
@@ -327,7 +329,7 @@ class LazyContext:
         ctx = self._ctx
         if ctx is None:
             ctx = self._ctx = _context(
-                self._principal,
+                self.principal,
                 self._resource,
                 self._organization,
                 self._own,
@@ -355,7 +357,7 @@ def shared_context(request: Request, account_level: bool, now: dt.datetime) -> L
     last = _last
     if (
         last is not None
-        and last._principal is p
+        and last.principal is p
         and last._resource is res
         and last._organization is org
         and last._account_level is account_level

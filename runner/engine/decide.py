@@ -124,9 +124,7 @@ def _applies(stmt: CompiledStatement, arn: str, p: Principal, ctx: LazyContext) 
     return cond is None or cond.evaluate(ctx())
 
 
-def _match(
-    policy: CompiledPolicy, action: str, arn: str, p: Principal, ctx: LazyContext
-) -> PolicyEvidence:
+def _match(policy: CompiledPolicy, action: str, ctx: LazyContext) -> PolicyEvidence:
     # The applicable statements of a policy are the same for every request sharing ``ctx``
     # (its principal, repository, context and account-levelness, so its ``arn``) whose action
     # the same statements are about: remembered there, by the tuple of those statements
@@ -142,7 +140,7 @@ def _match(
     for stmt in stmts:
         ok = applies.get(stmt)
         if ok is None:
-            ok = applies[stmt] = _applies(stmt, arn, p, ctx)
+            ok = applies[stmt] = _applies(stmt, ctx.arn, ctx.principal, ctx)
         if ok:
             if stmt.effect is _DENY_EFFECT:
                 denies = (*denies, stmt)
@@ -244,13 +242,13 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         if scp is None:
             scp = SCP_DENIES
             for pol in org.scps:
-                ev = _match(pol, action, arn, p, ctx)
+                ev = _match(pol, action, ctx)
                 policies.append(ev)
                 if ev.allows:
                     scp = SCP_ALLOWS
         if rcp is None:
             rcp = RCP_ALLOWS
-            policies.extend(_match(pol, action, arn, p, ctx) for pol in org.rcps)
+            policies.extend(_match(pol, action, ctx) for pol in org.rcps)
 
     # the resource side: the strongest way an applicable Allow names the caller
     if account_level:
@@ -262,7 +260,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
             RESOURCE_CREATES_REPOSITORY if action == CREATE_REPOSITORY else RESOURCE_NO_POLICY
         )
     else:
-        ev = _match(res.policy, action, arn, p, ctx)
+        ev = _match(res.policy, action, ctx)
         policies.append(ev)
         grant = GRANT_NONE
         for stmt in ev.allows:
@@ -276,7 +274,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         return make_evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
     identity = IDENTITY_DENIES if p.policies else IDENTITY_NO_POLICY
     for pol in p.policies:
-        ev = _match(pol, action, arn, p, ctx)
+        ev = _match(pol, action, ctx)
         policies.append(ev)
         if ev.allows:
             identity = IDENTITY_ALLOWS
@@ -287,11 +285,11 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     if p.boundary is None:
         boundary = BOUNDARY_NONE
     else:
-        ev = _match(p.boundary, action, arn, p, ctx)
+        ev = _match(p.boundary, action, ctx)
         policies.append(ev)
         boundary = BOUNDARY_ALLOWS if ev.allows else BOUNDARY_DENIES
     if p.session_policy is not None:
-        ev = _match(p.session_policy, action, arn, p, ctx)
+        ev = _match(p.session_policy, action, ctx)
         policies.append(ev)
         session = SESSION_ALLOWS if ev.allows else SESSION_DENIES
     elif ptype is _FEDERATED_USER:
