@@ -3,6 +3,7 @@ problems at the same places, the same compiled policies placed where each copy i
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -351,3 +352,25 @@ def test_principal_type_is_the_type_principal_from_arn_builds(arn: str) -> None:
         assert str(info.value) == str(exc)
         return
     assert model.principal_type(arn) is expected
+
+
+def test_check_fields_in_the_order_cases_builds_them() -> None:
+    """runner.spec.cases builds each Check positionally (a fifth fewer instructions than by
+    keyword): a field added or moved must be added or moved there too."""
+    assert [f.name for f in dataclasses.fields(model.Check)] == [
+        "file",
+        "loc",
+        "case",
+        "case_index",
+        "test_id",
+        "principal",
+        "resource",
+        "action",
+        "steps",
+        "expected",
+        "context",
+        "organization",
+        "error",
+        "exception",
+        "universal",
+    ]
