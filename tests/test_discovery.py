@@ -161,3 +161,30 @@ def test_json_and_yaml_agree_on_generated_objects(
         at = int(where * len(text))
         text = text[:at] + insert + text[at:]
     assert discovery._flow_mapping_keys(text) == _composed(text)
+
+
+@pytest.mark.parametrize("reported", [0, 10, None])
+def test_sniff_reads_a_grown_file_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reported: int | None
+) -> None:
+    """The sniff reads with a buffer of the size the file had when opened, and on to
+    _SNIFF_BYTES when the file is longer by then: the keys are those of the first
+    _SNIFF_BYTES bytes either way (a size reported smaller than the file stands for a file
+    that grew; None reports the true size)."""
+    monkeypatch.setattr(discovery, "_SNIFF_BYTES", 64)
+    cases_late = tmp_path / "late.yaml"  # 'cases' starts past the 64 bytes sniffed
+    cases_late.write_text("notes: " + "x" * 60 + "\ncases: []\n")
+    cases_early = tmp_path / "early.yaml"
+    cases_early.write_text("notes: x\ncases: []\n" + "# padding\n" * 20)
+    real_fstat = discovery.os.fstat
+
+    class _Stat:
+        def __init__(self, size: int) -> None:
+            self.st_size = size
+
+    def fstat(fd: int) -> object:
+        return real_fstat(fd) if reported is None else _Stat(reported)
+
+    monkeypatch.setattr(discovery.os, "fstat", fstat)
+    assert discovery.looks_like_spec(cases_early)
+    assert not discovery.looks_like_spec(cases_late)
