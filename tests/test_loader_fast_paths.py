@@ -374,3 +374,18 @@ def test_check_fields_in_the_order_cases_builds_them() -> None:
         "exception",
         "universal",
     ]
+
+
+def test_check_init_sets_every_field_from_its_parameter() -> None:
+    """Check's own __init__ (slots set through their descriptors) does what a frozen
+    dataclass's would: each field from the parameter of its name, positionally or by keyword,
+    the same defaults, and the check stays frozen."""
+    names = [f.name for f in dataclasses.fields(model.Check)]
+    values = [object() for _ in names]
+    for check in (model.Check(*values), model.Check(**dict(zip(names, values, strict=True)))):
+        assert [getattr(check, n) for n in names] == values
+    short = model.Check(*values[:12])
+    assert (short.error, short.exception, short.universal) == (None, None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        short.error = "x"  # type: ignore[misc]
+    assert dataclasses.replace(short, error="e") == model.Check(*values[:12], error="e")
