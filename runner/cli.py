@@ -10,7 +10,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -169,7 +168,7 @@ def _eval(
     sarif_path: Path | None = None,
     results_path: Path | None = None,
 ) -> int:
-    from runner import results, workflow
+    from runner import results
 
     started = time.time()
     kept: list[dict[str, Any]] = []  # every check's result, for the results file
@@ -177,7 +176,7 @@ def _eval(
 
     files, problems = find_spec_files(paths)
     # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
-    ci = sarif_path is not None or workflow.enabled()
+    ci = sarif_path is not None or _in_github_actions()
     found: list[dict[str, object]] = []
     spec_errors: list[dict[str, object]] = []
     spec_warnings: list[str] = []
@@ -236,7 +235,7 @@ def _eval(
             generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             duration=round(time.time() - started, 3),
             evaluated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            command=shlex.join(["python", "-m", "runner", "eval", *paths]),
+            command=_command_line(paths),
             versions={"policyspec": __version__, "python": _python_version()},
             warnings=sorted(map(results.located, spec_warnings), key=results.place_key),
             project=cwd.name,
@@ -252,6 +251,12 @@ def _eval(
         _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
     return status
+
+
+def _command_line(paths: Sequence[str]) -> str:
+    import shlex  # only for a results file
+
+    return shlex.join(["python", "-m", "runner", "eval", *paths])
 
 
 def _python_version() -> str:
@@ -274,10 +279,21 @@ def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
     return result
 
 
+def _in_github_actions() -> bool:
+    """``workflow.enabled()``, without importing ``runner.workflow`` where the variable it
+    reads is not set: with ``runner.sarif`` and hashlib it is about 23M instructions (callgrind)
+    that a run outside GitHub Actions never needs."""
+    if "GITHUB_ACTIONS" not in os.environ:
+        return False
+    from runner import workflow
+
+    return workflow.enabled()
+
+
 def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: int) -> int:
     """Write the SARIF file and print the GitHub annotations (on standard error: standard
     output holds the JSON lines) of an ``eval`` run."""
-    from runner import sarif, workflow
+    from runner import sarif
 
     if sarif_path is not None:
         try:
@@ -285,7 +301,9 @@ def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: in
         except OSError as exc:
             _stderr(f"error: cannot write {sarif_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
-    if workflow.enabled():
+    if _in_github_actions():
+        from runner import workflow
+
         workflow.write(sys.stderr, workflow.lines(findings))
     return status
 
@@ -361,9 +379,8 @@ def _chosen_checks(all_checks: Sequence[model.Check], case: str) -> list[model.C
 
 def _schema() -> int:
     try:
-        from importlib import resources  # only here: it imports zipfile, tempfile & co
-
-        schema = resources.files("runner").joinpath("data/spec.schema.json")
+        # package data, read beside the package as installed (not zipped; runner/catalog.py)
+        schema = Path(__file__).parent / "data" / "spec.schema.json"
         schema_text = schema.read_text(encoding="utf-8")
     except FileNotFoundError:
         _stderr("error: runner/data/spec.schema.json is missing from the installation")

@@ -6,8 +6,21 @@ a condition operator, a policy element or an action.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from difflib import SequenceMatcher
+
+# difflib (and heapq, which it imports) is imported on the first suggestion, not at every
+# start: a run whose files are all spelled right never asks for one.
+
+
+def _matcher(a: str, b: str) -> SequenceMatcher[str]:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b)
+
 
 #: How close a word must be (``difflib`` ratio, case-insensitive) to be suggested. Policy
 #: element names are short and their typos far (``Efect``), so the policy grammar asks with a
@@ -25,6 +38,8 @@ def closest(word: str, choices: Iterable[str], *, cutoff: float = CUTOFF) -> str
     key = word.lower()
     if key in lowered:
         return lowered[key]
+    import difflib
+
     hits = difflib.get_close_matches(key, list(lowered), n=1, cutoff=cutoff)
     return lowered[hits[0]] if hits else None
 
@@ -32,12 +47,12 @@ def closest(word: str, choices: Iterable[str], *, cutoff: float = CUTOFF) -> str
 def by_closeness(word: str, choices: Iterable[str]) -> list[str]:
     """``choices`` ordered from the closest to ``word`` (ignoring case) to the farthest."""
     key = word.lower()
-    return sorted(choices, key=lambda c: -difflib.SequenceMatcher(None, key, c.lower()).ratio())
+    return sorted(choices, key=lambda c: -_matcher(key, c.lower()).ratio())
 
 
 def similarity(a: str, b: str) -> float:
     """The ``difflib`` ratio of two words as they are (0 to 1)."""
-    return difflib.SequenceMatcher(None, a, b).ratio()
+    return _matcher(a, b).ratio()
 
 
 def join(words: Sequence[str], conjunction: str = "and") -> str:
