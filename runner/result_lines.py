@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 
 __all__ = ["PassedLines"]
 
+#: A case's template: the text between the varying values (:data:`_VARYING`), and the text
+#: after the principal of its checks, by what it is made of (``PassedLines.line``)
+_Template = tuple[tuple[str, ...], dict[tuple[object, ...], str]]
+
 #: The values of a result that differ between the checks of one case, in the order
 #: :func:`runner.results.check_result` writes them, with stand-ins (:class:`PassedLines`).
 #: A NUL character cannot occur in YAML text, file names or ECR names, and a template in which
@@ -41,16 +45,16 @@ class PassedLines:
     """
 
     __slots__ = (
-        "_encode", "_explained", "_last", "_principal", "_step", "_string", "_templates", "_who",
-        "_who_arn",
+        "_encode", "_explained", "_last", "_principal", "_step", "_steps", "_string", "_templates",
+        "_who", "_who_arn",
     )  # fmt: skip
 
     def __init__(self, encode: Callable[[object], str], string: Callable[[str], str]) -> None:
         self._encode = encode
         self._string = string
-        self._templates: IdentityMemo[tuple[str, ...] | None] = IdentityMemo(256)
+        self._templates: IdentityMemo[_Template | None] = IdentityMemo(256)
         #: the last template and what found it (resource, context, file, case, case index)
-        self._last: tuple[object, object, str, str, int, tuple[str, ...] | None] | None = None
+        self._last: tuple[object, object, str, str, int, _Template | None] | None = None
         #: the last principal, the template text between its name and its ARN (``_who_arn``),
         #: and its encoded name, that text and its encoded ARN (``_who``)
         self._principal: model.Principal | None = None
@@ -59,6 +63,8 @@ class PassedLines:
         # the encoded compact explanations, by what they are made of: the checks of a case
         # are mostly decided by the same statements for the same reason
         self._explained: dict[tuple[object, ...], str] = {}
+        #: the text of one step, by its action, its decision and what its explanation is made of
+        self._steps: dict[tuple[object, ...], str] = {}
         step: dict[str, Any] = step_result("", "", {})
         for key in _STEP_VARYING:
             step[key] = _stand_in(key)
@@ -79,13 +85,14 @@ class PassedLines:
         pieces.append(rest)
         return tuple(pieces)
 
-    def _template(self, check: model.Check) -> tuple[str, ...] | None:
+    def _template(self, check: model.Check) -> _Template | None:
         result = check_result(check, decision="", passed=True)
         if list(result)[-1] != "steps" or not set(_VARYING) <= result.keys():
             return None
         for key in _VARYING:
             result[key] = _stand_in(key)
-        return self._cut(self._encode(result), _VARYING)
+        pieces = self._cut(self._encode(result), _VARYING)
+        return None if pieces is None else (pieces, {})
 
     def _explanation(self, decision: Decision) -> str:
         """``encode(compact_explanation(decision))``, remembered."""
@@ -95,6 +102,26 @@ class PassedLines:
             if len(self._explained) >= 4096:
                 self._explained.clear()
             text = self._explained[key] = self._encode(compact_explanation(decision))
+        return text
+
+    def _step_text(self, action: str, verdict: str, decision: Decision) -> str:
+        """One entry of ``steps``, remembered by all it is made of: the actions of a case are
+        mostly decided for the same few reasons."""
+        key: tuple[object, ...] = (
+            action, verdict, decision.decision, decision.gate, decision.reason,
+            *decision.decisive_key(),
+        )  # fmt: skip
+        text = self._steps.get(key)
+        if text is None:
+            if len(self._steps) >= 4096:
+                self._steps.clear()
+            assert self._step is not None  # line() checks
+            s_action, s_decision, s_explanation, s_end = self._step
+            string = self._string
+            text = self._steps[key] = (
+                f"{s_action}{string(action)}{s_decision}{string(verdict)}"
+                f"{s_explanation}{self._explanation(decision)}{s_end}"
+            )
         return text
 
     def line(
@@ -128,8 +155,7 @@ class PassedLines:
             self._last = (
                 check.resource, check.context, check.file, check.case, check.case_index, template
             )  # fmt: skip
-        step = self._step
-        if template is None or step is None or type(check.loc.line) is not int:
+        if template is None or self._step is None or type(check.loc.line) is not int:
             return self._encode(
                 check_result(
                     check,
@@ -139,21 +165,26 @@ class PassedLines:
                 )
             )
         string = self._string
-        explained = self._explanation
-        s_action, s_decision, s_explanation, s_end = step
+        step_text = self._step_text
         if len(steps) == 1:
             ((action, verdict, d),) = steps
-            shown = (
-                f"{s_action}{string(action)}{s_decision}{string(verdict)}"
-                f"{s_explanation}{explained(d)}{s_end}"
-            )
+            shown = step_text(action, verdict, d)
         else:
-            shown = ",".join(
-                f"{s_action}{string(action)}{s_decision}{string(verdict)}"
-                f"{s_explanation}{explained(d)}{s_end}"
-                for action, verdict, d in steps
+            shown = ",".join(step_text(action, verdict, d) for action, verdict, d in steps)
+        pieces, tails = template
+        # what follows the principal: the same for the checks of a case with one action,
+        # expectation, decision and steps (its principals, mostly)
+        tail_key = (check.action, check.expected, decision, shown)
+        tail = tails.get(tail_key)
+        if tail is None:
+            if len(tails) >= 1024:
+                tails.clear()
+            t_action, t_expected, t_decision, t_steps, t_end = pieces[4:]
+            tail = tails[tail_key] = (
+                f"{t_action}{string(check.action)}{t_expected}{string(str(check.expected))}"
+                f"{t_decision}{string(decision)}{t_steps}[{shown}]{t_end}"
             )
-        t_id, t_line, t_name, t_arn, t_action, t_expected, t_decision, t_steps, t_end = template
+        t_id, t_line, t_name, t_arn = pieces[:4]
         principal = check.principal
         if principal is self._principal and t_arn is self._who_arn:
             who = self._who
@@ -161,9 +192,4 @@ class PassedLines:
             who = self._who = f"{string(principal.name)}{t_arn}{string(principal_label(principal))}"
             self._principal = principal
             self._who_arn = t_arn
-        return (
-            f"{t_id}{string(check_id(check))}{t_line}{check.loc.line}"
-            f"{t_name}{who}"
-            f"{t_action}{string(check.action)}{t_expected}{string(str(check.expected))}"
-            f"{t_decision}{string(decision)}{t_steps}[{shown}]{t_end}"
-        )
+        return f"{t_id}{string(check_id(check))}{t_line}{check.loc.line}{t_name}{who}{tail}"
