@@ -313,17 +313,25 @@ PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p"
 PYTEST_ARGS += ["--no-policy-report"]
 
 
-def time_pytest(out: Path, workers: str, expected: int) -> float:
+def time_pytest(out: Path, workers: str, expected: int, probe: Path | None = None) -> float:
     """The wall time of one whole ``pytest -n WORKERS`` process on the corpus; raises
-    SystemExit when it fails or does not pass the ``expected`` checks."""
+    SystemExit when it fails or does not pass the ``expected`` checks. With ``probe``, each
+    process of the run appends its phases to that file (benchmarks/phase_probe.py)."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode caches
     # pytest's numbered temporary directories (xdist asks for one) in a root of their own: at
     # exit a run deletes the oldest, which elsewhere may be a large one of another project
     env["PYTEST_DEBUG_TEMPROOT"] = str(_temp_root(out))
+    extra: list[str] = []
+    if probe is not None:
+        here = str(Path(__file__).resolve().parent)
+        env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])
+        env["POLICYSPEC_PHASE_PROBE"] = str(probe)
+        env["POLICYSPEC_PHASE_T0"] = repr(time.time())
+        extra = ["-p", "phase_probe"]
     start = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", *PYTEST_ARGS, "-n", workers, "."],
+        [sys.executable, "-m", "pytest", *PYTEST_ARGS, *extra, "-n", workers, "."],
         cwd=out,
         env=env,
         capture_output=True,
@@ -362,7 +370,50 @@ def xdist_figure(out: Path, expected: int, repeat: int) -> int:
     ratio = median["0"] / median["2"]
     verdict = "met" if ratio >= XDIST_TARGET else "not met"
     print(f"-n 2 is {ratio:.2f}x faster than -n 0 (target {XDIST_TARGET}x: {verdict})")
+    _phases(out, expected)
     return 0
+
+
+def _probed(out: Path, workers: str, expected: int) -> tuple[float, dict[str, dict[str, float]]]:
+    """One probed run: its wall time and each process's phases (phase_probe.py)."""
+    probe = _temp_root(out) / f"phases-{workers}.txt"
+    probe.unlink(missing_ok=True)
+    wall = time_pytest(out, workers, expected, probe=probe)
+    phases: dict[str, dict[str, float]] = {}
+    for line in probe.read_text(encoding="utf-8").splitlines():
+        name, *fields = line.split()
+        phases[name] = {k: float(v) for k, v in (f.split("=") for f in fields)}
+    return wall, phases
+
+
+def _phases(out: Path, expected: int) -> None:
+    """Where one run of each goes, and what -n 2 would take if each check cost at -n 2 what
+    it costs at -n 0 (xdist's messages and the controller's share of the cores free): the
+    time to the workers' first check, half the serial run's time in checks, and the time
+    after the workers' last check."""
+    wall0, serial = _probed(out, "0", expected)
+    wall2, parallel = _probed(out, "2", expected)
+    main = serial["main"]
+    per0 = main["busy"] / main["tests"] * 1e3
+    print(
+        f"one probed run of -n 0: {wall0:.2f} s; first check at {main['first']:.2f} s, "
+        f"{main['busy']:.2f} s in {main['tests']:.0f} checks ({per0:.1f} ms each), "
+        f"{wall0 - main['last']:.2f} s after the last"
+    )
+    workers = {k: v for k, v in parallel.items() if k != "main"}
+    first = max(w["first"] for w in workers.values())
+    last = max(w["last"] for w in workers.values())
+    tests = sum(w["tests"] for w in workers.values())
+    per2 = sum(w["busy"] for w in workers.values()) / tests * 1e3
+    print(
+        f"one probed run of -n 2: {wall2:.2f} s; workers' first checks by {first:.2f} s, "
+        f"{per2:.1f} ms per check in the workers, {wall2 - last:.2f} s after the last"
+    )
+    bound = first + main["busy"] / 2 + (wall2 - last)
+    print(
+        f"-n 2 with each check as fast as at -n 0: at least {bound:.2f} s, "
+        f"{wall0 / bound:.2f}x faster than this -n 0 run"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
