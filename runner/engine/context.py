@@ -339,16 +339,18 @@ class LazyContext:
         return ctx
 
 
-def shared_context(request: Request, account_level: bool, now: dt.datetime) -> LazyContext:
-    """The LazyContext of ``request``, shared with every request that has the same principal,
+def shared_context(
+    p: Principal,
+    res: Resource | None,
+    org: Organization | None,
+    own_context: Mapping[str, Sequence[str]],
+    account_level: bool,
+    now: dt.datetime,
+) -> LazyContext:
+    """The LazyContext of a request of principal ``p`` on ``res`` in ``org`` with its own
+    context keys ``own_context``, shared with every request that has the same principal,
     repository and organization (the same objects: they are frozen), the same own keys (by
     value), the same instant and the same account-levelness."""
-    p, res, org, own_context = (
-        request.principal,
-        request.resource,
-        request.organization,
-        request.context,
-    )
     own = _own_keys(own_context) if own_context else ()
     # Consecutive requests mostly share one (the steps of a check, the actions of a case for
     # one principal): the last is tried first, comparing what it holds, without building and

@@ -221,8 +221,8 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         raise ValueError(
             "the root user cannot have identity policies, a boundary or a session policy"
         )
-    ctx = shared_context(request, account_level, now)
     org = request.organization
+    ctx = shared_context(p, res, org, request.context, account_level, now)
     policies: list[PolicyEvidence] = []
 
     # guardrails
