@@ -984,6 +984,14 @@ def test_missing_spec_file(tmp_path: Path) -> None:
     assert str(info.value) == "nope.yaml: no such file"
 
 
+def test_a_spec_path_that_is_a_loop_of_symbolic_links(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    with pytest.raises(SpecError) as info:
+        loader.load_spec(tmp_path / "a.yaml", display_root=tmp_path)
+    assert str(info.value) == "a.yaml: a loop of symbolic links, no file at its end"
+
+
 def test_many_problems_in_one_pass(tmp_path: Path) -> None:
     text = PRINCIPALS + dedent("""\
     cases:

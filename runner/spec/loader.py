@@ -47,9 +47,14 @@ def load_spec(
     display = _resolved(str(display_root if display_root is not None else Path.cwd()))
     project = _resolved(str(project_root)) if project_root is not None else display
     places = Places(display, project)
-    spec_path = Path(path).resolve()
-    reader = Reader()
     named = Path(os.path.abspath(path))
+    try:
+        spec_path = Path(path).resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links (RuntimeError up to 3.12)
+        raise SpecError(
+            [Problem(None, f"{places.show(named)}: a loop of symbolic links, no file at its end")]
+        ) from None
+    reader = Reader()
     # spec_path is resolved already: inside the project, symbolic links followed, is
     # places.outside(spec_path) without resolving it a second time (4 lstat calls per file)
     if named.is_relative_to(project) and not spec_path.is_relative_to(project):
