@@ -3,9 +3,14 @@ them (reason, until, ticket) and says what is wrong, at the place it is wrong.""
 
 from __future__ import annotations
 
-from runner import exceptions, model
+from typing import TYPE_CHECKING
+
+from runner import model
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.yamlsafe import STR, TEXT_TAGS, TIMESTAMP, Node, ScalarNode, describe, where
+
+if TYPE_CHECKING:
+    from runner.exceptions import KnownException
 
 __all__ = ["read_exception"]
 
@@ -13,11 +18,13 @@ __all__ = ["read_exception"]
 _DATE_TAGS = frozenset({STR, TIMESTAMP})
 
 
-def read_exception(
-    reader: Reader, f: SourceFile, key: Node, node: Node
-) -> exceptions.KnownException | None:
+def read_exception(reader: Reader, f: SourceFile, key: Node, node: Node) -> KnownException | None:
     """The known exception whose ``exception`` key is ``key`` and value ``node``, or None
     after recording its problems."""
+    # here: few cases have an exception, and importing runner.exceptions (its dataclasses,
+    # enum and patterns) took ~2 ms of every start
+    from runner import exceptions
+
     items = reader.mapping(f, node, exceptions.EXPECTED)
     if items is None:
         return None
