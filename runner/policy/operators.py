@@ -21,13 +21,15 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.model import PolicyPath, PolicyProblem, RequestContext
 from runner.policy.variables import Template, TemplateError, compile_template
 from runner.wildcards import Matcher
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from decimal import Decimal
 
 __all__ = [
     "OPERATORS",
@@ -140,7 +142,13 @@ _ONE_SECOND = dt.timedelta(seconds=1)
 
 
 def _number(text: str) -> Decimal | None:
-    return Decimal(text) if _NUMBER.match(text) else None
+    if not _NUMBER.match(text):
+        return None
+    # decimal (with its C module, about 3M instructions) imported by the first Numeric value,
+    # not at every start
+    from decimal import Decimal
+
+    return Decimal(text)
 
 
 def _date(text: str) -> int | None:
