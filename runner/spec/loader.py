@@ -47,20 +47,24 @@ def load_spec(
     display = _resolved(str(display_root if display_root is not None else Path.cwd()))
     project = _resolved(str(project_root)) if project_root is not None else display
     places = Places(display, project)
-    named = Path(os.path.abspath(path))
     try:
         spec_path = Path(path).resolve()
     except (OSError, RuntimeError):  # a loop of symbolic links (RuntimeError up to 3.12)
+        named = Path(os.path.abspath(path))
         raise SpecError(
             [Problem(None, f"{places.show(named)}: a loop of symbolic links, no file at its end")]
         ) from None
     reader = Reader()
     # spec_path is resolved already: inside the project, symbolic links followed, is
-    # places.outside(spec_path) without resolving it a second time (4 lstat calls per file)
-    if named.is_relative_to(project) and not spec_path.is_relative_to(project):
-        # a spec in the project that is a symbolic link to a file elsewhere: refused unread,
-        # as include and policy files are (a spec named outside the project is the user's)
-        raise SpecError([Problem(None, f"{places.show(named)}: {places.refusal()}")])
+    # places.outside(spec_path) without resolving it a second time (4 lstat calls per file);
+    # the path as named is made only for a spec found outside (7 us a file otherwise)
+    if not spec_path.is_relative_to(project):
+        named = Path(os.path.abspath(path))
+        if named.is_relative_to(project):
+            # a spec in the project that is a symbolic link to a file elsewhere: refused
+            # unread, as include and policy files are (a spec named outside the project is
+            # the user's)
+            raise SpecError([Problem(None, f"{places.show(named)}: {places.refusal()}")])
     # Loading allocates many small, acyclic objects (YAML nodes, checks): see runner.speed.
     with collector_paused():
         try:
