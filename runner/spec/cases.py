@@ -509,8 +509,8 @@ class CaseReader:
                             test_id = f"{label}[{params}-{n}]"
                             n += 1
                     ids.add(test_id)
-                    # positional, in the order of Check's fields: a fifth fewer instructions
-                    # than by keyword for this frozen dataclass
+                    # positional, in the order of Check's fields (eval over 100 of
+                    # bench_scale.py's files: 1.1% fewer instructions than by keyword)
                     out.append(
                         model.Check(
                             file,
