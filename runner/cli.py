@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import sys
@@ -126,6 +127,11 @@ def entry() -> NoReturn:
     closed (``results.write_results`` and ``sarif.write_sarif`` write whole files), and both
     standard streams are flushed here.
     """
+    # The cyclic garbage collector is off until the process ends: what the command imports,
+    # loads and evaluates is freed by reference counting or lives to the end, and the
+    # collector's passes walked it in vain (runner.speed.collector_paused pauses it for the
+    # evaluation where runner eval is called as a function).
+    gc.disable()
     status = main()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -168,7 +174,7 @@ def _eval(
     sarif_path: Path | None = None,
     results_path: Path | None = None,
 ) -> int:
-    from runner import results
+    from runner import results, workflow
 
     started = time.time()
     kept: list[dict[str, Any]] = []  # every check's result, for the results file
@@ -176,7 +182,7 @@ def _eval(
 
     files, problems = find_spec_files(paths)
     # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
-    ci = sarif_path is not None or _in_github_actions()
+    ci = sarif_path is not None or workflow.enabled()
     found: list[dict[str, object]] = []
     spec_errors: list[dict[str, object]] = []
     spec_warnings: list[str] = []
@@ -279,21 +285,10 @@ def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
     return result
 
 
-def _in_github_actions() -> bool:
-    """``workflow.enabled()``, without importing ``runner.workflow`` where the variable it
-    reads is not set: with ``runner.sarif`` and hashlib it is about 23M instructions (callgrind)
-    that a run outside GitHub Actions never needs."""
-    if "GITHUB_ACTIONS" not in os.environ:
-        return False
-    from runner import workflow
-
-    return workflow.enabled()
-
-
 def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: int) -> int:
     """Write the SARIF file and print the GitHub annotations (on standard error: standard
     output holds the JSON lines) of an ``eval`` run."""
-    from runner import sarif
+    from runner import sarif, workflow
 
     if sarif_path is not None:
         try:
@@ -301,9 +296,7 @@ def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: in
         except OSError as exc:
             _stderr(f"error: cannot write {sarif_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
-    if _in_github_actions():
-        from runner import workflow
-
+    if workflow.enabled():
         workflow.write(sys.stderr, workflow.lines(findings))
     return status
 

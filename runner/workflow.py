@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from runner.sarif import Finding, Level, findings
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from runner.sarif import Finding
 
-#: The workflow command for each level.
-COMMANDS = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
+# runner.sarif (with hashlib) is imported where findings are made: `runner eval` and the
+# plugin ask enabled() in every run, outside GitHub Actions too (about 23M instructions,
+# callgrind).
+
+#: The workflow command for each SARIF level (runner.sarif.Level, a StrEnum, by its value).
+COMMANDS = {"error": "error", "warning": "warning", "note": "notice"}
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -63,11 +68,11 @@ def finding_command(finding: Finding) -> str:
     """The workflow command of one finding, at its primary place (the deciding statement or
     the spec case); the message names the spec case when the place is elsewhere."""
     if finding.suppressed is not None:
-        name = COMMANDS[Level.NOTE]
+        name = COMMANDS["note"]
         title = f"policyspec: {finding.rule.info.title} (accepted)"
         message = f"{finding.message} ({finding.suppressed})"
     else:
-        name = COMMANDS[finding.level]
+        name = COMMANDS[finding.level.value]
         title = f"policyspec: {finding.rule.info.title}"
         message = finding.message
     if finding.case_place is not None:
@@ -80,6 +85,8 @@ def finding_command(finding: Finding) -> str:
 
 def lines(results: Mapping[str, Any]) -> list[str]:
     """Every finding of a results dict as a workflow command, in the order of the SARIF log."""
+    from runner.sarif import findings
+
     return [finding_command(f) for f in findings(results)]
 
 
