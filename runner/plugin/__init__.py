@@ -8,6 +8,8 @@ only place that imports pytest:
   text, and the results and report written at the end of the session;
 - :mod:`runner.plugin.xdist`: pytest-xdist scheduling (one spec file, one worker) and the
   compact transport of passing checks' reports;
+- :mod:`runner.plugin.clock`: the run's one instant, handed to the workers and set as the
+  engine's clock;
 - :mod:`runner.plugin.gcfreeze`: keeping a large run's live objects away from the cyclic
   garbage collector, with the measurements behind it.
 

@@ -23,7 +23,7 @@ import pytest
 
 from runner import __version__, model, results, text
 from runner.errors import SpecError
-from runner.plugin import ci
+from runner.plugin import ci, clock
 from runner.plugin.gcfreeze import GcFreezer
 from runner.speed import collector_paused
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 #: The file suffixes of spec files.
 SUFFIXES = (".yaml", ".yml")
 _STATE_KEY = pytest.StashKey["PolicySpecSession"]()
-_TIME_KEY = "policyspec_now"
 _ERROR = model.Outcome.ERROR.value
 
 
@@ -76,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--policy-time",
         metavar="ISO8601",
         default=None,
-        type=_parse_time,
+        type=clock.parse_time,
         help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), e.g. "
         "2027-01-01T00:00:00Z; default: when the run starts",
     )
@@ -97,37 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # collections that pytest's unraisable-exception plugin runs at the end skip the frozen
     # checks (0.4 s of walking after 8,000 checks, bench_scale.py xdist).
     config.add_cleanup(state.gc.thaw)
-    # One instant for the whole run (aws:CurrentTime, aws:EpochTime): the controller picks it
-    # and hands it to the xdist workers, so -n N sees the same time as a serial run. The
-    # engine's clock is set to it here in every process that runs tests (a Python test that
-    # calls the engine without ``now=`` sees it too, spec files or not); the xdist controller
-    # evaluates nothing and does not import the engine (0.04 s before it starts the workers).
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and _TIME_KEY in workerinput:
-        state.now = _dt.datetime.fromisoformat(workerinput[_TIME_KEY])
-    else:
-        state.now = config.getoption("policy_time") or _this_second()
-    if not _xdist_controller(config):
+    # one instant for the whole run, the engine's clock in every process that runs tests
+    state.now = clock.run_instant(config)
+    if not clock.is_xdist_controller(config):
         state.freeze_clock()
-
-
-def _xdist_controller(config: pytest.Config) -> bool:
-    """Whether this process is pytest-xdist's controller, which hands the tests to workers
-    and runs none itself (xdist starts its distributed session exactly then)."""
-    if hasattr(config, "workerinput"):
-        return False
-    option = config.option
-    return (
-        getattr(option, "dist", "no") != "no"
-        and bool(getattr(option, "tx", None))
-        and not option.collectonly
-    )
-
-
-def _this_second() -> _dt.datetime:
-    """Now, in whole seconds as the engine's own clock gives it (aws:CurrentTime has whole
-    seconds)."""
-    return _dt.datetime.fromtimestamp(int(time.time()), _dt.UTC)
 
 
 @pytest.hookimpl(trylast=True)  # after the other plugins' own ends
@@ -136,25 +108,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is None:
         return
     if state.clock_frozen:
-        from runner import engine
-
-        engine.set_clock(None)
+        clock.set_engine_clock(None)
     state.gc.session_over()  # just before pytest's cleanup collections
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist, on the controller: give each worker the run's instant."""
-    node.workerinput[_TIME_KEY] = _state(node.config).now.isoformat()
-
-
-def _parse_time(text: str) -> _dt.datetime:
-    from runner import engine
-
-    try:
-        return engine.parse_instant(text)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--policy-time: {exc}") from None
+    clock.hand_to_worker(node, _state(node.config).now)
 
 
 def _state(config: pytest.Config) -> PolicySpecSession:
@@ -438,9 +399,7 @@ class PolicySpecSession:
         except in the xdist controller, and again (once) where a process collects a spec file,
         should a controller ever collect one."""
         if not self.clock_frozen:
-            from runner import engine
-
-            engine.freeze_clock(self.now)
+            clock.set_engine_clock(self.now)
             self.clock_frozen = True
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:

@@ -2,10 +2,11 @@
 
 :func:`load_spec` collects every problem it can find in one pass and raises one
 :class:`SpecError` with all of them, each at ``file:line:col``; it never raises anything
-else. The steps, each in its own module: compose the files safely (``yamlsafe``), gather the
-definitions of the spec and its includes (``includes``), read policy sources and compile
-them (``sources``, ``policies``), build principals, resources and the organization
-(``entities``), and expand the cases into checks (``cases``).
+else. The steps, each in its own module: read and compose the files safely (``yamlfiles``,
+``yamlsafe``, ``yamlcheck``), gather the definitions of the spec and its includes
+(``includes``), read policy sources and compile them (``sources``, ``policies``), build
+principals, resources and the organization (``entities``), and expand the cases into checks
+(``cases``).
 
 The format is described in ``docs/spec-reference.md`` and ``runner/data/spec.schema.json``.
 """
