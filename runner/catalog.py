@@ -11,7 +11,6 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -56,9 +55,9 @@ class UnknownAction(ValueError):
 
 
 def _raw() -> Any:
-    # package data read beside this module, as installed (not zipped): importlib.resources
-    # would import zipfile, tempfile and more at every start (about 7 ms)
-    return json.loads((Path(__file__).parent / "data" / "ecr.json").read_text(encoding="utf-8"))
+    from runner.package_data import read_text
+
+    return json.loads(read_text("ecr.json"))
 
 
 def _service_keys(raw: Any) -> tuple[str, ...]:

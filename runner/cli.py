@@ -371,10 +371,10 @@ def _chosen_checks(all_checks: Sequence[model.Check], case: str) -> list[model.C
 
 
 def _schema() -> int:
+    from runner.package_data import read_text
+
     try:
-        # package data, read beside the package as installed (not zipped; runner/catalog.py)
-        schema = Path(__file__).parent / "data" / "spec.schema.json"
-        schema_text = schema.read_text(encoding="utf-8")
+        schema_text = read_text("spec.schema.json")
     except FileNotFoundError:
         _stderr("error: runner/data/spec.schema.json is missing from the installation")
         return EXIT_ERROR

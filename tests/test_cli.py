@@ -96,6 +96,19 @@ def test_eval_of_a_missing_path_is_a_message_not_a_traceback(
     assert captured.err == "error: nowhere.yaml: no such file or directory\n"
 
 
+def test_eval_of_an_unreadable_path_says_why(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "a.yaml").symlink_to("b.yaml")
+    (project / "b.yaml").symlink_to("a.yaml")
+    long_name = "x" * 300 + ".yaml"
+    assert main(["eval", "a.yaml", long_name]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: a.yaml: cannot be read: Too many levels of symbolic links",
+        f"error: {long_name}: cannot be read: File name too long",
+    ]
+
+
 def test_explain_prints_the_case_for_a_person(
     project: Path, capsys: pytest.CaptureFixture[str], write_project: WriteProject
 ) -> None:
@@ -144,6 +157,37 @@ def test_schema_prints_the_packaged_json_schema(
     printed = json.loads(capsys.readouterr().out)
     shipped = json.loads((repo_root / "runner" / "data" / "spec.schema.json").read_text())
     assert printed == shipped
+
+
+def test_a_package_imported_from_a_zip_file_reads_its_data(tmp_path: Path, repo_root: Path) -> None:
+    # zipimport: the data files are not files on disk there (importlib.resources reads them)
+    import zipfile
+
+    archive = tmp_path / "runner.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((repo_root / "runner").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(repo_root).as_posix())
+    (tmp_path / "spec.yaml").write_text(
+        "principals:\n  ci: {arn: 'arn:aws:iam::111122223333:role/ci'}\n"
+        "cases:\n  - {principal: ci, action: ecr:GetAuthorizationToken, expect: deny}\n"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"PYTHONPATH": str(archive), "PATH": "/usr/bin:/bin"}
+        cmd = [sys.executable, "-c", *args]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    where = run("import runner; print(runner.__file__)")
+    assert where.stdout.strip() == str(archive / "runner" / "__init__.py")
+    schema = run("import sys; from runner.cli import main; sys.exit(main(['schema']))")
+    assert (schema.returncode, schema.stderr) == (0, "")
+    assert json.loads(schema.stdout) == json.loads(
+        (repo_root / "runner" / "data" / "spec.schema.json").read_text()
+    )
+    evaluated = run("import sys; from runner.cli import main; sys.exit(main(['eval', '.']))")
+    assert (evaluated.returncode, evaluated.stderr) == (0, "")
+    assert json.loads(evaluated.stdout)["decision"] == "implicit-deny"
 
 
 def test_report_subcommand_renders_results_files(

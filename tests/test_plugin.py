@@ -872,3 +872,40 @@ def test_policy_time_is_the_engine_clock_of_python_tests_too(
     pytester.makepyfile(test_clock=CLOCK_TEST.replace("EXPECTED", repr(expected)))
     result = run_pytest(*workers, f"--policy-time={at}", "--no-policy-report")
     result.assert_outcomes(passed=1)
+
+
+INNER_RUN_TEST = """\
+import pytest
+
+
+def test_an_inner_pytest_run(tmp_path):
+    (tmp_path / "test_inner.py").write_text("def test_inner():\\n    pass\\n")
+    assert pytest.main(["-q", "-p", "no:cacheprovider", str(tmp_path / "test_inner.py")]) == 0
+"""
+
+LATE_SPEC = """\
+policies:
+  after-2029:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        Effect: Allow
+        Action: ecr:GetAuthorizationToken
+        Resource: "*"
+        Condition: {DateGreaterThan: {aws:CurrentTime: "2029-12-31T00:00:00Z"}}
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [after-2029]}
+cases:
+  - {principal: ci, action: ecr:GetAuthorizationToken, expect: allow}
+"""
+
+
+@pytest.mark.parametrize("workers", [["-n", "0"], ["-n", "1"]], ids=["serial", "one-worker"])
+def test_an_inner_pytest_run_leaves_the_outer_runs_instant(
+    pytester: pytest.Pytester, run_pytest: RunPytest, workers: list[str]
+) -> None:
+    # the Python test runs first (file order), then the spec: still at --policy-time
+    pytester.makepyfile(test_a_inner=INNER_RUN_TEST)
+    pytester.makefile(".yaml", z_late=LATE_SPEC)
+    result = run_pytest(*workers, "--policy-time=2030-01-01T00:00:00Z", "--no-policy-report")
+    result.assert_outcomes(passed=2)

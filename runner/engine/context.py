@@ -99,6 +99,12 @@ def freeze_clock(at: dt.datetime | None = None) -> dt.datetime:
     return when
 
 
+def current_clock() -> Clock:
+    """The clock behind ``aws:CurrentTime`` now: what a caller that sets its own gives back
+    after it (an in-process pytest run inside another keeps the outer run's instant)."""
+    return _clock
+
+
 def set_clock(clock: Clock | None) -> None:
     """Replace the clock behind ``aws:CurrentTime`` / ``aws:EpochTime`` (None restores the
     system clock). Tests pass ``now=`` to ``evaluate`` instead where they can."""

@@ -58,12 +58,19 @@ def is_xdist_controller(config: pytest.Config) -> bool:
     )
 
 
-def set_engine_clock(now: _dt.datetime | None) -> None:
-    """The engine evaluates every later request at ``now``; None gives it back the system
-    clock (after the session: an in-process ``pytest.main()`` caller keeps running)."""
+def set_engine_clock(now: _dt.datetime) -> Any:
+    """The engine evaluates every later request at ``now``; returns the clock it had, to be
+    given back with :func:`restore_engine_clock` after the session (an in-process
+    ``pytest.main()`` inside another run leaves the outer run's instant in place)."""
     from runner import engine
 
-    if now is None:
-        engine.set_clock(None)
-    else:
-        engine.freeze_clock(now)
+    previous = engine.current_clock()
+    engine.freeze_clock(now)
+    return previous
+
+
+def restore_engine_clock(previous: Any) -> None:
+    """Give the engine back the clock :func:`set_engine_clock` returned."""
+    from runner import engine
+
+    engine.set_clock(previous)

@@ -108,7 +108,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is None:
         return
     if state.clock_frozen:
-        clock.set_engine_clock(None)
+        clock.restore_engine_clock(state.previous_clock)
     state.gc.session_over()  # just before pytest's cleanup collections
 
 
@@ -378,6 +378,7 @@ class PolicySpecSession:
         self.gc = GcFreezer()
         self.now = _dt.datetime.now(_dt.UTC)  # the run's instant, set in pytest_configure
         self.clock_frozen = False
+        self.previous_clock: Any = None  # the engine's clock before this session set its own
         self.explicit_files: frozenset[Path] | None = None
         self.inventory_sent: set[str] = set()
         self.check_results: dict[str, dict[str, Any]] = {}
@@ -399,7 +400,7 @@ class PolicySpecSession:
         except in the xdist controller, and again (once) where a process collects a spec file,
         should a controller ever collect one."""
         if not self.clock_frozen:
-            clock.set_engine_clock(self.now)
+            self.previous_clock = clock.set_engine_clock(self.now)
             self.clock_frozen = True
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:

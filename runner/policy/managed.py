@@ -19,7 +19,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -76,9 +75,9 @@ def is_aws_managed_arn(text: str) -> bool:
 @functools.cache
 def shipped() -> Mapping[str, ManagedPolicy]:
     """Every shipped policy by name."""
-    # package data of ``runner``, read beside it as installed (not zipped; runner/catalog.py)
-    data = Path(__file__).parent.parent / "data" / "aws-managed-policies.json"
-    raw = json.loads(data.read_text("utf-8"))
+    from runner.package_data import read_text
+
+    raw = json.loads(read_text("aws-managed-policies.json"))
     out: dict[str, ManagedPolicy] = {}
     for entry in raw["policies"]:
         policy = ManagedPolicy(

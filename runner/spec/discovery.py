@@ -151,6 +151,14 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            pass  # said below
+        except (OSError, ValueError) as exc:  # a name too long, a NUL in it ...
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(Problem(None, f"{path}: cannot be read: {reason}"))
+            continue
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(

@@ -13,6 +13,7 @@ The format is described in ``docs/spec-reference.md`` and ``runner/data/spec.sch
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -50,11 +51,13 @@ def load_spec(
     places = Places(display, project)
     try:
         spec_path = Path(path).resolve()
-    except (OSError, RuntimeError):  # a loop of symbolic links (RuntimeError up to 3.12)
-        named = Path(os.path.abspath(path))
-        raise SpecError(
-            [Problem(None, f"{places.show(named)}: a loop of symbolic links, no file at its end")]
-        ) from None
+    except (OSError, RuntimeError) as exc:  # a loop of symbolic links: RuntimeError up to 3.12
+        shown = places.show(Path(os.path.abspath(path)))
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            message = f"{shown}: a loop of symbolic links, no file at its end"
+        else:
+            message = f"{shown}: cannot read the file: {exc.strerror or exc}"
+        raise SpecError([Problem(None, message)]) from None
     reader = Reader()
     # spec_path is resolved already: inside the project, symbolic links followed, is
     # places.outside(spec_path) without resolving it a second time (4 lstat calls per file);
