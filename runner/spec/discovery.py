@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -152,14 +153,14 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     for raw in paths:
         path = Path(raw)
         try:
-            os.stat(path)
+            mode = os.stat(path).st_mode
         except FileNotFoundError:
-            pass  # said below
+            mode = 0  # said below
         except (OSError, ValueError) as exc:  # a name too long, a NUL in it ...
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.append(Problem(None, f"{path}: cannot be read: {reason}"))
             continue
-        if path.is_dir():
+        if stat.S_ISDIR(mode):
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(
                     d
@@ -170,7 +171,7 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
                     candidate = Path(dirpath, name)
                     if looks_like_spec(candidate):
                         found.append(candidate)
-        elif path.is_file():
+        elif stat.S_ISREG(mode):
             if path.name.startswith("_"):
                 problems.append(
                     Problem(None, f"{path}: an include file (name starts with _) is not a spec")
