@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from runner.request_context import RequestContext as RequestContext
+from runner.speed import slot_setters
 
 if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
     from runner.exceptions import KnownException
@@ -335,63 +338,11 @@ class Organization:
     rcps: tuple[CompiledPolicy, ...] = ()
 
 
-class RequestContext(Mapping[str, tuple[str, ...]]):
-    """Condition keys and their values. Key lookup ignores case, as IAM does; each value is a
-    tuple of strings (a single-valued key has one element)."""
-
-    __slots__ = ("_names", "_values")
-
-    def __init__(self, values: Mapping[str, Sequence[str]] | None = None) -> None:
-        self._values: dict[str, tuple[str, ...]] = {}
-        self._names: dict[str, str] = {}
-        for key, val in (values or {}).items():
-            self._values[key.lower()] = tuple(val)
-            self._names[key.lower()] = key
-
-    @classmethod
-    def from_lowered(
-        cls, values: dict[str, tuple[str, ...]], names: dict[str, str]
-    ) -> RequestContext:
-        """A context from keys already lowercased: ``values`` maps each lowercased key to its
-        values, ``names`` the same keys, in the same order, to the key as written. Both dicts
-        are taken as they are (the caller gives them up). For the engine's filled-in keys:
-        a sixth of the instructions of ``RequestContext(values)``."""
-        out = cls()
-        out._values = values
-        out._names = names
-        return out
-
-    def __getitem__(self, key: str) -> tuple[str, ...]:
-        return self._values[key.lower()]
-
-    def get_values(self, key: str) -> tuple[str, ...] | None:
-        """The values of ``key`` (any case), or None when the request does not carry it."""
-        return self._values.get(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._values
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names.values())
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def merged(self, overrides: Mapping[str, Sequence[str]]) -> RequestContext:
-        """A new context: this one with ``overrides`` winning key by key (any case)."""
-        out = RequestContext()
-        out._values = dict(self._values)
-        out._names = dict(self._names)
-        for key, val in overrides.items():
-            out._values[key.lower()] = tuple(val)
-            out._names[key.lower()] = key
-        return out
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return {self._names[k]: list(v) for k, v in self._values.items()}
+#: The default of Request.context: a new empty dict for each request, as a default_factory.
+_NO_CONTEXT: Mapping[str, Sequence[str]] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
     """One request to decide. ``action`` is a catalog action name (``ecr:BatchGetImage``).
     ``resource`` is the repository named by the check, or None; for an account-level action
@@ -405,6 +356,25 @@ class Request:
     resource: Resource | None = None
     context: Mapping[str, Sequence[str]] = field(default_factory=dict)
     organization: Organization | None = None
+
+    # built for every step of every check: see runner.speed.slot_setters
+    def __init__(
+        self,
+        principal: Principal,
+        action: str,
+        resource: Resource | None = None,
+        context: Mapping[str, Sequence[str]] = _NO_CONTEXT,
+        organization: Organization | None = None,
+    ) -> None:
+        s0, s1, s2, s3, s4 = _REQUEST_SETTERS
+        s0(self, principal)
+        s1(self, action)
+        s2(self, resource)
+        s3(self, {} if context is _NO_CONTEXT else context)
+        s4(self, organization)
+
+
+_REQUEST_SETTERS = slot_setters(Request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,10 +505,8 @@ class Check:
     #: it speaks of; ``principal`` is then a stand-in named after the class.
     universal: Universal | None = None
 
-    # The __init__ a frozen dataclass would get sets each field with object.__setattr__;
-    # setting the slots through their descriptors builds the ~20,000 checks of
-    # benchmarks/bench_scale.py eval in half the time (eval over 100 of its files: 2% fewer
-    # instructions). The same parameters, the same defaults.
+    # built for every check (~20,000 in benchmarks/bench_scale.py eval): see
+    # runner.speed.slot_setters; the same parameters and defaults as the dataclass's own
     def __init__(
         self,
         file: str,
@@ -575,11 +543,7 @@ class Check:
         s14(self, universal)
 
 
-#: The setter of each slot of Check, in the order of the parameters of Check.__init__.
-_CHECK_SETTERS = tuple(
-    getattr(Check, name).__set__
-    for name in Check.__init__.__code__.co_varnames[1 : Check.__init__.__code__.co_argcount]
-)
+_CHECK_SETTERS = slot_setters(Check)
 
 
 @dataclass(frozen=True, slots=True)

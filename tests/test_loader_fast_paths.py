@@ -389,3 +389,26 @@ def test_check_init_sets_every_field_from_its_parameter() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         short.error = "x"  # type: ignore[misc]
     assert dataclasses.replace(short, error="e") == model.Check(*values[:12], error="e")
+
+
+def test_request_init_sets_every_field_from_its_parameter() -> None:
+    """Request's own __init__ (as Check's): each field from the parameter of its name, the
+    same defaults (a new empty context for each request), and the request stays frozen."""
+    names = [f.name for f in dataclasses.fields(model.Request)]
+    assert names == ["principal", "action", "resource", "context", "organization"]
+    values = [object() for _ in names]
+    for request in (
+        model.Request(*values),
+        model.Request(**dict(zip(names, values, strict=True))),
+    ):
+        assert [getattr(request, n) for n in names] == values
+    first = model.Request(values[0], "ecr:BatchGetImage")
+    second = model.Request(values[0], "ecr:BatchGetImage")
+    assert (first.resource, first.context, first.organization) == (None, {}, None)
+    assert type(first.context) is dict and first.context is not second.context
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.action = "x"  # type: ignore[misc]
+    assert dataclasses.replace(first, action="ecr:PutImage") == model.Request(
+        values[0],
+        "ecr:PutImage",
+    )
