@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from runner.engine.context import Clock
 
 #: The key of the run's instant (ISO 8601) in an xdist worker's input.
 TIME_KEY = "policyspec_now"
@@ -58,7 +61,7 @@ def is_xdist_controller(config: pytest.Config) -> bool:
     )
 
 
-def set_engine_clock(now: _dt.datetime) -> Any:
+def set_engine_clock(now: _dt.datetime) -> Clock:
     """The engine evaluates every later request at ``now``; returns the clock it had, to be
     given back with :func:`restore_engine_clock` after the session (an in-process
     ``pytest.main()`` inside another run leaves the outer run's instant in place)."""
@@ -69,7 +72,7 @@ def set_engine_clock(now: _dt.datetime) -> Any:
     return previous
 
 
-def restore_engine_clock(previous: Any) -> None:
+def restore_engine_clock(previous: Clock) -> None:
     """Give the engine back the clock :func:`set_engine_clock` returned."""
     from runner import engine
 

@@ -29,6 +29,7 @@ from runner.speed import collector_paused
 
 if TYPE_CHECKING:
     from runner import checks
+    from runner.engine.context import Clock
 
 # The loader (runner.spec) and the engine (runner.checks) are imported where a process first
 # collects or runs a check: the xdist controller does neither, and it starts the workers only
@@ -107,7 +108,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE_KEY, None)
     if state is None:
         return
-    if state.clock_frozen:
+    if state.previous_clock is not None:
         clock.restore_engine_clock(state.previous_clock)
     state.gc.session_over()  # just before pytest's cleanup collections
 
@@ -377,8 +378,8 @@ class PolicySpecSession:
         self.start = time.time()
         self.gc = GcFreezer()
         self.now = _dt.datetime.now(_dt.UTC)  # the run's instant, set in pytest_configure
-        self.clock_frozen = False
-        self.previous_clock: Any = None  # the engine's clock before this session set its own
+        #: the engine's clock before this session set its own (None: not set yet)
+        self.previous_clock: Clock | None = None
         self.explicit_files: frozenset[Path] | None = None
         self.inventory_sent: set[str] = set()
         self.check_results: dict[str, dict[str, Any]] = {}
@@ -399,9 +400,8 @@ class PolicySpecSession:
         """The engine evaluates every check at the run's instant: set in pytest_configure,
         except in the xdist controller, and again (once) where a process collects a spec file,
         should a controller ever collect one."""
-        if not self.clock_frozen:
+        if self.previous_clock is None:
             self.previous_clock = clock.set_engine_clock(self.now)
-            self.clock_frozen = True
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         for item in items:
