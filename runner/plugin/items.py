@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from runner import checks
     from runner.engine.context import Clock
 
-# The loader (runner.spec) and the engine (runner.checks) are imported where a process first
-# collects or runs a check: the xdist controller does neither, and it starts the workers only
-# once it has imported its plugins (importing them took 0.13 s of its start).
+# The loader (runner.spec) and the checks (runner.checks) are imported where a process first
+# collects or runs a check, the engine where it sets the run's clock (runner/plugin/clock.py):
+# the xdist controller does none of these, and it starts the workers only once it has
+# imported its plugins (importing them took 0.13 s of its start).
 
 #: The file suffixes of spec files.
 SUFFIXES = (".yaml", ".yml")
