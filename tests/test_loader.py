@@ -1367,6 +1367,108 @@ def test_an_unknowable_key_that_cannot_change_the_decision_is_no_error(tmp_path:
     )
 
 
+_ALWAYS_SENT = """\
+organization: {id: o-a1b2c3d4e5, management-account: "999999999999", accounts: ["111122223333"]}
+policies:
+  ecr-all: {document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ecr:*", Resource: "*"}]}}
+  open: {document: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "ecr:*"}]}}
+  guards:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - {Sid: Revoked, Effect: Deny, Action: ecr:BatchGetImage, Resource: "*", Condition: {DateLessThan: {aws:TokenIssueTime: "2026-05-31T12:00:00Z"}}}
+        - {Sid: NoMfa, Effect: Deny, Action: ecr:PutImage, Resource: "*", Condition: {Bool: {aws:MultiFactorAuthPresent: "false"}}}
+        - {Sid: Sandbox, Effect: Deny, Action: ecr:DeleteRepository, Resource: "*", Condition: {"ForAnyValue:StringLike": {aws:PrincipalOrgPaths: "o-a1b2c3d4e5/*/ou-sandbox/*"}}}
+        - {Sid: CliOnly, Effect: Deny, Action: ecr:TagResource, Resource: "*", Condition: {StringNotLike: {aws:UserAgent: "aws-cli/*"}}}
+        - {Sid: Regions, Effect: Deny, Action: ecr:GetAuthorizationToken, Resource: "*", Condition: {StringNotEquals: {aws:RequestedRegion: us-east-1}}}
+        - {Sid: Units, Effect: Deny, Action: ecr:UntagResource, Resource: "*", Condition: {"ForAnyValue:StringLike": {aws:ResourceOrgPaths: "o-a1b2c3d4e5/*/ou-prod/*"}}}
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/ci", policies: [ecr-all, guards]}
+  alice: {arn: "arn:aws:iam::444455556666:user/alice", policies: [ecr-all, guards]}
+resources:
+  prod: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"}
+  vendor: {arn: "arn:aws:ecr:us-east-1:777788889999:repository/vendor", policy: open}
+"""  # noqa: E501
+
+
+def test_keys_aws_always_sends_with_values_the_tool_cannot_know(tmp_path: Path) -> None:
+    """AWS puts aws:TokenIssueTime and aws:MultiFactorAuthPresent in every request signed with
+    temporary credentials (every role session), aws:PrincipalOrgPaths / aws:ResourceOrgPaths
+    when the account is in an organization, aws:UserAgent and aws:RequestedRegion in every
+    request: a check that a statement reading one of them may decide is an error naming the
+    key to give, not an answer as if the key were missing ("AWS global condition context
+    keys"). An IAM user outside the organization may sign with long-term access keys (no
+    session keys) and is outside the organization: only its user agent is unknown."""
+    cases = dedent("""\
+    cases:
+      - {principal: ci, resource: prod, allow: ecr:BatchGetImage}
+      - {principal: ci, resource: prod, allow: ecr:PutImage}
+      - {principal: ci, resource: prod, allow: ecr:DeleteRepository}
+      - {principal: ci, resource: prod, allow: ecr:TagResource}
+      - {principal: ci, allow: ecr:GetAuthorizationToken}
+      - {principal: ci, resource: prod, allow: ecr:GetAuthorizationToken}
+      - {principal: ci, resource: prod, allow: ecr:UntagResource}
+      - {principal: alice, resource: vendor, allow: [ecr:BatchGetImage, ecr:PutImage, ecr:DeleteRepository, ecr:UntagResource]}
+      - {principal: alice, resource: vendor, allow: ecr:TagResource}
+      - principal: ci
+        resource: prod
+        allow: [ecr:BatchGetImage, ecr:PutImage, ecr:DeleteRepository, ecr:TagResource]
+        context:
+          aws:TokenIssueTime: "2026-06-01T08:00:00Z"
+          aws:MultiFactorAuthPresent: true
+          aws:PrincipalOrgPaths: o-a1b2c3d4e5/r-ab12/ou-prod/
+          aws:UserAgent: aws-cli/2.15.0
+      - {principal: ci, resource: prod, deny: ecr:BatchGetImage, context: {aws:TokenIssueTime: "2026-05-30T08:00:00Z"}}
+    """)  # noqa: E501
+    spec = load(tmp_path, _ALWAYS_SENT + cases)
+    asked = "which the tool cannot know; give it in this case's context (for example"
+    where = {
+        "Revoked": ("aws:TokenIssueTime", "'ci'", "when the session's temporary credentials "
+                    "were issued", "2026-05-31T12:00:00Z"),
+        "NoMfa": ("aws:MultiFactorAuthPresent", "'ci'", "whether the session was created with "
+                  "multi-factor authentication", '"false"'),
+        "Sandbox": ("aws:PrincipalOrgPaths", "'ci'", "the path of its account's organizational "
+                    "units", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"),
+        "CliOnly": ("aws:UserAgent", "'ci'", "the user agent of the client that sends it",
+                    "aws-cli/2.15.0"),
+        "Regions": ("aws:RequestedRegion", "'ci'", "the Region it is sent to (the case names "
+                    "no repository)", "us-east-1"),
+        "Units": ("aws:ResourceOrgPaths", "'ci'", "the path of the organizational units of "
+                  "the account that owns the resource", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"),
+    }  # fmt: skip
+
+    def error(line: int, sid: str, who: str = "'ci'") -> str:
+        key, _who, what, example = where[sid]
+        return (
+            f"spec.yaml:{line}:5: statement {sid} of policy 'guards' reads {key}, which AWS puts "
+            f"in every request of {who} but whose value is {what}, {asked} {key}: {example})"
+        )
+
+    assert [(c.test_id, c.error) for c in spec.checks] == [
+        ("case1[ci-prod-ecr:BatchGetImage]", error(22, "Revoked")),
+        ("case2[ci-prod-ecr:PutImage]", error(23, "NoMfa")),
+        ("case3[ci-prod-ecr:DeleteRepository]", error(24, "Sandbox")),
+        ("case4[ci-prod-ecr:TagResource]", error(25, "CliOnly")),
+        ("case5[ci-ecr:GetAuthorizationToken]", error(26, "Regions")),
+        # with a repository the Region is the repository's
+        ("case6[ci-prod-ecr:GetAuthorizationToken]", None),
+        ("case7[ci-prod-ecr:UntagResource]", error(28, "Units")),
+        ("case8[alice-vendor-ecr:BatchGetImage]", None),
+        ("case8[alice-vendor-ecr:PutImage]", None),
+        ("case8[alice-vendor-ecr:DeleteRepository]", None),
+        ("case8[alice-vendor-ecr:UntagResource]", None),
+        ("case9[alice-vendor-ecr:TagResource]", error(30, "CliOnly", "'alice'")),
+        ("case10[ci-prod-ecr:BatchGetImage]", None),
+        ("case10[ci-prod-ecr:PutImage]", None),
+        ("case10[ci-prod-ecr:DeleteRepository]", None),
+        ("case10[ci-prod-ecr:TagResource]", None),
+        ("case11[ci-prod-ecr:BatchGetImage]", None),
+    ]
+    # given in the context, the key decides
+    decided = [checks.run_check(c)["decision"] for c in spec.checks if c.error is None]
+    assert decided == ["allow"] * 9 + ["explicit-deny"]
+
+
 def test_given_in_the_context_the_key_decides(tmp_path: Path) -> None:
     text = USERID + dedent("""\
     cases:

@@ -1086,3 +1086,107 @@ def test_without_an_organization_no_caller_is_said_to_be_outside_it() -> None:
     assert r.witness is not None
     assert "organization" not in r.witness.summary.replace("the spec has no organization", "")
     assert f"(account {PROD}, the spec has no organization)" in r.witness.summary
+
+
+# --- keys AWS always sends --------------------------------------------------------------------
+
+DENY_DIRECT_FROM_OUTSIDE = policy(
+    PolicyKind.IDENTITY,
+    "corp-network",
+    {
+        "Sid": "DenyOutsideCorpUnlessViaService",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {
+            "NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24"]},
+            "Bool": {"aws:ViaAWSService": "false"},
+        },
+    },
+)
+
+
+def test_aws_via_aws_service_is_true_or_false_for_iam_callers_never_absent() -> None:
+    """A direct call carries aws:ViaAWSService false (the ordinary engine fills it in), a call
+    a service makes with the caller's credentials true; it is never absent. So the only way
+    past "deny outside the corporate range unless via a service" is a service acting for the
+    caller, and the witness says so, replaying as an ordinary check."""
+    ci = principal_from_arn(
+        "ci", f"arn:aws:iam::{PROD}:role/ci", policies=[ALL_ECR, DENY_DIRECT_FROM_OUTSIDE]
+    )
+    q, r = ask(
+        repo(),
+        "ecr:PutImage",
+        "deny",
+        cls=CallerClass("ci-only", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})),
+        defined={"ci": ci},
+        closed=[PROD],
+        context={"aws:SourceIp": ["203.0.113.9"]},
+    )
+    assert not r.passed and r.witness is not None
+    found = witness_dict(q, r.witness)
+    assert found["name"] == "ci"
+    assert found["context"]["aws:ViaAWSService"] == "true"
+    # fixed to false in the context, the deny holds for every session of ci
+    _q, r = ask(
+        repo(),
+        "ecr:PutImage",
+        "deny",
+        cls=CallerClass("ci-only", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})),
+        defined={"ci": ci},
+        closed=[PROD],
+        context={"aws:SourceIp": ["203.0.113.9"], "aws:ViaAWSService": ["false"]},
+    )
+    assert r.passed
+
+
+def test_a_service_principal_never_calls_via_a_service() -> None:
+    """aws:ViaAWSService is true only for a service using an IAM principal's credentials: a
+    repository policy that lets in only such calls lets in no service principal."""
+    res = repo(
+        {
+            "Sid": "ViaServices",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "ecr:BatchGetImage",
+            "Condition": {"Bool": {"aws:ViaAWSService": "true"}},
+        }
+    )
+    _q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "deny",
+        cls=CallerClass("services", kinds=frozenset({CallerKind.SERVICE, CallerKind.ANONYMOUS})),
+    )
+    assert r.passed
+
+
+def test_the_resource_perimeter_on_aws_resource_org_id_is_proven_for_members() -> None:
+    """aws:ResourceOrgID follows from the repository's account: a data-perimeter SCP that
+    denies outside ${aws:PrincipalOrgID} never stops a role of the organization from pulling
+    from a member's repository that lets the organization in (while the key was left out, the
+    perimeter denied every one of them)."""
+    perimeter = policy(
+        PolicyKind.SCP,
+        "resource-perimeter",
+        {
+            "Sid": "EnforceResourcePerimeter",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "StringNotEqualsIfExists": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}
+            },
+        },
+    )
+    members = CallerClass(
+        "member-roles", organization=Membership.INSIDE, kinds=frozenset({CallerKind.ROLE})
+    )
+    _q, r = ask(
+        repo(ORG_PULL),
+        "ecr:BatchGetImage",
+        "allow",
+        cls=members,
+        organization=org(scps=[FULL_AWS_ACCESS, perimeter]),
+    )
+    assert r.passed, r.witness and r.witness.summary

@@ -186,16 +186,23 @@ def _filled_in(
         ):
             values["aws:principalorgid"] = (org.id,)
             names["aws:principalorgid"] = "aws:PrincipalOrgID"
-    if account_level:
-        # An account-level action (ecr:GetAuthorizationToken, registry settings) acts on the
-        # caller's own registry, whatever repository the check names: its resource account is
-        # the caller's, as for the RCPs that apply to it ("Resource control policies").
-        if p.account is not None:
-            values["aws:resourceaccount"] = (p.account,)
-            names["aws:resourceaccount"] = "aws:ResourceAccount"
-    elif res is not None:
-        values["aws:resourceaccount"] = (res.account,)
+    # An account-level action (ecr:GetAuthorizationToken, registry settings) acts on the
+    # caller's own registry, whatever repository the check names: its resource account is the
+    # caller's, as for the RCPs that apply to it ("Resource control policies").
+    owner = p.account if account_level else res.account if res is not None else None
+    if owner is not None:
+        values["aws:resourceaccount"] = (owner,)
         names["aws:resourceaccount"] = "aws:ResourceAccount"
+        # aws:ResourceOrgID "is included in the request context only if the account that owns
+        # the resource is a member of an organization" ("AWS global condition context keys";
+        # ECR is not among the services it excepts)
+        if (
+            org is not None
+            and org.id
+            and (owner in org.accounts or owner == org.management_account)
+        ):
+            values["aws:resourceorgid"] = (org.id,)
+            names["aws:resourceorgid"] = "aws:ResourceOrgID"
     if res is not None:
         values["aws:requestedregion"] = (res.region,)
         names["aws:requestedregion"] = "aws:RequestedRegion"
@@ -206,6 +213,11 @@ def _filled_in(
                     names[name.lower()] = name
     values["aws:securetransport"] = ("true",)
     names["aws:securetransport"] = "aws:SecureTransport"
+    # aws:ViaAWSService "is always included in the request context" and is false "when the
+    # principal makes the call directly" ("AWS global condition context keys"): every request
+    # a check describes is the caller's own call (a case's context can say otherwise)
+    values["aws:viaawsservice"] = ("false",)
+    names["aws:viaawsservice"] = "aws:ViaAWSService"
     time_values, time_names = _time_keys(when)
     values.update(time_values)
     names.update(time_names)

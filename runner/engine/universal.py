@@ -67,6 +67,7 @@ from runner.engine.universal_model import (
     TIME,
     TIME_KEYS,
     UNMODELLED_KEYS,
+    VIA_AWS_SERVICE,
     Choice,
     Plan,
     Question,
@@ -192,11 +193,16 @@ def _callers(q: Question, guard: list[Stmt]) -> list[Caller]:
     return out
 
 
+#: Keys of the resource that an account-level action takes from the caller's own account
+_CALLERS_REGISTRY_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid"})
+
+
 def _resolver(q: Question) -> Resolve:
     """Policy variables in the tests that enumerate callers: a key the spec fixes or one the
     repository determines has one value for every caller (taken as the engine takes it);
     any other key depends on the caller or ranges, and is refused."""
     fixed = {k.lower() for k in q.context}
+    account_level = any(catalog.is_account_level(s) for s in q.steps)
     bases = [
         build_context(
             Request(
@@ -216,6 +222,8 @@ def _resolver(q: Question) -> Resolve:
             q.resource is not None
             and low not in TIME_KEYS
             and (low in RESOURCE_KEYS or low.startswith(RESOURCE_TAGS))
+            # an account-level action's resource account is the caller's (context.py)
+            and not (account_level and low in _CALLERS_REGISTRY_KEYS)
         )
         if not known:
             raise Undecidable(
@@ -303,6 +311,8 @@ def _plan(q: Question, caller: Caller, stmts: list[Stmt], now: dt.datetime | Non
     def free(key: str) -> bool:
         if key == "aws:principalorgid" and other_org and key not in fixed:
             return True
+        if key == VIA_AWS_SERVICE:  # false for services and anonymous callers, as filled in
+            return key not in fixed and caller.kind in _IAM_KINDS
         return is_free(key, caller, fixed, has_resource)
 
     names: dict[str, str] = {}

@@ -36,6 +36,7 @@ __all__ = [
     "TIME",
     "TIME_KEYS",
     "UNMODELLED_KEYS",
+    "VIA_AWS_SERVICE",
     "Choice",
     "Plan",
     "Question",
@@ -75,12 +76,15 @@ NAME_KEYS = frozenset(
         "aws:principalservicename",
     }
 )
-RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:requestedregion"})
+RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:requestedregion"})
 RESOURCE_TAGS = ("aws:resourcetag/", "ecr:resourcetag/")
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 TIME = "aws:CurrentTime"  # the pseudo-key of the instant (both time keys)
 #: Keys AWS sends with every request: they range over values, never absent.
-ALWAYS_PRESENT = frozenset({"aws:securetransport"})
+ALWAYS_PRESENT = frozenset({"aws:securetransport", "aws:viaawsservice"})
+#: true when a service makes the request with an IAM principal's credentials, so false for a
+#: service principal's or an unsigned request ("AWS global condition context keys")
+VIA_AWS_SERVICE = "aws:viaawsservice"
 #: Keys that follow from the caller but that the engine does not fill in.
 UNMODELLED_KEYS = {
     "aws:principalorgpaths": "it follows from the caller's account and organizational unit, "

@@ -25,8 +25,21 @@ __all__ = ["KeyChecks", "case_policies"]
 #: Keys that AWS puts in every request of a kind of principal, with values the tool cannot know
 #: ("AWS global condition context keys": aws:userid, aws:PrincipalAccount and aws:PrincipalType
 #: are "included in the request context for all requests"; "Policy variables", principal key
-#: values: aws:userid of a user is its unique ID, of a role session ROLE-ID:SESSION-NAME).
+#: values: aws:userid of a user is its unique ID, of a role session ROLE-ID:SESSION-NAME;
+#: aws:TokenIssueTime and aws:MultiFactorAuthPresent are "included in the request context only
+#: when the principal uses temporary credentials", which every role session and federated user
+#: does; a user or the root user may sign with long-term access keys, without them).
 #: Lowercased key -> (what its value is, an example).
+_SESSION_KEYS = {
+    "aws:tokenissuetime": (
+        "when the session's temporary credentials were issued",
+        "2026-05-31T12:00:00Z",
+    ),
+    "aws:multifactorauthpresent": (
+        "whether the session was created with multi-factor authentication",
+        '"false"',
+    ),
+}
 _UNKNOWABLE: dict[model.PrincipalType, dict[str, tuple[str, str]]] = {
     model.PrincipalType.USER: {
         "aws:userid": ("the user's unique ID", "AIDAJQABLZS4A3QDU576Q"),
@@ -36,18 +49,84 @@ _UNKNOWABLE: dict[model.PrincipalType, dict[str, tuple[str, str]]] = {
             "the role's unique ID and the session name",
             "AROADBQP57FF2AEXAMPLE:session-name",
         ),
+        **_SESSION_KEYS,
     },
+    model.PrincipalType.FEDERATED_USER: dict(_SESSION_KEYS),
     model.PrincipalType.SERVICE: {
         "aws:userid": ("not documented for service principals", '"AIDAEXAMPLEID"'),
         "aws:principalaccount": ("not documented for service principals", '"111122223333"'),
         "aws:principaltype": ("not documented for service principals", "Service"),
     },
 }
+#: "Always included in the request context" ("AWS global condition context keys"), whoever
+#: calls; the value is the client's.
+_EVERY_REQUEST = {
+    "aws:useragent": ("the user agent of the client that sends it", "aws-cli/2.15.0"),
+}
+#: aws:RequestedRegion is "always included"; the engine takes the repository's Region, so
+#: without a repository the Region is unknown.
+_NO_REPOSITORY = {
+    "aws:requestedregion": (
+        "the Region it is sent to (the case names no repository)",
+        "us-east-1",
+    ),
+}
+#: aws:PrincipalOrgPaths / aws:ResourceOrgPaths are included when the principal's / the
+#: resource owner's account is in an organization; the spec does not describe its
+#: organizational units.
+_PRINCIPAL_IN_ORGANIZATION = {
+    "aws:principalorgpaths": (
+        "the path of its account's organizational units",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/",
+    ),
+}
+_RESOURCE_IN_ORGANIZATION = {
+    "aws:resourceorgpaths": (
+        "the path of the organizational units of the account that owns the resource",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/",
+    ),
+}
 _KEY_NAMES = {
     "aws:userid": "aws:userid",
     "aws:principalaccount": "aws:PrincipalAccount",
     "aws:principaltype": "aws:PrincipalType",
+    "aws:tokenissuetime": "aws:TokenIssueTime",
+    "aws:multifactorauthpresent": "aws:MultiFactorAuthPresent",
+    "aws:useragent": "aws:UserAgent",
+    "aws:requestedregion": "aws:RequestedRegion",
+    "aws:principalorgpaths": "aws:PrincipalOrgPaths",
+    "aws:resourceorgpaths": "aws:ResourceOrgPaths",
 }
+
+
+def _member(organization: model.Organization | None, account: str | None) -> bool:
+    return (
+        organization is not None
+        and account is not None
+        and (account in organization.accounts or account == organization.management_account)
+    )
+
+
+def _unknowable(
+    p: model.Principal,
+    r: model.Resource | None,
+    organization: model.Organization | None,
+    account_level: bool,
+) -> dict[str, tuple[str, str]]:
+    """The keys of a request of ``p`` on ``r`` (an account-level action or not) that AWS
+    puts in it with a value the tool cannot know (lowercased -> what the value is, an
+    example). An account-level action's resource is the caller's own registry (as the
+    engine fills in aws:ResourceAccount)."""
+    table = {**_UNKNOWABLE.get(p.type, {}), **_EVERY_REQUEST}
+    if r is None:
+        table.update(_NO_REPOSITORY)
+    if _member(organization, p.account):
+        table.update(_PRINCIPAL_IN_ORGANIZATION)
+    owner = p.account if account_level else r.account if r is not None else None
+    if _member(organization, owner):
+        table.update(_RESOURCE_IN_ORGANIZATION)
+    return table
+
 
 _MULTIVALUED_DOC = (
     "AWS documents only ForAllValues: and ForAnyValue: for a key with several values "
@@ -58,32 +137,37 @@ _MULTIVALUED_DOC = (
 @dataclass(frozen=True, slots=True)
 class _Reading:
     """The keys of a request whose values the tool cannot know and the context does not give
-    (lowercased -> what the value is, an example), and the policies that read one of them."""
+    (lowercased -> what the value is, an example), for a repository action (``unknown[0]``)
+    and for an account-level one (``unknown[1]``), and the policies that read one of them."""
 
-    unknown: Mapping[str, tuple[str, str]]
+    unknown: tuple[Mapping[str, tuple[str, str]], Mapping[str, tuple[str, str]]]
     policies: tuple[CompiledPolicy, ...]
 
 
 def _reading(
-    table: Mapping[str, tuple[str, str]],
+    tables: tuple[Mapping[str, tuple[str, str]], Mapping[str, tuple[str, str]]],
     p: model.Principal,
     r: model.Resource | None,
     organization: model.Organization | None,
     context: Mapping[str, tuple[str, ...]],
 ) -> _Reading | None:
-    # first the policies that read any key of the table: usually none, and then the context
+    # first the policies that read any key of the tables: usually none, and then the context
     # need not be looked at (a third of expanding the cases of bench_scale.py's files)
+    either = tables[0].keys() | tables[1].keys()
     reading = [
-        pol for pol in case_policies([p], [r], organization) if not pol.keys.isdisjoint(table)
+        pol for pol in case_policies([p], [r], organization) if not pol.keys.isdisjoint(either)
     ]
     if not reading:
         return None
     given = {k.lower() for k in context}
-    unknown = {k: v for k, v in table.items() if k not in given}
-    if not unknown:
+    repository, account_level = (
+        {k: v for k, v in table.items() if k not in given} for table in tables
+    )
+    if not repository and not account_level:
         return None
+    unknown = repository.keys() | account_level.keys()
     policies = tuple(pol for pol in reading if not pol.keys.isdisjoint(unknown))
-    return _Reading(unknown, policies) if policies else None
+    return _Reading((repository, account_level), policies) if policies else None
 
 
 def _error(
@@ -96,10 +180,11 @@ def _error(
     reading: _Reading,
     steps: Sequence[str],
 ) -> str | None:
-    unknown = reading.unknown
     for step in steps:
+        account_level = catalog.is_account_level(step)
+        unknown = reading.unknown[account_level]
         for pol in reading.policies:
-            if pol.kind is model.PolicyKind.RESOURCE and catalog.is_account_level(step):
+            if pol.kind is model.PolicyKind.RESOURCE and account_level:
                 continue  # a repository policy takes no part in an account-level action
             for stmt in pol.for_action(step):
                 read = sorted(stmt.keys & unknown.keys())
@@ -213,10 +298,11 @@ class KeyChecks:
         cannot know and ``context`` does not give; else a function of a check's ``steps``
         that gives its error (``file:line:col: message``), or None when each statement that
         reads such a key is settled without the value (see :func:`_settled`)."""
-        table = _UNKNOWABLE.get(p.type)
-        if not table:
-            return None
-        reading = _reading(table, p, r, organization, context)
+        tables = (
+            _unknowable(p, r, organization, account_level=False),
+            _unknowable(p, r, organization, account_level=True),
+        )
+        reading = _reading(tables, p, r, organization, context)
         if reading is None:
             return None
 
