@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from runner import catalog, model
 from runner.policy import CompiledPolicy, CompiledStatement
@@ -111,21 +113,39 @@ def _unknowable(
     p: model.Principal,
     r: model.Resource | None,
     organization: model.Organization | None,
-    account_level: bool,
-) -> dict[str, tuple[str, str]]:
-    """The keys of a request of ``p`` on ``r`` (an account-level action or not) that AWS
-    puts in it with a value the tool cannot know (lowercased -> what the value is, an
-    example). An account-level action's resource is the caller's own registry (as the
-    engine fills in aws:ResourceAccount)."""
-    table = {**_UNKNOWABLE.get(p.type, {}), **_EVERY_REQUEST}
-    if r is None:
-        table.update(_NO_REPOSITORY)
-    if _member(organization, p.account):
-        table.update(_PRINCIPAL_IN_ORGANIZATION)
-    owner = p.account if account_level else r.account if r is not None else None
-    if _member(organization, owner):
-        table.update(_RESOURCE_IN_ORGANIZATION)
-    return table
+) -> _Tables:
+    """The keys of a request of ``p`` on ``r`` that AWS puts in it with a value the tool
+    cannot know (lowercased -> what the value is, an example): for a repository action and
+    for an account-level one, whose resource is the caller's own registry (as the engine
+    fills in aws:ResourceAccount)."""
+    caller_member = _member(organization, p.account)
+    return _tables(
+        p.type,
+        r is None,
+        caller_member,
+        caller_member if r is None else _member(organization, r.account),
+    )
+
+
+_Table = Mapping[str, tuple[str, str]]
+_Tables = tuple[_Table, _Table]
+
+
+@functools.lru_cache(maxsize=64)
+def _tables(
+    ptype: model.PrincipalType, no_repository: bool, caller_member: bool, owner_member: bool
+) -> _Tables:
+    def table(resource_member: bool) -> _Table:
+        keys = {**_UNKNOWABLE.get(ptype, {}), **_EVERY_REQUEST}
+        if no_repository:
+            keys.update(_NO_REPOSITORY)
+        if caller_member:
+            keys.update(_PRINCIPAL_IN_ORGANIZATION)
+        if resource_member:
+            keys.update(_RESOURCE_IN_ORGANIZATION)
+        return MappingProxyType(keys)
+
+    return table(owner_member), table(caller_member)
 
 
 _MULTIVALUED_DOC = (
@@ -140,12 +160,12 @@ class _Reading:
     (lowercased -> what the value is, an example), for a repository action (``unknown[0]``)
     and for an account-level one (``unknown[1]``), and the policies that read one of them."""
 
-    unknown: tuple[Mapping[str, tuple[str, str]], Mapping[str, tuple[str, str]]]
+    unknown: _Tables
     policies: tuple[CompiledPolicy, ...]
 
 
 def _reading(
-    tables: tuple[Mapping[str, tuple[str, str]], Mapping[str, tuple[str, str]]],
+    tables: _Tables,
     p: model.Principal,
     r: model.Resource | None,
     organization: model.Organization | None,
@@ -298,11 +318,7 @@ class KeyChecks:
         cannot know and ``context`` does not give; else a function of a check's ``steps``
         that gives its error (``file:line:col: message``), or None when each statement that
         reads such a key is settled without the value (see :func:`_settled`)."""
-        tables = (
-            _unknowable(p, r, organization, account_level=False),
-            _unknowable(p, r, organization, account_level=True),
-        )
-        reading = _reading(tables, p, r, organization, context)
+        reading = _reading(_unknowable(p, r, organization), p, r, organization, context)
         if reading is None:
             return None
 

@@ -246,9 +246,72 @@ class _Loader(_YamlLoader):  # type: ignore[misc]
     ascend_resolver = tuple
 
 
+#: PyYAML's C composer builds a node tree by recursion in C: a document nested some 25,000
+#: levels deep (60 KB of ``[``) ran it out of stack and crashed the interpreter (SIGSEGV, no
+#: message, the whole run lost). Text that may nest deeper than this is first measured by
+#: its parse events, which the C parser produces without recursion.
+_SAFE_NESTING = 2_000
+_LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Whether ``text`` could nest more than :data:`_SAFE_NESTING` levels: every level opens
+    with ``[`` or ``{``, with a ``-`` or ``?`` entry (which may also open a mapping on its
+    line), or on a new line (a block mapping's value), so their count bounds the depth."""
+    if 2 * len(text) < _SAFE_NESTING:
+        return False
+    bound = text.count("[") + text.count("{") + 2 * (text.count("-") + text.count("?"))
+    return bound + sum(map(text.count, _LINE_BREAKS)) >= _SAFE_NESTING
+
+
+def _too_deep(text: str) -> TextProblem | None:
+    """The first value of ``text`` nested more than :data:`MAX_DEPTH` levels deep (the root
+    is level 1), found from the parse events; None when there is none, or when the text is
+    not YAML before such a value (composing then reports the parser's error, where the
+    recursion is still shallow)."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is yaml.StreamEndEvent:
+                return None
+            if kind in (yaml.SequenceEndEvent, yaml.MappingEndEvent):
+                depth -= 1
+                continue
+            if kind in (yaml.ScalarEvent, yaml.AliasEvent) and depth + 1 > MAX_DEPTH:
+                break
+            if kind in (yaml.SequenceStartEvent, yaml.MappingStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    break
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    mark = event.start_mark
+    return TextProblem(
+        mark.line + 1, mark.column + 1, f"values are nested more than {MAX_DEPTH} levels deep"
+    )
+
+
+class _TooDeep(Exception):
+    """Raised by :func:`_compose` instead of composing a document that nests too deeply."""
+
+    def __init__(self, problem: TextProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 def _compose(text: str) -> tuple[Node | None, bool]:
     """The node tree of ``text`` (None when empty) and whether a plain scalar in it resolved
-    to a tag outside :data:`ALLOWED_TAGS`. Raises what PyYAML raises."""
+    to a tag outside :data:`ALLOWED_TAGS`. Raises what PyYAML raises, and :class:`_TooDeep`
+    for a document nested too deeply to compose safely."""
+    if _may_nest_deeply(text):
+        deep = _too_deep(text)
+        if deep is not None:
+            raise _TooDeep(deep)
     loader = _Loader(text)
     try:
         return loader.get_single_node(), loader.odd_tag
@@ -264,6 +327,8 @@ def compose_raw(text: str) -> tuple[Node | None, bool] | TextProblem:
         return _compose(text)
     except yaml.YAMLError as exc:
         return _yaml_error(exc, text)
+    except _TooDeep as exc:
+        return exc.problem
     except RecursionError:
         return TextProblem(1, 1, f"values are nested more than {MAX_DEPTH} levels deep")
 
@@ -273,5 +338,5 @@ def compose_quietly(text: str) -> Node | None:
     raises. For guessing what a file is (no tag is ever interpreted)."""
     try:
         return _compose(text)[0]
-    except (yaml.YAMLError, RecursionError, ValueError):
+    except (yaml.YAMLError, RecursionError, ValueError, _TooDeep):
         return None
