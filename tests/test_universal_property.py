@@ -99,6 +99,9 @@ conditions = st.sampled_from(
         ("StringEquals", "aws:ResourceTag/env", ["prod"]),
         ("Bool", "aws:SecureTransport", ["false"]),
         ("BoolIfExists", "aws:ViaAWSService", ["true"]),
+        ("Bool", "aws:ViaAWSService", ["false"]),
+        ("StringNotEqualsIfExists", "aws:ResourceOrgID", [ORG_ID]),
+        ("StringEquals", "aws:ResourceOrgID", [ORG_ID]),
         ("ForAnyValue:StringEquals", "aws:TagKeys", ["team"]),
         ("ForAllValues:StringLike", "aws:TagKeys", ["team", "env"]),
         ("ForAnyValue:StringLike", "aws:TagKeys", ["sys*"]),
@@ -472,7 +475,8 @@ def sample_context(
     ctx["aws:CurrentTime"] = (when.strftime("%Y-%m-%dT%H:%M:%SZ"),)
     ctx["aws:EpochTime"] = (str(int(when.timestamp())),)
     ctx["aws:SecureTransport"] = (rng.choice(["true", "false"]),)
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and p is not None and _KIND[p.type] in _IAM:
+        # a service uses an IAM caller's credentials (for others, and when left out: false)
         ctx["aws:ViaAWSService"] = (rng.choice(["true", "false"]),)
     if rng.random() < 0.5:
         ctx["aws:MultiFactorAuthAge"] = (rng.choice(["0", "3599", "3600", "3601", "99999"]),)
