@@ -10,7 +10,9 @@ it uses (with the data types of :mod:`runner.spec.imports.common`) took 5 to 7 m
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +46,12 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 _results: dict[tuple[object, ...], ImportResult] = {}
 _CACHE_LIMIT = 64
+
+
+def _shown(display: str) -> str:
+    """A file name in a message: as it is, or cut with its length when it is longer than a
+    line (a name too long for the system)."""
+    return display if len(display) <= 120 else excerpt(display)
 
 
 def _parse(kind: ImportKind, display: str, text: str, settings: Settings) -> ImportResult:
@@ -156,7 +164,17 @@ class Importer:
     ) -> ImportResult | None:
         display = self.show(path)
         try:
-            size = path.stat().st_size
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                # a FIFO would block the read for ever, a device could be endless
+                what = (
+                    os.strerror(errno.EISDIR)  # what reading one said before this check
+                    if stat.S_ISDIR(info.st_mode)
+                    else "not a regular file"
+                )
+                self.reader.error(f, at, f"cannot import {_shown(display)}: {what}")
+                return None
+            size = info.st_size
             if size > MAX_IMPORT_BYTES:
                 self.reader.error(
                     f,
@@ -167,8 +185,9 @@ class Importer:
                 return None
             data = path.read_bytes()
         except OSError as exc:
-            what = "no such file" if not path.exists() else (exc.strerror or "unreadable")
-            self.reader.error(f, at, f"cannot import {display}: {what}")
+            # the errno, not Path.exists(): exists() raises again for a name that is too long
+            what = "no such file" if exc.errno == errno.ENOENT else (exc.strerror or "unreadable")
+            self.reader.error(f, at, f"cannot import {_shown(display)}: {what}")
             return None
         import hashlib  # here: its import (OpenSSL) is ~5 ms, and most specs import nothing
 
