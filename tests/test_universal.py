@@ -1114,30 +1114,20 @@ def test_aws_via_aws_service_is_true_or_false_for_iam_callers_never_absent() -> 
     ci = principal_from_arn(
         "ci", f"arn:aws:iam::{PROD}:role/ci", policies=[ALL_ECR, DENY_DIRECT_FROM_OUTSIDE]
     )
-    q, r = ask(
-        repo(),
-        "ecr:PutImage",
-        "deny",
-        cls=CallerClass("ci-only", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})),
-        defined={"ci": ci},
-        closed=[PROD],
-        context={"aws:SourceIp": ["203.0.113.9"]},
-    )
+    ci_only = CallerClass("ci-only", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE}))
+
+    def push(**context: list[str]) -> tuple[Question, Result]:
+        context = {"aws:SourceIp": ["203.0.113.9"], **context}
+        return ask(repo(), "ecr:PutImage", "deny", cls=ci_only, defined={"ci": ci},
+                   closed=[PROD], context=context)  # fmt: skip
+
+    q, r = push()
     assert not r.passed and r.witness is not None
     found = witness_dict(q, r.witness)
     assert found["name"] == "ci"
     assert found["context"]["aws:ViaAWSService"] == "true"
     # fixed to false in the context, the deny holds for every session of ci
-    _q, r = ask(
-        repo(),
-        "ecr:PutImage",
-        "deny",
-        cls=CallerClass("ci-only", accounts=frozenset({PROD}), kinds=frozenset({CallerKind.ROLE})),
-        defined={"ci": ci},
-        closed=[PROD],
-        context={"aws:SourceIp": ["203.0.113.9"], "aws:ViaAWSService": ["false"]},
-    )
-    assert r.passed
+    assert push(**{"aws:ViaAWSService": ["false"]})[1].passed
 
 
 def test_a_service_principal_never_calls_via_a_service() -> None:
