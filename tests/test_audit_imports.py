@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from runner.checks import evaluate_check
 from runner.errors import SpecError
 from runner.model import Spec
 from runner.spec import load_spec
+from runner.spec.imports.cloudformation import parse_template
+from runner.spec.imports.common import Settings
 
 SPEC_TAIL = """\
 cases:
@@ -59,7 +62,139 @@ def test_an_import_name_too_long_for_the_system_is_located(tmp_path: Path) -> No
     ]
 
 
-def test_an_import_that_is_a_directory_says_so(tmp_path: Path) -> None:
-    (tmp_path / "plan.json").mkdir()
-    write(tmp_path, {"spec.yaml": "import:\n  - terraform-plan: plan.json\n" + SPEC_TAIL})
-    assert errors(tmp_path) == ["spec.yaml:2:21: cannot import plan.json: Is a directory"]
+# -- CloudFormation parameters (item 2)
+
+TEMPLATE = """\
+Parameters:
+  Env: {Type: String, AllowedValues: [prod, staging], Default: staging}
+  Count: {Type: Number, Default: 3, MinValue: 1, MaxValue: 5}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Repo:
+    Type: AWS::ECR::Repository
+    Properties:
+      RepositoryName: app
+      RepositoryPolicyText:
+        Version: "2012-10-17"
+        Statement:
+          - !If
+            - IsProd
+            - {Effect: Deny, Principal: "*", Action: ecr:PutImage}
+            - !Ref AWS::NoValue
+          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::444455556666:root"}, Action: "ecr:*"}
+"""
+
+CFN_CASE = """\
+cases:
+  - principal: arn:aws:iam::444455556666:role/anyone-there
+    resource: app
+    action: ecr:PutImage
+    expect: explicit-deny
+"""
+
+
+def cfn_spec(parameters: str) -> str:
+    return (
+        'import:\n  - cloudformation: cfn.yaml\n    account: "111122223333"\n'
+        f"    region: us-east-1\n    parameters: {parameters}\n" + CFN_CASE
+    )
+
+
+def test_a_misspelt_template_parameter_is_an_error_not_the_default(tmp_path: Path) -> None:
+    write(tmp_path, {"cfn.yaml": TEMPLATE, "spec.yaml": cfn_spec("{env: prod}")})
+    assert errors(tmp_path)[0] == (
+        "spec.yaml:5:18: unknown template parameter 'env'; did you mean 'Env'? parameters of "
+        "cfn.yaml: Env, Count"
+    )
+    write(tmp_path, {"spec.yaml": cfn_spec("{Env: prod}")})
+    spec = load(tmp_path)  # spelt right: prod's Deny is in the repository policy
+    assert [str(evaluate_check(c).decision) for c in spec.checks] == ["explicit-deny"]
+
+
+def test_a_parameter_of_a_template_without_parameters(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"cfn.yaml": "Resources: {}\n", "spec.yaml": cfn_spec("{Env: prod}")},
+    )
+    assert errors(tmp_path)[0] == (
+        "spec.yaml:5:18: unknown template parameter 'Env': cfn.yaml has no Parameters"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "{Env: production}",
+            "spec.yaml:5:23: 'production' is not one of the AllowedValues of Env (prod, "
+            "staging); CloudFormation refuses the stack",
+        ),
+        (
+            "{Count: many}",
+            "spec.yaml:5:25: 'many' is not a number, as parameter Count of Type Number needs; "
+            "CloudFormation refuses the stack",
+        ),
+        (
+            "{Count: 9}",
+            "spec.yaml:5:25: '9' is more than the MaxValue 5 of Count; CloudFormation refuses "
+            "the stack",
+        ),
+        (
+            "{Count: 0}",
+            "spec.yaml:5:25: '0' is less than the MinValue 1 of Count; CloudFormation refuses "
+            "the stack",
+        ),
+    ],
+)
+def test_a_parameter_value_cloudformation_refuses(
+    tmp_path: Path, given: str, expected: str
+) -> None:
+    write(tmp_path, {"cfn.yaml": TEMPLATE, "spec.yaml": cfn_spec(given)})
+    assert errors(tmp_path)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (
+            "P: {Type: String, AllowedValues: [a, b], Default: c}",
+            "the Default 'c' is not one of the AllowedValues of P (a, b); "
+            "CloudFormation refuses the stack unless the import entry gives P (parameters:)",
+        ),
+        (
+            "P: {Type: Number, Default: abc}",
+            "the Default 'abc' is not a number, as parameter P of Type Number "
+            "needs; CloudFormation refuses the stack unless the import entry gives P "
+            "(parameters:)",
+        ),
+        (
+            "P: {Type: String, AllowedPattern: '[a-z]+', Default: A1}",
+            "the Default 'A1' does not match the AllowedPattern '[a-z]+' of P; "
+            "CloudFormation refuses the stack unless the import entry gives P (parameters:)",
+        ),
+        (
+            "P: {Type: String, MaxLength: 2, Default: abc}",
+            "the Default 'abc' is longer than the MaxLength 2 of P; "
+            "CloudFormation refuses the stack unless the import entry gives P (parameters:)",
+        ),
+        (
+            "P: {Type: CommaDelimitedList, AllowedValues: [a, b], Default: 'a,c'}",
+            "the Default 'c' is not one of the AllowedValues of P (a, b); "
+            "CloudFormation refuses the stack unless the import entry gives P (parameters:)",
+        ),
+    ],
+)
+def test_a_default_cloudformation_refuses_is_an_error_in_the_template(
+    param: str, expected: str
+) -> None:
+    text = f"Parameters:\n  {param}\nResources: {{}}\n"
+    result = parse_template("t.yaml", text, Settings(account="111122223333"))
+    col = len("  ") + param.index("Default: ") + len("Default: ") + 1  # the Default's value
+    assert [str(p) for p in result.problems] == [f"t.yaml:2:{col}: {expected}"]
+
+
+def test_a_given_value_replaces_a_bad_default_and_good_values_pass() -> None:
+    text = "Parameters:\n  P: {Type: Number, AllowedValues: [1, 2], Default: 7}\nResources: {}\n"
+    result = parse_template("t.yaml", text, Settings(parameters={"P": "2"}))
+    assert result.problems == () and result.entry_problems == ()

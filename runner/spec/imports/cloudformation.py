@@ -365,6 +365,16 @@ def parse_template(display: str, text: str, settings: Settings | None = None) ->
             problems=(Problem(SourceLoc(display, 1, 1), "a template is a mapping with Resources"),),
         )
     tpl = _Reader(display, composed.root, settings or Settings())
+    entry_problems = tpl.check_parameters()
+    if entry_problems or tpl.problems:
+        # the stack would not be created: what it holds with other values would mislead
+        return ImportResult(
+            display,
+            kind,
+            problems=tuple(tpl.problems),
+            entry_problems=tuple(entry_problems),
+            warnings=tuple(dict.fromkeys(tpl.warnings)),
+        )
     tpl.read_resources()
     if tpl.problems:
         return ImportResult(

@@ -18,6 +18,7 @@ from runner.errors import Problem
 from runner.model import PolicyKind, PolicyPath, SourceLoc
 
 __all__ = [
+    "EntryProblem",
     "ImportKind",
     "ImportResult",
     "ImportedOrgPolicy",
@@ -118,6 +119,18 @@ class ImportedOrgPolicy:
     policy: ImportedPolicy
 
 
+@dataclass(frozen=True, slots=True)
+class EntryProblem:
+    """A problem with what the import entry says rather than with the file: a CloudFormation
+    parameter the template does not have, or a value its constraints refuse. The reader knows
+    only the name; the loader reports it at the entry's ``parameters:`` (at the value when
+    ``at_value``, else at the name)."""
+
+    parameter: str
+    at_value: bool
+    message: str
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ImportResult:
     """Everything one import read, and every problem it found (empty when it is usable)."""
@@ -130,6 +143,8 @@ class ImportResult:
     #: accounts the source lists every principal of (``authorization-details``)
     closed_accounts: frozenset[str] = frozenset()
     problems: tuple[Problem, ...] = ()
+    #: problems with the import entry's ``parameters`` (none: the result is usable)
+    entry_problems: tuple[EntryProblem, ...] = ()
     #: what the import left out on purpose and the user should know (an SCP attached nowhere)
     warnings: tuple[Problem, ...] = ()
 

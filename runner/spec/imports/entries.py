@@ -31,7 +31,17 @@ from runner.spec.imports.common import (
 )
 from runner.spec.includes import Places
 from runner.spec.nodes import Reader, SourceFile
-from runner.spec.yamlsafe import Node, ScalarNode, SequenceNode, describe, excerpt
+from runner.spec.yamlsafe import (
+    BOOL,
+    TEXT_TAGS,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    bool_text,
+    describe,
+    excerpt,
+)
 
 if TYPE_CHECKING:
     from runner.spec.imports.wire import Imports
@@ -134,7 +144,8 @@ class Importer:
             return
         result = self.read(f, value, path, kind, settings)
         if result is not None:
-            self.take(f, node, result)
+            given = rest.get("parameters")
+            self.take(f, node, result, given[1] if given is not None else None)
 
     def settings(
         self, f: SourceFile, kind: ImportKind, keys: Mapping[str, tuple[ScalarNode, Node]]
@@ -154,10 +165,33 @@ class Importer:
             if kind is not ImportKind.CLOUDFORMATION:
                 reader.error(f, k, "'parameters' is for CloudFormation templates only")
                 return None
-            got = reader.tags(f, v)  # a mapping of names to text, read as tags are
+            got = self.parameters(f, v)
             ok = ok and got is not None
             parameters = got or {}
         return Settings(account, region, parameters) if ok else None
+
+    def parameters(self, f: SourceFile, node: Node) -> dict[str, str] | None:
+        """``parameters:``: template parameter names and their values (text; a YAML boolean
+        is ``true`` or ``false``, as AWS writes it)."""
+        items = self.reader.mapping(
+            f, node, "a mapping of template parameter names to values, such as {Env: prod}"
+        )
+        if items is None:
+            return None
+        out: dict[str, str] = {}
+        for k, v in items:
+            if isinstance(v, ScalarNode) and v.tag == BOOL:
+                out[k.value] = bool_text(v)
+            elif isinstance(v, ScalarNode) and v.tag in TEXT_TAGS:
+                out[k.value] = v.value
+            else:
+                self.reader.error(
+                    f,
+                    v,
+                    f"expected the value of parameter {excerpt(k.value)} (text), got {describe(v)}",
+                )
+                return None
+        return out
 
     def read(
         self, f: SourceFile, at: Node, path: Path, kind: ImportKind, settings: Settings
@@ -217,11 +251,21 @@ class Importer:
 
     # -- what an import holds
 
-    def take(self, f: SourceFile, entry: Node, result: ImportResult) -> None:
+    def take(
+        self, f: SourceFile, entry: Node, result: ImportResult, parameters: Node | None = None
+    ) -> None:
         out, reader = self.out, self.reader
         reader.problems.extend(result.problems)
         out.warnings.extend(str(w) for w in result.warnings)
-        if result.problems:
+        for problem in result.entry_problems:
+            at: Node = parameters if parameters is not None else entry
+            if isinstance(parameters, MappingNode):
+                for k, v in parameters.value:
+                    if k.value == problem.parameter:
+                        at = v if problem.at_value else k
+                        break
+            reader.error(f, at, problem.message)
+        if result.problems or result.entry_problems:
             return
         label = f"{result.kind.value} {result.file}"
         for p in result.principals:
