@@ -12,8 +12,10 @@ from runner.checks import evaluate_check
 from runner.errors import SpecError
 from runner.model import Spec
 from runner.spec import load_spec
+from runner.spec.imports.authdetails import parse_authorization_details
 from runner.spec.imports.cloudformation import parse_template
 from runner.spec.imports.common import Settings
+from runner.spec.imports.terraform import parse_plan
 
 SPEC_TAIL = """\
 cases:
@@ -198,3 +200,42 @@ def test_a_given_value_replaces_a_bad_default_and_good_values_pass() -> None:
     text = "Parameters:\n  P: {Type: Number, AllowedValues: [1, 2], Default: 7}\nResources: {}\n"
     result = parse_template("t.yaml", text, Settings(parameters={"P": "2"}))
     assert result.problems == () and result.entry_problems == ()
+
+
+# -- tag keys that differ only in case (item 1)
+
+
+def test_plan_tags_that_differ_only_in_case_are_an_error() -> None:
+    plan = (
+        '{"format_version": "1.2", "resource_changes": [{"address": "aws_iam_role.x", '
+        '"mode": "managed", "type": "aws_iam_role", "name": "x", "change": {"actions": '
+        '["create"], "before": null,\n"after": {"name": "r", "tags": {"Team": "a",\n'
+        '"team": "b"}}, "after_unknown": {}}}]}'
+    )
+    result = parse_plan("plan.json", plan, Settings(account="111122223333"))
+    assert [str(p) for p in result.problems] == [
+        "plan.json:3:9: aws_iam_role.x: tag key 'team' is given twice (also 'Team' on line 2); "
+        "tag keys ignore case"
+    ]
+    assert result.principals == ()
+
+
+def test_snapshot_tags_that_differ_only_in_case_are_an_error() -> None:
+    snapshot = (
+        '{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u",\n'
+        '"Tags": [{"Key": "Team", "Value": "a"},\n{"Key": "team", "Value": "b"}]}]}'
+    )
+    assert [str(p) for p in parse_authorization_details("ad.json", snapshot).problems] == [
+        "ad.json:3:9: tag key 'team' is given twice (also 'Team' on line 2); tag keys ignore case"
+    ]
+
+
+def test_template_tags_that_differ_only_in_case_are_an_error() -> None:
+    template = (
+        "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: r\n"
+        "      Tags:\n        - {Key: Team, Value: a}\n        - {Key: team, Value: b}\n"
+    )
+    result = parse_template("t.yaml", template, Settings(account="111122223333"))
+    assert [str(p) for p in result.problems] == [
+        "t.yaml:8:17: tag key 'team' is given twice (also 'Team' on line 7); tag keys ignore case"
+    ]

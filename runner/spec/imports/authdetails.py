@@ -183,8 +183,20 @@ class _Snapshot:
 
     def tags(self, path: PolicyPath) -> dict[str, str]:
         out: dict[str, str] = {}
+        seen: dict[str, int] = {}
         for i in self.items(path):
             key = self.text((*path, i, "Key"), "a tag key")
+            first = seen.setdefault(key.lower(), i)
+            if first != i:
+                # IAM refuses tag keys that differ only in case (and a key given twice), and
+                # aws:PrincipalTag/team ignores case: which value a policy saw would be a guess
+                other = self.get((*path, first, "Key"))
+                self.err(
+                    (*path, i, "Key"),
+                    f"tag key {key!r} is given twice (also {other!r} on line "
+                    f"{self.doc.loc((*path, first, 'Key')).line}); tag keys ignore case",
+                )
+                raise _Bad
             value = self.get((*path, i, "Value"))
             if not isinstance(value, str):
                 self.err((*path, i, "Value"), f"tag {key!r}: expected a value (a string)")

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from runner.errors import Problem
 from runner.model import PolicyKind, PolicyPath, SourceLoc
 from runner.policy import managed
-from runner.spec.imports.cfn_template import NO_VALUE, Bad, Template, plain
+from runner.spec.imports.cfn_template import NO_VALUE, Bad, Template, V, plain
 from runner.spec.imports.common import (
     ImportedOrgPolicy,
     ImportedPolicy,
@@ -158,6 +158,7 @@ class _Reader(Template):
         if not isinstance(v.value, list):
             raise self.fail(node, "Tags must be a list of Key/Value")
         out = {}
+        seen: dict[str, V] = {}
         for item in v.value:
             if (
                 not isinstance(item.value, dict)
@@ -165,7 +166,17 @@ class _Reader(Template):
                 or "Value" not in item.value
             ):
                 raise self.fail(item.node, "each tag needs Key and Value")
-            out[self.string_of(item.value["Key"])] = self.string_of(item.value["Value"])
+            key = self.string_of(item.value["Key"])
+            first = seen.setdefault(key.lower(), item.value["Key"])
+            if first is not item.value["Key"]:
+                # IAM refuses tag keys that differ only in case (and a key given twice), and
+                # aws:PrincipalTag/team ignores case: which value a policy saw would be a guess
+                raise self.fail(
+                    item.value["Key"].node,
+                    f"tag key {key!r} is given twice (also {self.string_of(first)!r} on line "
+                    f"{self.loc(first.node).line}); tag keys ignore case",
+                )
+            out[key] = self.string_of(item.value["Value"])
         return out
 
     def principals(self) -> list[ImportedPrincipal]:

@@ -325,6 +325,18 @@ class _Reader(Plan):
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             self.err(self.at(r, (attr,)), f"{r.address}: {attr} must map tag keys to text")
             raise Unknown
+        seen: dict[str, str] = {}
+        for key in value:
+            other = seen.setdefault(str(key).lower(), str(key))
+            if other != key:
+                # IAM refuses tag keys that differ only in case, and aws:PrincipalTag/team
+                # ignores case: which value a policy saw would be a guess
+                self.err(
+                    self.at(r, (attr, key)),
+                    f"{r.address}: tag key {key!r} is given twice (also {other!r} on line "
+                    f"{self.at(r, (attr, other)).line}); tag keys ignore case",
+                )
+                raise Unknown
         return {str(k): v for k, v in value.items()}
 
     def repositories(self) -> list[ImportedRepository]:
