@@ -239,3 +239,45 @@ def test_template_tags_that_differ_only_in_case_are_an_error() -> None:
     assert [str(p) for p in result.problems] == [
         "t.yaml:8:17: tag key 'team' is given twice (also 'Team' on line 7); tag keys ignore case"
     ]
+
+
+# -- an imported SCP or RCP with a predefined name (item 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "ptype", "advice"),
+    [
+        (
+            "FullAWSAccess",
+            "SERVICE_CONTROL_POLICY",
+            "this SCP is named 'FullAWSAccess', a predefined policy name; an import cannot "
+            "define it (AWS's FullAWSAccess is predefined: name it in the organization's scps "
+            "instead of importing it; another policy needs another name)",
+        ),
+        (
+            "RCPFullAWSAccess",
+            "RESOURCE_CONTROL_POLICY",
+            "this RCP is named 'RCPFullAWSAccess', a predefined policy name; an import cannot "
+            "define it (AWS's RCPFullAWSAccess is predefined and always attached: do not "
+            "import it; another policy needs another name)",
+        ),
+    ],
+)
+def test_an_imported_organization_policy_cannot_take_a_predefined_name(
+    tmp_path: Path, name: str, ptype: str, advice: str
+) -> None:
+    content = '{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": [{\\"Effect\\": \\"Deny\\", '
+    content += '\\"Principal\\": \\"*\\", \\"Action\\": \\"*\\", \\"Resource\\": \\"*\\"}]}'
+    op = (
+        f'{{"Policy": {{"PolicySummary": {{"Name": "{name}", "Type": "{ptype}"}},\n'
+        f'  "Content": "{content}"}}}}'
+    )
+    write(
+        tmp_path,
+        {
+            "op.json": op,
+            "spec.yaml": 'organization:\n  id: o-a1b2c3d4e5\n  accounts: ["111122223333"]\n'
+            "  scps: [FullAWSAccess]\nimport:\n  - organization-policy: op.json\n" + SPEC_TAIL,
+        },
+    )
+    assert errors(tmp_path) == [f"op.json:2:14: {advice}"]

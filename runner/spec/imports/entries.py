@@ -29,7 +29,7 @@ from runner.spec.imports.common import (
     PrincipalKind,
     Settings,
 )
-from runner.spec.includes import Places
+from runner.spec.includes import PREDEFINED_RCP, PREDEFINED_SCP, Places
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.yamlsafe import (
     BOOL,
@@ -53,6 +53,18 @@ __all__ = ["IMPORT_KEYS", "MAX_IMPORT_BYTES", "Importer"]
 IMPORT_KEYS = ("account", "region", "parameters")
 #: Plans and snapshots of large accounts are megabytes of JSON; this bounds memory.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+#: The policy names the tool predefines, and how a spec uses each.
+_PREDEFINED = {
+    PREDEFINED_SCP: (
+        "AWS's FullAWSAccess is predefined: name it in the organization's scps instead of "
+        "importing it; another policy needs another name"
+    ),
+    PREDEFINED_RCP: (
+        "AWS's RCPFullAWSAccess is predefined and always attached: do not import it; another "
+        "policy needs another name"
+    ),
+}
 
 _results: dict[tuple[object, ...], ImportResult] = {}
 _CACHE_LIMIT = 64
@@ -288,6 +300,18 @@ class Importer:
                 reader.problems.append(Problem(r.loc, str(exc)))
                 out.resources[r.name] = None
         for o in result.organization_policies:
+            if o.policy.name in _PREDEFINED:
+                # refused as in a spec's policies: a second policy of that name would be
+                # explained as AWS's (a Deny "SCP FullAWSAccess"), and the name would be
+                # ambiguous in the organization's scps
+                reader.problems.append(
+                    Problem(
+                        o.policy.loc,
+                        f"this {o.kind.label} is named {o.policy.name!r}, a predefined policy "
+                        f"name; an import cannot define it ({_PREDEFINED[o.policy.name]})",
+                    )
+                )
+                continue
             compiled = self.compile(o.policy, o.kind, "the organization")
             if compiled is not None:
                 (out.scps if o.kind is model.PolicyKind.SCP else out.rcps).append(compiled)
