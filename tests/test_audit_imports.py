@@ -281,3 +281,122 @@ def test_an_imported_organization_policy_cannot_take_a_predefined_name(
         },
     )
     assert errors(tmp_path) == [f"op.json:2:14: {advice}"]
+
+
+# -- Terraform plans: what the plan does not hold, and changes it cannot mean (item 6)
+
+
+def plan_of(*changes: str) -> str:
+    """A plan whose resource_changes are ``changes``, one a line (line 2 onwards)."""
+    return '{"format_version": "1.2", "resource_changes": [\n' + ",\n".join(changes) + "\n]}"
+
+
+def change(address: str, actions: str, after: str) -> str:
+    rtype, name = address.split(".")
+    return (
+        f'{{"address": "{address}", "mode": "managed", "type": "{rtype}", "name": "{name}", '
+        f'"change": {{"actions": {actions}, "before": null, "after": {after}, '
+        '"after_unknown": {}}}'
+    )
+
+
+POLICY = '"{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": [{\\"Effect\\": \\"Allow\\", '
+POLICY += '\\"Action\\": \\"ecr:*\\", \\"Resource\\": \\"*\\"}]}"'
+
+
+def plan_problems(text: str) -> list[str]:
+    return [
+        str(p) for p in parse_plan("plan.json", text, Settings(account="111122223333")).problems
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "after", "word", "name"),
+    [
+        (
+            "aws_iam_role_policy.x",
+            f'{{"role": "ghost", "name": "p", "policy": {POLICY}}}',
+            "role",
+            "ghost",
+        ),
+        (
+            "aws_iam_role_policy_attachment.x",
+            '{"role": "ghost", "policy_arn": '
+            '"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"}',
+            "role",
+            "ghost",
+        ),
+        (
+            "aws_iam_user_policy.x",
+            f'{{"user": "nobody", "name": "p", "policy": {POLICY}}}',
+            "user",
+            "nobody",
+        ),
+        (
+            "aws_iam_policy_attachment.x",
+            '{"name": "a", "roles": ["ghost"], "policy_arn": '
+            '"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"}',
+            "role",
+            "ghost",
+        ),
+        (
+            "aws_iam_user_group_membership.x",
+            '{"user": "nobody", "groups": ["g"]}',
+            "user",
+            "nobody",
+        ),
+    ],
+)
+def test_plan_policy_for_a_principal_not_in_the_plan_is_an_error(
+    resource: str, after: str, word: str, name: str
+) -> None:
+    text = plan_of(change(resource, '["create"]', after))
+    [problem] = plan_problems(text)
+    assert problem.split(": ", 1)[1] == (
+        f"{resource}: {word} {name!r} is not in this plan, so the {word} and its other "
+        f"policies are unknown; add the {word} to the configuration, or import the account "
+        "with authorization-details"
+    )
+    line, col = (int(x) for x in problem.split(":")[1:3])
+    assert line == 2 and text.splitlines()[1][col - 1 :].startswith(f'"{name}"')
+
+
+AFTER = '"after": '
+
+
+def col_of(text: str, part: str, skip: str = "") -> int:
+    """The column of ``part`` (after ``skip``) on line 2 of ``text``."""
+    line = text.splitlines()[1]
+    return line.index(skip + part) + len(skip) + 1
+
+
+def test_plan_change_actions_it_cannot_mean_are_refused() -> None:
+    role = '{"name": "r"}'
+    weird = plan_of(change("aws_iam_role.x", '["frobnicate"]', role))
+    assert plan_problems(weird) == [
+        f"plan.json:2:{col_of(weird, '[')}: aws_iam_role.x: unknown change actions "
+        '["frobnicate"]; `terraform show -json` writes ["no-op"], ["create"], ["read"], '
+        '["update"], ["delete"], ["delete", "create"] or ["create", "delete"]'
+    ]
+    empty = plan_of(change("aws_iam_role.x", '["create"]', "null"))
+    at = col_of(empty, "null", skip=AFTER)
+    assert plan_problems(empty) == [
+        f"plan.json:2:{at}: "
+        'aws_iam_role.x: change.after is null, but the actions ["create"] leave an object, '
+        "whose values `terraform show -json` writes there"
+    ]
+    forgotten = plan_of(change("aws_iam_role.x", '["forget"]', "null"))
+    assert plan_problems(forgotten) == [
+        f"plan.json:2:{col_of(forgotten, '[')}: aws_iam_role.x: the plan forgets this object "
+        "(a `removed` block with destroy = false): it stays in the account as it is, outside "
+        "the plan, so the plan does not say what it holds after apply; import the account "
+        "with authorization-details"
+    ]
+    # a deletion leaves nothing, and a replacement leaves the new object
+    assert plan_problems(plan_of(change("aws_iam_role.x", '["delete"]', "null"))) == []
+    replaced = parse_plan(
+        "plan.json",
+        plan_of(change("aws_iam_role.x", '["delete", "create"]', role)),
+        Settings(account="111122223333"),
+    )
+    assert [p.name for p in replaced.principals] == ["r"]

@@ -109,6 +109,8 @@ class _Reader(Plan):
                             continue
                 else:
                     target = named.get((target_type, self.account_of(x), str(x.values.get(key))))
+                    if target is None and key != "group":
+                        self.absent(x, (key,), key, x.values.get(key))
                 if target is not None:
                     self.links.setdefault(id(target), []).append((how, x))
         for x in self.of_type("aws_iam_policy_attachment"):
@@ -117,10 +119,12 @@ class _Reader(Plan):
                     members = self.listed(x, key)
                 except Unknown:
                     continue
-                for member in members:
+                for i, member in enumerate(members):
                     target = named.get((f"aws_iam_{key[:-1]}", self.account_of(x), str(member)))
                     if target is not None:
                         self.links.setdefault(id(target), []).append(("attach", x))
+                    elif key != "groups":
+                        self.absent(x, (key, i), key[:-1], member)
         for x in self.of_type("aws_iam_user_group_membership"):
             try:
                 user = self.member(x, "user", "aws_iam_user")
@@ -129,16 +133,32 @@ class _Reader(Plan):
                 continue
             if user is not None:
                 self.memberships.setdefault(id(user), []).extend((x, "groups", g) for g in groups)
+            elif not self.is_unknown(x, "user"):
+                self.absent(x, ("user",), "user", x.values.get("user"))
         for x in self.of_type("aws_iam_group_membership"):
             try:
                 group = self.known(x, "group")
                 users = self.listed(x, "users")
             except Unknown:
                 continue
-            for name in users:
+            for i, name in enumerate(users):
                 user = named.get(("aws_iam_user", self.account_of(x), name))
                 if user is not None:
                     self.memberships.setdefault(id(user), []).append((x, "group", str(group)))
+                else:
+                    self.absent(x, ("users", i), "user", name)
+
+    def absent(self, x: Res, where: PolicyPath, word: str, name: object) -> None:
+        """A policy, attachment or group membership for a user or role that the plan does
+        not hold: read on without it, the principal (if a spec defines it) would lack what it
+        gives. (A group the plan does not hold is reported where a member of it is: no
+        principal of the plan gets its policies otherwise.)"""
+        self.err(
+            self.at(x, where),
+            f"{x.address}: {word} {name!r} is not in this plan, so the {word} and its other "
+            f"policies are unknown; add the {word} to the configuration, or import the account "
+            "with authorization-details",
+        )
 
     def member(self, x: Res, key: str, target_type: str) -> Res | None:
         """The user (or group) of this plan that attribute ``key`` of ``x`` names."""

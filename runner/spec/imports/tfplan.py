@@ -9,6 +9,7 @@ places where it does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,38 @@ def _shape_problems(doc: JsonText) -> list[Problem]:
     return problems
 
 
+#: The ``change.actions`` that leave an object whose values ``change.after`` holds ("JSON
+#: Output Format": ``["delete"]`` leaves none, a replacement is ``["delete", "create"]`` or
+#: ``["create", "delete"]``).
+_LEAVES = frozenset(
+    {
+        (),
+        ("no-op",),
+        ("create",),
+        ("read",),
+        ("update",),
+        ("delete", "create"),
+        ("create", "delete"),
+    }
+)
+
+
+def _actions_refusal(rc: Mapping[str, Any], actions: tuple[str, ...]) -> str:
+    address = rc.get("address")
+    if "forget" in actions:
+        return (
+            f"{address}: the plan forgets this object (a `removed` block with destroy = "
+            "false): it stays in the account as it is, outside the plan, so the plan does "
+            "not say what it holds after apply; import the account with authorization-details"
+        )
+    return (
+        f"{address}: unknown change actions {json.dumps(list(actions))}; `terraform show "
+        "-json` writes "
+        '["no-op"], ["create"], ["read"], ["update"], ["delete"], ["delete", "create"] or '
+        '["create", "delete"]'
+    )
+
+
 def _what(value: object) -> str:
     if value is None:
         return "null"
@@ -233,11 +266,24 @@ class Plan:
         seen: set[str] = set()
         for i, rc in enumerate(changes if isinstance(changes, list) else []):
             change = rc.get("change") or {}
-            actions = change.get("actions") or []
+            actions = tuple(change.get("actions") or ())
             seen.add(str(rc.get("address")))
-            if actions == ["delete"] or change.get("after") is None:
-                continue
             base = ("resource_changes", i, "change")
+            if actions == ("delete",):
+                continue
+            if actions not in _LEAVES:
+                self.err(self.doc.loc((*base, "actions")), _actions_refusal(rc, actions))
+                continue
+            if change.get("after") is None:
+                where = (*base, "after") if "after" in change else base
+                self.err(
+                    self.doc.loc(where),
+                    f"{rc.get('address')}: change.after is "
+                    f"{'null' if 'after' in change else 'missing'}, but the actions "
+                    f"{json.dumps(list(actions))} leave an object, whose values `terraform show "
+                    "-json` writes there",
+                )
+                continue
             self.res.append(
                 Res(
                     module=rc.get("module_address", ""),
