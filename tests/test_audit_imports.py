@@ -400,3 +400,63 @@ def test_plan_change_actions_it_cannot_mean_are_refused() -> None:
         Settings(account="111122223333"),
     )
     assert [p.name for p in replaced.principals] == ["r"]
+
+
+# -- authorization-details: which version is the default, and whose ARN (item 6)
+
+VERSION = (
+    '{{"VersionId": "{vid}", "IsDefaultVersion": {default}, "Document": {{"Version": '
+    '"2012-10-17", "Statement": [{{"Effect": "{effect}", "Action": "ecr:*", "Resource": "*"}}]}}}}'
+)
+
+
+def snapshot_with(versions: list[str], default_id: str = "v1", arn_name: str = "u") -> str:
+    return (
+        '{"UserDetailList": [{"UserName": "u",\n"Arn": "arn:aws:iam::111122223333:user/'
+        + arn_name
+        + '",\n"AttachedManagedPolicies": [{"PolicyName": "x", "PolicyArn": '
+        '"arn:aws:iam::111122223333:policy/x"}]}],\n"Policies": [{"PolicyName": "x", "Arn": '
+        '"arn:aws:iam::111122223333:policy/x",\n"DefaultVersionId": "'
+        + default_id
+        + '", "PolicyVersionList": [\n'
+        + ",\n".join(versions)
+        + "]}]}"
+    )
+
+
+def snapshot_problems(text: str) -> list[str]:
+    return [str(p) for p in parse_authorization_details("ad.json", text).problems]
+
+
+def test_snapshot_policy_with_two_default_versions_is_an_error() -> None:
+    allow = VERSION.format(vid="v1", default="true", effect="Allow")
+    deny = VERSION.format(vid="v2", default="true", effect="Deny")
+    assert snapshot_problems(snapshot_with([allow, deny])) == [
+        "ad.json:7:41: policy x: two versions of PolicyVersionList ('v1' and 'v2') have "
+        "IsDefaultVersion true, but a policy has one default version, so the document AWS "
+        "applies is unknown"
+    ]
+
+
+def test_snapshot_default_version_id_must_name_the_default_version() -> None:
+    v1 = VERSION.format(vid="v1", default="true", effect="Allow")
+    v2 = VERSION.format(vid="v2", default="false", effect="Deny")
+    assert snapshot_problems(snapshot_with([v1, v2], default_id="v3")) == [
+        "ad.json:5:21: policy x: DefaultVersionId 'v3' names no version of PolicyVersionList, "
+        "so the document AWS applies is unknown"
+    ]
+    assert snapshot_problems(snapshot_with([v1, v2], default_id="v2")) == [
+        "ad.json:5:21: policy x: DefaultVersionId 'v2' is not the version with "
+        "IsDefaultVersion true ('v1'), so the document AWS applies is unknown"
+    ]
+    assert snapshot_problems(snapshot_with([v1, v2])) == []
+
+
+def test_snapshot_user_whose_arn_names_another_user_is_an_error() -> None:
+    v1 = VERSION.format(vid="v1", default="true", effect="Allow")
+    assert snapshot_problems(snapshot_with([v1], arn_name="other")) == [
+        "ad.json:2:8: the Arn arn:aws:iam::111122223333:user/other does not name the user 'u' "
+        "of UserName: the ARN of an IAM user is arn:aws:iam::ACCOUNT:user/[PATH/]u"
+    ]
+    with_path = snapshot_with([v1], arn_name="team/u")
+    assert snapshot_problems(with_path) == []

@@ -150,17 +150,49 @@ class _Snapshot:
         raise _Bad
 
     def default_version(self, path: PolicyPath) -> ImportedPolicy:
+        """The document of the policy's default version: the one version with
+        IsDefaultVersion true, which DefaultVersionId (when given) names."""
         name = self.text((*path, "PolicyName"), "a policy name")
-        for i in self.items((*path, "PolicyVersionList")):
-            version = (*path, "PolicyVersionList", i)
-            if self.get((*version, "IsDefaultVersion")) is True:
-                return self.document((*version, "Document"), name)
-        self.err(
-            path,
-            f"policy {name}: no version in PolicyVersionList has IsDefaultVersion true, so "
-            "the document AWS applies is unknown",
-        )
-        raise _Bad
+        defaults = [
+            (*path, "PolicyVersionList", i)
+            for i in self.items((*path, "PolicyVersionList"))
+            if self.get((*path, "PolicyVersionList", i, "IsDefaultVersion")) is True
+        ]
+        if len(defaults) > 1:
+            self.err(
+                (*defaults[1], "IsDefaultVersion"),
+                f"policy {name}: two versions of PolicyVersionList "
+                f"({self.get((*defaults[0], 'VersionId'))!r} and "
+                f"{self.get((*defaults[1], 'VersionId'))!r}) have IsDefaultVersion true, but a "
+                "policy has one default version, so the document AWS applies is unknown",
+            )
+            raise _Bad
+        if not defaults:
+            self.err(
+                path,
+                f"policy {name}: no version in PolicyVersionList has IsDefaultVersion true, so "
+                "the document AWS applies is unknown",
+            )
+            raise _Bad
+        named = self.get((*path, "DefaultVersionId"))
+        if named is not None and named != self.get((*defaults[0], "VersionId")):
+            listed = [
+                self.get((*path, "PolicyVersionList", i, "VersionId"))
+                for i in self.items((*path, "PolicyVersionList"))
+            ]
+            self.err(
+                (*path, "DefaultVersionId"),
+                f"policy {name}: DefaultVersionId {named!r} "
+                + (
+                    f"is not the version with IsDefaultVersion true "
+                    f"({self.get((*defaults[0], 'VersionId'))!r})"
+                    if named in listed
+                    else "names no version of PolicyVersionList"
+                )
+                + ", so the document AWS applies is unknown",
+            )
+            raise _Bad
+        return self.document((*defaults[0], "Document"), name)
 
     def inline(self, path: PolicyPath, owner: str) -> list[ImportedPolicy]:
         out = []
@@ -253,6 +285,15 @@ class _Snapshot:
     ) -> ImportedPrincipal:
         name = self.text((*path, name_key), f"the {kind.value}'s name")
         arn = self.text((*path, "Arn"), f"the {kind.value}'s ARN")
+        resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+        if not resource.startswith(f"{kind.value}/") or resource.rsplit("/", 1)[1] != name:
+            # the name is what cases use, the ARN what policies see: they must be one principal
+            self.err(
+                (*path, "Arn"),
+                f"the Arn {arn} does not name the {kind.value} {name!r} of {name_key}: the "
+                f"ARN of an IAM {kind.value} is arn:aws:iam::ACCOUNT:{kind.value}/[PATH/]{name}",
+            )
+            raise _Bad
         self.account_of(arn)
         policies: list[ImportedPolicy] = []
         failed = False
