@@ -460,3 +460,52 @@ def test_snapshot_user_whose_arn_names_another_user_is_an_error() -> None:
     ]
     with_path = snapshot_with([v1], arn_name="team/u")
     assert snapshot_problems(with_path) == []
+
+
+# -- AWS managed policies named without their ARN (item 16)
+
+UNSHIPPED = (
+    " is an AWS managed policy this tool does not ship; copy its document into `policies:` "
+    "(from `aws iam get-policy-version` or the AWS managed policy reference) under a name of "
+    "its own and attach it by that name"
+)
+
+
+@pytest.mark.parametrize(
+    ("reference", "name", "expected"),
+    [
+        (
+            "policies: [AdministratorAccess]",
+            "AdministratorAccess",
+            "AdministratorAccess" + UNSHIPPED,
+        ),
+        ("boundary: PowerUserAccess", "PowerUserAccess", "PowerUserAccess" + UNSHIPPED),
+        ("policies: [ReadOnlyAccess]", "ReadOnlyAccess", "ReadOnlyAccess" + UNSHIPPED),
+        (
+            "policies: [AmazonEC2ContainerRegistryReadonly]",
+            "AmazonEC2ContainerRegistryReadonly",
+            "unknown policy 'AmazonEC2ContainerRegistryReadonly'; did you mean the AWS managed "
+            "policy AmazonEC2ContainerRegistryReadOnly? (policy names are case-sensitive)",
+        ),
+        (
+            "policies: [AmazonEC2ContainerRegistryPowerUsr]",
+            "AmazonEC2ContainerRegistryPowerUsr",
+            "unknown policy 'AmazonEC2ContainerRegistryPowerUsr'; did you mean the AWS managed "
+            "policy AmazonEC2ContainerRegistryPowerUser?",
+        ),
+    ],
+)
+def test_an_aws_managed_policy_by_name_that_is_not_shipped_says_so(
+    tmp_path: Path, reference: str, name: str, expected: str
+) -> None:
+    line = f"    {reference}"
+    write(
+        tmp_path,
+        {
+            "spec.yaml": "principals:\n  u:\n    arn: arn:aws:iam::111122223333:user/u\n"
+            + line
+            + "\n"
+            + SPEC_TAIL
+        },
+    )
+    assert errors(tmp_path) == [f"spec.yaml:4:{line.index(name) + 1}: {expected}"]

@@ -20,13 +20,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runner import model
+from runner import model, words
 from runner.policy import CompiledPolicy, managed
 from runner.spec.includes import Places
 from runner.spec.nodes import Definition, Reader, SourceFile
-from runner.spec.yamlsafe import Node
+from runner.spec.yamlsafe import Node, excerpt
 
 __all__ = ["Imports", "managed_reference", "read_imports"]
+
+#: AWS managed policies that grant Amazon ECR actions and that the tool does not ship (their
+#: documents are long and change often), named without their ARN: without this list the name
+#: would be "unknown", as if misspelt.
+_NOT_SHIPPED = frozenset(
+    {
+        "AdministratorAccess",
+        "PowerUserAccess",
+        "ReadOnlyAccess",
+        "AmazonEC2ContainerRegistryPullOnly",
+        "AmazonECSTaskExecutionRolePolicy",
+        "AmazonEC2ContainerServiceforEC2Role",
+    }
+)
+#: How close (``difflib`` ratio, ignoring case) a name must be to a shipped policy's to be
+#: taken as a misspelling of it: the shipped names are long, so a near miss is not another
+#: policy's name.
+_NEAR = 0.9
 
 
 @dataclass(slots=True)
@@ -72,7 +90,7 @@ def managed_reference(
         reader.error(f, node, str(exc))
         return False, None
     if shipped is None:
-        return None
+        return _not_shipped(reader, f, node, name) if kind in model.MANAGED_POLICY_KINDS else None
     if kind not in model.MANAGED_POLICY_KINDS:
         reader.error(
             f,
@@ -82,3 +100,30 @@ def managed_reference(
         )
         return False, None
     return True, managed.compiled(shipped.name, kind)
+
+
+def _not_shipped(
+    reader: Reader, f: SourceFile, node: Node, name: str
+) -> tuple[bool, CompiledPolicy | None] | None:
+    """A plain name that is not a shipped AWS managed policy's: an AWS managed policy the tool
+    does not ship, or one a letter away from a shipped one (``...Readonly``), is reported;
+    None for any other name (the caller reports an unknown policy)."""
+    if name in _NOT_SHIPPED:
+        reader.error(
+            f,
+            node,
+            f"{name} is an AWS managed policy this tool does not ship; copy its document into "
+            "`policies:` (from `aws iam get-policy-version` or the AWS managed policy "
+            "reference) under a name of its own and attach it by that name",
+        )
+        return False, None
+    near = words.closest(name, managed.shipped(), cutoff=_NEAR)
+    if near is None:
+        return None
+    reader.error(
+        f,
+        node,
+        f"unknown policy {excerpt(name)}; did you mean the AWS managed policy {near}?"
+        + (" (policy names are case-sensitive)" if near.lower() == name.lower() else ""),
+    )
+    return False, None
