@@ -509,3 +509,27 @@ def test_an_aws_managed_policy_by_name_that_is_not_shipped_says_so(
         },
     )
     assert errors(tmp_path) == [f"spec.yaml:4:{line.index(name) + 1}: {expected}"]
+
+
+# -- a long chain of CloudFormation conditions (item 14)
+
+
+def test_a_long_condition_chain_is_located_in_the_template() -> None:
+    chain = "".join(f"  C{i}: !Not [!Condition C{i + 1}]\n" for i in range(3000))
+    text = (
+        "Conditions:\n" + chain + "  C3000: !Equals [a, a]\nResources:\n  R:\n"
+        "    Type: AWS::ECR::Repository\n    Condition: C0\n    Properties: {RepositoryName: r}\n"
+    )
+    result = parse_template("t.yaml", text, Settings(account="111122223333", region="us-east-1"))
+    # line 1 is Conditions:, C99 (line 101) refers to C100, the 101st condition of the chain
+    col = len("  C99: !Not [") + 1
+    assert [str(p) for p in result.problems] == [
+        f"t.yaml:101:{col}: condition C100: conditions that refer to each other (Condition, "
+        "Fn::If) go more than 100 deep here; the tool reads chains of at most 100"
+    ]
+
+    # a chain of 100 is read (C0 is the 99th negation of true: R is not created)
+    short = "".join(f"  C{i}: !Not [!Condition C{i + 1}]\n" for i in range(99))
+    text = text.replace(chain, short).replace("C3000: !Equals", "C99: !Equals")
+    result = parse_template("t.yaml", text, Settings(account="111122223333", region="us-east-1"))
+    assert result.problems == () and result.repositories == ()

@@ -28,7 +28,7 @@ from runner.spec.yamlsafe import (
     SequenceNode,
 )
 
-__all__ = ["NO_VALUE", "Bad", "Template", "V", "plain"]
+__all__ = ["MAX_CONDITION_DEPTH", "NO_VALUE", "Bad", "Template", "V", "plain"]
 
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
@@ -39,6 +39,8 @@ _NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
 #: How many of a template's parameter names an "unknown parameter" message lists.
 _LISTED = 20
 NO_VALUE = object()
+#: How long a chain of conditions referring to each other may be.
+MAX_CONDITION_DEPTH = 100
 
 
 class Bad(Exception):
@@ -73,6 +75,8 @@ class Template:
         self.resources: dict[str, MappingNode] = {}
         self.conditions: dict[str, bool | None] = {}
         self.names: dict[str, str] = {}
+        #: how many conditions are being evaluated, each inside the one before
+        self.depth = 0
 
     # -- reporting
 
@@ -151,8 +155,20 @@ class Template:
         node = self.get(body, name) if body is not None else None
         if node is None:
             raise self.fail(at, f"condition {name!r} is not defined in Conditions")
+        if self.depth >= MAX_CONDITION_DEPTH:
+            # each level is a few Python frames: a chain of thousands would exhaust the stack
+            raise self.fail(
+                at,
+                f"condition {name}: conditions that refer to each other (Condition, Fn::If) "
+                f"go more than {MAX_CONDITION_DEPTH} deep here; the tool reads chains of at "
+                f"most {MAX_CONDITION_DEPTH}",
+            )
         self.conditions[name] = None
-        value = self.truth(node)
+        self.depth += 1
+        try:
+            value = self.truth(node)
+        finally:
+            self.depth -= 1
         self.conditions[name] = value
         return value
 

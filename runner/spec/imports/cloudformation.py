@@ -375,7 +375,26 @@ def parse_template(display: str, text: str, settings: Settings | None = None) ->
             kind,
             problems=(Problem(SourceLoc(display, 1, 1), "a template is a mapping with Resources"),),
         )
-    tpl = _Reader(display, composed.root, settings or Settings())
+    try:
+        return _read(display, composed.root, settings or Settings())
+    except RecursionError:
+        # a guard, not a path: condition chains are bounded (MAX_CONDITION_DEPTH) and YAML
+        # nesting by the composer
+        return ImportResult(
+            display,
+            kind,
+            problems=(
+                Problem(
+                    SourceLoc(display, 1, 1),
+                    "the template's values refer to each other too deeply to be read",
+                ),
+            ),
+        )
+
+
+def _read(display: str, root: MappingNode, settings: Settings) -> ImportResult:
+    kind = ImportKind.CLOUDFORMATION
+    tpl = _Reader(display, root, settings)
     entry_problems = tpl.check_parameters()
     if entry_problems or tpl.problems:
         # the stack would not be created: what it holds with other values would mislead
