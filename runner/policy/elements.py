@@ -174,6 +174,18 @@ class ElementReader:
                 "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE",
             )
             return False
+        if len(parts) < 6 and not any(part.endswith("*") for part in parts):
+            # Only a * that ends a segment expands beyond the colons ("IAM JSON policy
+            # elements: Resource"), so arn:aws:ecr:* is every ECR resource; without one, fewer
+            # than six parts match no request, and a deny check would pass without testing
+            # anything
+            self.problem(
+                where,
+                f'{text!r} is not a resource ARN: expected "*" or '
+                f"arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (six parts separated by colons; "
+                f"this has {len(parts)}, so it would match no resource)",
+            )
+            return False
         partition, service = parts[1], parts[2]
         if partition not in _PARTITIONS and not has_wildcard(partition):
             self.problem(where, f"{text!r}: unknown partition {partition!r} (expected aws)")

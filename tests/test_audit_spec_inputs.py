@@ -1,0 +1,81 @@
+"""Hostile and mistaken spec input found by the input audit (/work/markers/audit-inputs.md):
+each is refused or warned about at its place, with the words the user needs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from runner import model
+from runner import spec as loader
+from runner.errors import SpecError
+
+ACCOUNT_LEVEL_CASE = """\
+cases:
+  - principal: u
+    action: ecr:GetAuthorizationToken
+    expect: allow
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content), encoding="utf-8")
+
+
+def load(root: Path, text: str, **files: str) -> model.Spec:
+    write(root, {"spec.yaml": text, **files})
+    return loader.load_spec(root / "spec.yaml", display_root=root)
+
+
+def errors(root: Path, text: str, **files: str) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load(root, text, **files)
+    return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# 6a. Resource ARNs with fewer than six parts
+
+
+@pytest.mark.parametrize(
+    ("arn", "parts"),
+    [("arn:aws:ecr:us-east-1", 4), ("arn:aws:ecr:us-east-1:111122223333", 5)],
+)
+def test_a_truncated_resource_arn_is_refused(tmp_path: Path, arn: str, parts: int) -> None:
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        policies:
+          p:
+            document: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "ecr:*", Resource: "{arn}"}}]}}
+        principals:
+          u: {{arn: "arn:aws:iam::111122223333:user/a", policies: [p]}}
+        """)  # noqa: E501
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        f'spec.yaml:3:84: Statement[0].Resource: {arn!r} is not a resource ARN: expected "*" or '
+        "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (six parts separated by colons; this has "
+        f"{parts}, so it would match no resource) (identity policy 'p', attached at "
+        "spec.yaml:5:59)"
+    ]
+    # "If the * wildcard is the last character of a resource ARN segment, it can expand to
+    # match beyond the colon boundaries" ("IAM JSON policy elements: Resource")
+    spec = load(
+        tmp_path / "ok",
+        dedent("""\
+        policies:
+          p:
+            document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ecr:*", Resource: "arn:aws:ecr:*"}]}
+        principals:
+          u: {arn: "arn:aws:iam::111122223333:user/a", policies: [p]}
+        """)  # noqa: E501
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert len(spec.checks) == 1
