@@ -79,3 +79,53 @@ def test_a_truncated_resource_arn_is_refused(tmp_path: Path, arn: str, parts: in
         + ACCOUNT_LEVEL_CASE,
     )
     assert len(spec.checks) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 18. Classes of callers
+
+
+def test_anyone_beside_other_principal_keys_says_a_class_has_the_single_key(
+    tmp_path: Path,
+) -> None:
+    got = errors(
+        tmp_path,
+        dedent("""\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+          c:
+            anyone: {organization: outside}
+            arn: arn:aws:iam::111122223333:user/c
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        "spec.yaml:4:5: a class of callers has the single key 'anyone' (its conditions go under "
+        "it); principal 'c' also has 'arn': define the class and the principal as two entries"
+    ]
+
+
+def test_except_naming_a_class_says_it_takes_defined_principals(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        """\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+          outsiders: {anyone: {organization: outside}}
+          others: {anyone: {except: [u, outsiders, anyone, nobody]}}
+        resources:
+          r: arn:aws:ecr:us-east-1:111122223333:repository/app
+        cases:
+          - principal: others
+            resource: r
+            action: ecr:BatchGetImage
+            expect: deny
+        """,
+    )
+    assert got == [
+        "spec.yaml:4:33: 'outsiders' is a class of callers; 'except' takes defined principals, "
+        "not classes",
+        "spec.yaml:4:44: 'anyone' is a class of callers; 'except' takes defined principals, "
+        "not classes",
+        "spec.yaml:4:52: unknown principal 'nobody'; defined principals: u",
+    ]

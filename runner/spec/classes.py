@@ -3,6 +3,8 @@ key is ``anyone``, the reserved principal ``anyone``, and the top-level ``closed
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from runner import model, words
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, SequenceNode, describe, excerpt
@@ -48,10 +50,16 @@ def _words(
 
 
 def read_class(
-    reader: Reader, f: SourceFile, name: str, node: Node, defined: set[str]
+    reader: Reader,
+    f: SourceFile,
+    name: str,
+    node: Node,
+    defined: set[str],
+    classes: Iterable[str] = (),
 ) -> model.CallerClass | None:
     """The class of the ``principals`` entry ``name`` (``node`` is its value, a class),
-    or None with every problem reported. ``defined`` are the names ``except`` may use."""
+    or None with every problem reported. ``defined`` are the names ``except`` may use;
+    ``classes`` the names of the classes, which it may not."""
     assert isinstance(node, MappingNode)
     body = node.value[0][1]
     if isinstance(body, MappingNode) and not body.value:
@@ -103,9 +111,18 @@ def read_class(
             ok = False
         else:
             for other, item in names:
-                if other not in defined:
+                if other in defined:
+                    continue
+                if other == ANYONE or other in classes:
+                    reader.error(
+                        f,
+                        item,
+                        f"{excerpt(other)} is a class of callers; 'except' takes defined "
+                        "principals, not classes",
+                    )
+                else:
                     reader.unknown(f, item, "principal", other, sorted(defined))
-                    ok = False
+                ok = False
             excluded = frozenset(n for n, _ in names)
     if not ok:
         return None

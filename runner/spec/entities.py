@@ -93,7 +93,8 @@ class Entities:
         if name not in self._classes:
             d = self.defs.principals[name]
             named = {n for n in self.principal_names if not self.is_class(n)}
-            self._classes[name] = read_class(self.reader, d.file, name, d.value, named)
+            classes = [n for n in self.defs.principals if n not in named]
+            self._classes[name] = read_class(self.reader, d.file, name, d.value, named, classes)
         return self._classes[name]
 
     def _principal(self, d: Definition) -> model.Principal | None:
@@ -127,8 +128,19 @@ class Entities:
             return None
         items = reader.mapping(f, node, "a principal")
         assert items is not None
+        mixed = next((k for k, _ in items if k.value == ANYONE), None)
+        if mixed is not None:
+            others = ", ".join(excerpt(k.value) for k, _ in items if k is not mixed)
+            reader.error(
+                f,
+                mixed,
+                "a class of callers has the single key 'anyone' (its conditions go under it); "
+                f"principal {excerpt(d.name)} also has {others}: define the class and the "
+                "principal as two entries",
+            )
+            items = [(k, v) for k, v in items if k is not mixed]
         keys = reader.keys(f, items, _PRINCIPAL_KEYS, "key", f" in principal {excerpt(d.name)}")
-        ok = len(keys) == len(items)
+        ok = mixed is None and len(keys) == len(items)
         if "service" in keys:
             for other in keys:
                 if other != "service":
