@@ -3,6 +3,7 @@ each is refused or warned about at its place, with the words the user needs."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from textwrap import dedent
@@ -79,6 +80,25 @@ def test_a_truncated_resource_arn_is_refused(tmp_path: Path, arn: str, parts: in
         + ACCOUNT_LEVEL_CASE,
     )
     assert len(spec.checks) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 17. Spec paths that are not regular files
+
+
+def test_a_fifo_or_a_device_named_as_a_spec_is_not_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "f.yaml"
+    os.mkfifo(fifo)
+    zero = tmp_path / "z.yaml"
+    zero.symlink_to("/dev/zero")
+    missing = tmp_path / "m.yaml"
+    found, problems = loader.find_spec_files([fifo, zero, missing])
+    assert found == []
+    assert [str(p) for p in problems] == [
+        f"{fifo}: not a regular file (a named pipe)",
+        f"{zero}: not a regular file (a device)",
+        f"{missing}: no such file or directory",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

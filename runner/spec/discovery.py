@@ -178,6 +178,19 @@ def find_spec_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
                 )
             else:
                 found.append(path)
-        else:
+        elif mode == 0:
             problems.append(Problem(None, f"{path}: no such file or directory"))
+        else:  # it exists (symbolic links followed), but reading it would block or never end
+            problems.append(Problem(None, f"{path}: not a regular file ({_kind(mode)})"))
     return found, problems
+
+
+def _kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a directory is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
