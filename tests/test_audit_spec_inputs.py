@@ -21,6 +21,8 @@ cases:
     expect: allow
 """
 
+IDENTITY = '{Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ecr:*", Resource: "*"}]}'
+
 
 def write(root: Path, files: dict[str, str]) -> None:
     for name, content in files.items():
@@ -38,6 +40,44 @@ def errors(root: Path, text: str, **files: str) -> list[str]:
     with pytest.raises(SpecError) as info:
         load(root, text, **files)
     return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. A defined policy named like a shipped AWS managed policy
+
+
+def test_a_policy_named_like_a_shipped_aws_managed_policy_is_refused(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        policies:
+          AmazonEC2ContainerRegistryReadOnly:
+            document: {IDENTITY}
+        principals:
+          u:
+            arn: arn:aws:iam::111122223333:user/a
+            policies: [AmazonEC2ContainerRegistryReadOnly]
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    # the reference is quiet: the definition is the mistake
+    assert got == [
+        "spec.yaml:2:3: 'AmazonEC2ContainerRegistryReadOnly' is a predefined policy name (an AWS "
+        "managed policy); choose another name"
+    ]
+    spec = load(
+        tmp_path / "ok",
+        dedent("""\
+        principals:
+          u:
+            arn: arn:aws:iam::111122223333:user/a
+            policies: [AmazonEC2ContainerRegistryReadOnly]
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert [p.name for p in spec.checks[0].principal.policies] == [
+        "AmazonEC2ContainerRegistryReadOnly"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +120,74 @@ def test_a_truncated_resource_arn_is_refused(tmp_path: Path, arn: str, parts: in
         + ACCOUNT_LEVEL_CASE,
     )
     assert len(spec.checks) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. File names too long for the system
+
+
+def test_an_include_name_too_long_is_a_located_error(tmp_path: Path) -> None:
+    name = "a" * 300 + ".yaml"
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        include: [{name}]
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        f"spec.yaml:1:11: cannot include {'a' * 60!r}... (305 characters): File name too long"
+    ]
+    # the other reasons keep their words and the path
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "_dir.yaml").mkdir()
+    got = errors(
+        tmp_path / "other",
+        dedent("""\
+        include: [_missing.yaml, _dir.yaml]
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        "spec.yaml:1:11: cannot include '_missing.yaml': no such file (_missing.yaml)",
+        "spec.yaml:1:26: cannot include '_dir.yaml': not a regular file (_dir.yaml)",
+    ]
+
+
+def test_an_include_with_a_directory_name_too_long_is_a_located_error(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        include: [{"d" * 300}/_x.yaml]
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        f"spec.yaml:1:11: cannot include {'d' * 60!r}... (308 characters): File name too long"
+    ]
+
+
+def test_a_policy_file_name_too_long_is_a_located_error(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        policies:
+          p: {{file: {"p" * 300}.json}}
+        principals:
+          u: {{arn: "arn:aws:iam::111122223333:user/a", policies: [p]}}
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        f"spec.yaml:2:13: cannot read policy file {'p' * 60!r}... (305 characters): "
+        "File name too long"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,17 +7,28 @@ them. Include chains of any depth are walked without recursion.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from runner.errors import Problem
+from runner.policy import managed
 from runner.spec.nodes import Definition, Entry, Reader, SourceFile
 from runner.spec.yamlfiles import parse_file
 from runner.spec.yamlsafe import MappingNode, Node, ScalarNode, describe, excerpt, where
 
-__all__ = ["SPEC_KEYS", "Definitions", "FileContextKey", "Places", "gather", "open_file"]
+__all__ = [
+    "SPEC_KEYS",
+    "Definitions",
+    "FileContextKey",
+    "Places",
+    "file_state",
+    "gather",
+    "open_file",
+]
 
 #: The top-level keys of a spec file, in the documented order.
 SPEC_KEYS = (
@@ -120,18 +131,41 @@ class Definitions:
     fatal: bool = False
 
 
+#: What ``Path.exists`` takes for "no such file" (os.stat fails with one of these errors).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+NO_FILE = "no such file"
+NOT_REGULAR = "not a regular file"
+
+
+def file_state(path: Path) -> str | None:
+    """None when ``path`` is a regular file (symbolic links followed), else why not:
+    :data:`NO_FILE`, :data:`NOT_REGULAR`, or the system's words for a name it refuses
+    ("File name too long"), which ``Path.is_file`` would raise. One stat call."""
+    try:
+        mode = os.stat(path).st_mode
+    except ValueError:  # a NUL in the name
+        return NO_FILE
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return NO_FILE
+        return exc.strerror or str(exc)
+    return None if stat.S_ISREG(mode) else NOT_REGULAR
+
+
 def open_file(
     reader: Reader, places: Places, path: Path, *, at: tuple[SourceFile, ScalarNode] | None
 ) -> SourceFile | None:
     """Parse a spec file (``at`` None) or an include file named at ``at``; problems are
     reported in it (or at the include)."""
     display = places.show(path)
-    if not path.is_file():
-        what = "no such file" if not path.exists() else "not a regular file"
+    what = file_state(path)
+    if what is not None:
         if at is None:
             reader.problems.append(Problem(None, f"{display}: {what}"))
-        else:
+        elif what in (NO_FILE, NOT_REGULAR):
             reader.error(at[0], at[1], f"cannot include {excerpt(at[1].value)}: {what} ({display})")
+        else:  # the name itself is refused: it would only be repeated
+            reader.error(at[0], at[1], f"cannot include {excerpt(at[1].value)}: {what}")
         return None
     parsed = parse_file(path, cache=at is not None)
     for p in parsed.problems:
@@ -341,6 +375,17 @@ class _Gathering:
             if what == "policy" and k.value in (PREDEFINED_SCP, PREDEFINED_RCP):
                 reader.error(
                     f, k, f"{excerpt(k.value)} is a predefined policy name; choose another name"
+                )
+                self.broken.add(k.value)
+                continue
+            if what == "policy" and k.value in managed.shipped():
+                # a reference by name would mean this document here and AWS's elsewhere
+                # (by ARN); an explanation would blame AWS's policy for what this one allows
+                reader.error(
+                    f,
+                    k,
+                    f"{excerpt(k.value)} is a predefined policy name (an AWS managed policy); "
+                    "choose another name",
                 )
                 self.broken.add(k.value)
                 continue

@@ -21,7 +21,7 @@ from typing import Any
 from runner import model
 from runner.policy import RepeatedKey, unique_keys
 from runner.spec.imports.jsonpos import JsonProblem, parse_json
-from runner.spec.includes import Places, join
+from runner.spec.includes import NO_FILE, NOT_REGULAR, Places, file_state, join
 from runner.spec.nodes import Definition, Reader
 from runner.spec.yamlfiles import parse_file
 from runner.spec.yamlsafe import (
@@ -166,11 +166,14 @@ def policy_source(reader: Reader, places: Places, d: Definition) -> PolicySource
     if places.outside(path):
         reader.error(f, v, f"policy file {excerpt(rel)}: {places.refusal()}")
         return None
-    if not path.is_file():
-        if path.exists():
+    what = file_state(path)
+    if what is not None:
+        if what == NOT_REGULAR:
             reader.error(f, v, f"policy file {excerpt(rel)} is not a regular file ({display})")
-        else:
+        elif what == NO_FILE:
             reader.error(f, v, f"policy file {excerpt(rel)} not found: no such file ({display})")
+        else:  # the name itself is refused ("File name too long")
+            reader.error(f, v, f"cannot read policy file {excerpt(rel)}: {what}")
         return None
     return _file_source(reader, path, display)
 
