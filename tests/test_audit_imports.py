@@ -533,3 +533,52 @@ def test_a_long_condition_chain_is_located_in_the_template() -> None:
     text = text.replace(chain, short).replace("C3000: !Equals", "C99: !Equals")
     result = parse_template("t.yaml", text, Settings(account="111122223333", region="us-east-1"))
     assert result.problems == () and result.repositories == ()
+
+
+# -- messages about imports that misled (item 19)
+
+
+def test_a_bad_account_in_an_import_entry_says_12_digits_once(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"spec.yaml": 'import:\n  - terraform-plan: p.json\n    account: "1111"\n' + SPEC_TAIL},
+    )
+    assert errors(tmp_path) == [
+        "spec.yaml:3:14: expected an account id (12 digits, quoted), got the text '1111'"
+    ]
+
+
+def test_the_same_file_imported_twice_says_so_once(tmp_path: Path) -> None:
+    plan = plan_of(change("aws_iam_role.x", '["create"]', '{"name": "r"}'))
+    entry = '  - terraform-plan: p.json\n    account: "111122223333"\n'
+    write(tmp_path, {"p.json": plan, "spec.yaml": "import:\n" + entry + entry + SPEC_TAIL})
+    assert errors(tmp_path) == [
+        "spec.yaml:4:21: p.json is imported twice (also at spec.yaml:2:21, with the same "
+        "settings); import it once"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '!Select ["x", [a, b]]',
+            "t.yaml:5:32: Fn::Select: the index 'x' is not a whole number from 0",
+        ),
+        (
+            "!Select [5, [a]]",
+            "t.yaml:5:23: Fn::Select: the index 5 is past the end of the list (1 value)",
+        ),
+        (
+            '{"Fn::Sub": [a, b, c]}',
+            "t.yaml:5:23: Fn::Sub takes a string, or [a string, {NAME: value, ...}]",
+        ),
+    ],
+)
+def test_template_function_arguments_say_what_is_wrong(value: str, expected: str) -> None:
+    text = (
+        "Resources:\n  R:\n    Type: AWS::ECR::Repository\n    Properties:\n"
+        f"      RepositoryName: {value}\n"
+    )
+    result = parse_template("t.yaml", text, Settings(account="111122223333", region="us-east-1"))
+    assert [str(p) for p in result.problems] == [expected]

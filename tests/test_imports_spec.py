@@ -110,7 +110,8 @@ def test_names_defined_twice_name_both_places(tmp_path: Path) -> None:
         (
             "  - terraform: infra/plan.json\n",
             "spec.yaml:2:5: an import names one source: 'terraform-plan: FILE', "
-            "'cloudformation: FILE', 'authorization-details: FILE', 'organization-policy: FILE'",
+            "'cloudformation: FILE', 'authorization-details: FILE', 'organization-policy: FILE'; "
+            "did you mean 'terraform-plan' for 'terraform'?",
         ),
         (
             "  - terraform-plan: infra/plan.json\n    regoin: us-east-1\n",

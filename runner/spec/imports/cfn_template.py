@@ -294,12 +294,18 @@ class Template:
         if name == "Fn::Select" and items is not None and len(items) == 2:
             index = self.text(items[0], "an index")
             seq = self.resolve(items[1])
-            if (
-                not index.isdigit()
-                or not isinstance(seq.value, list)
-                or int(index) >= len(seq.value)
-            ):
-                raise self.fail(node, "Fn::Select: the index is not in the list")
+            if not index.isdigit():
+                raise self.fail(
+                    items[0], f"Fn::Select: the index {index!r} is not a whole number from 0"
+                )
+            if not isinstance(seq.value, list):
+                raise self.fail(items[1], "Fn::Select takes [index, a list of values]")
+            if int(index) >= len(seq.value):
+                raise self.fail(
+                    node,
+                    f"Fn::Select: the index {index} is past the end of the list "
+                    f"({len(seq.value)} value{'' if len(seq.value) == 1 else 's'})",
+                )
             return seq.value[int(index)]  # type: ignore[no-any-return]
         if name == "Fn::Split" and items is not None and len(items) == 2:
             sep = self.text(items[0], "a delimiter")
@@ -586,6 +592,8 @@ class Template:
             template = self.text_allow_empty(arg.value[0])
             local = self.resolve(arg.value[1])
             variables = local.value if isinstance(local.value, dict) else {}
+        elif not isinstance(arg, ScalarNode):
+            raise self.fail(node, "Fn::Sub takes a string, or [a string, {NAME: value, ...}]")
         else:
             template = self.text_allow_empty(arg)
             variables = {}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import model
+from runner import model, words
 from runner.errors import Problem
 from runner.policy import CompiledPolicy, compile_policy, managed
 from runner.spec.classes import ANYONE
@@ -41,6 +41,7 @@ from runner.spec.yamlsafe import (
     bool_text,
     describe,
     excerpt,
+    where,
 )
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ class Importer:
         self.show: Callable[[Path], str] = places.show
         self.out = out
         self.compiled: dict[tuple[str, str, model.PolicyKind], CompiledPolicy | None] = {}
+        #: each file imported, with its settings, and the entry that imports it
+        self.imported: dict[tuple[object, ...], tuple[SourceFile, Node]] = {}
 
     # -- entries
 
@@ -130,12 +133,19 @@ class Importer:
             return
         sources = [(k, v) for k, v in items if k.value in kinds]
         if len(sources) != 1:
+            near = [(k.value, words.closest(k.value, kinds)) for k, _v in items]
+            hints = [(key, best) for key, best in near if best is not None]
             reader.error(
                 f,
                 node,
                 "an import names one source: "
                 + ", ".join(f"'{k}: FILE'" for k in kinds)
-                + (f"; this one names {len(sources)}" if sources else ""),
+                + (f"; this one names {len(sources)}" if sources else "")
+                + (
+                    f"; did you mean {hints[0][1]!r} for {excerpt(hints[0][0])}?"
+                    if hints and not sources
+                    else ""
+                ),
             )
             return
         key, value = sources[0]
@@ -154,6 +164,19 @@ class Importer:
             # as for includes and policy files: never read (nor quote) a file elsewhere
             reader.error(f, value, f"cannot import {excerpt(rel)}: {self.places.refusal()}")
             return
+        twice = (kind, path, settings.account, settings.region, tuple(settings.parameters.items()))
+        if twice in self.imported:
+            # the second would define every name again ("defined twice: by p.json and by p.json")
+            first, at = self.imported[twice]
+            line, col = where(at)
+            reader.error(
+                f,
+                value,
+                f"{_shown(self.show(path))} is imported twice (also at {first.display}:{line}:"
+                f"{col}, with the same settings); import it once",
+            )
+            return
+        self.imported[twice] = (f, value)
         result = self.read(f, value, path, kind, settings)
         if result is not None:
             given = rest.get("parameters")
@@ -166,7 +189,7 @@ class Importer:
         account = region = None
         ok = True
         if "account" in keys:
-            account = reader.account(f, keys["account"][1], "an account id (12 digits)")
+            account = reader.account(f, keys["account"][1], "an account id")
             ok = ok and account is not None
         if "region" in keys:
             region = reader.text(f, keys["region"][1], "a region such as us-east-1")
