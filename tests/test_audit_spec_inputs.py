@@ -43,6 +43,99 @@ def errors(root: Path, text: str, **files: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# 1. Tag keys that differ only in case
+
+
+def test_principal_tag_keys_differing_in_case_are_an_error_naming_both(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent("""\
+        principals:
+          u:
+            arn: arn:aws:iam::111122223333:user/a
+            tags: {Team: a, team: b}
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        "spec.yaml:4:21: tag key 'team' is given twice (also 'Team' on line 4); "
+        "tag keys ignore case"
+    ]
+
+
+def test_resource_tag_keys_differing_in_case_are_an_error(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent("""\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        resources:
+          r:
+            arn: arn:aws:ecr:us-east-1:111122223333:repository/app
+            tags:
+              Env: prod
+              ENV: dev
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        "spec.yaml:8:7: tag key 'ENV' is given twice (also 'Env' on line 7); tag keys ignore case"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. YAML boolean words as tag values
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "Yes", "NO", "On", "OFF"])
+def test_a_yaml_boolean_word_as_a_tag_value_asks_for_quotes(tmp_path: Path, word: str) -> None:
+    got = errors(
+        tmp_path,
+        dedent(f"""\
+        principals:
+          u: {{arn: "arn:aws:iam::111122223333:user/a", tags: {{gate: {word}}}}}
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        f"spec.yaml:2:61: {word!r} is a YAML boolean, not text; quote it "
+        f'("{word}") if the tag value is the text {word}'
+    ]
+
+
+def test_quoted_words_and_true_false_are_tag_text_and_context_keeps_yes(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path / "ok",
+        dedent("""\
+        principals:
+          u:
+            arn: arn:aws:iam::111122223333:user/a
+            tags: {a: true, b: False, c: "on", d: 'no', e: y, f: n}
+        context: {aws:SecureTransport: yes}
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    tags = dict(spec.checks[0].principal.tags)
+    assert tags == {"a": "true", "b": "false", "c": "on", "d": "no", "e": "y", "f": "n"}
+    # context values keep their documented conversion
+    assert spec.checks[0].context["aws:SecureTransport"] == ("true",)
+    # ... while the same word as a tag value is refused
+    got = errors(
+        tmp_path / "bad",
+        dedent("""\
+        principals:
+          u: {arn: "arn:aws:iam::111122223333:user/a", tags: {oncall: yes}}
+        context: {aws:SecureTransport: yes}
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        "spec.yaml:2:63: 'yes' is a YAML boolean, not text; quote it "
+        '("yes") if the tag value is the text yes'
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # 5. A defined policy named like a shipped AWS managed policy
 
 

@@ -53,6 +53,8 @@ _MAX_MESSAGE = 2000
 #: bounded like a policy is; an IAM request carries short values.
 MAX_CONTEXT_VALUE = 8192
 MAX_CONTEXT_VALUES = 1000
+#: The YAML booleans a tag value may be: written ``true``/``false``, they mean the text.
+_TAG_BOOLEANS = frozenset({"true", "false"})
 
 #: A quoted run of input longer than an excerpt, as messages of other modules may write it
 #: (``repr`` of an ARN, a number, a policy value): one without spaces, so that prose between
@@ -206,15 +208,40 @@ class Reader:
         if items is None:
             return None
         out: dict[str, str] = {}
+        seen: dict[str, ScalarNode] = {}
+        ok = True
         for k, v in items:
-            if isinstance(v, ScalarNode) and v.tag == BOOL:
-                out[k.value] = bool_text(v)
+            other = seen.setdefault(k.value.lower(), k)
+            if other is not k:
+                # IAM refuses tag keys that differ only in case, and condition keys
+                # (aws:PrincipalTag/team) ignore case: which one a policy saw would be a guess
+                self.error(
+                    f,
+                    k,
+                    f"tag key {excerpt(k.value)} is given twice (also {excerpt(other.value)} "
+                    f"on line {where(other)[0]}); tag keys ignore case",
+                )
+                ok = False
+            elif isinstance(v, ScalarNode) and v.tag == BOOL:
+                if v.value.lower() not in _TAG_BOOLEANS:
+                    # yes/no/on/off are booleans in YAML 1.1 but AWS tag values are text: a
+                    # policy testing the text "on" must not see "true"
+                    word = cut(v.value)
+                    self.error(
+                        f,
+                        v,
+                        f"{excerpt(v.value)} is a YAML boolean, not text; quote it "
+                        f'("{word}") if the tag value is the text {word}',
+                    )
+                    ok = False
+                else:
+                    out[k.value] = bool_text(v)
             elif isinstance(v, ScalarNode) and v.tag in TEXT_TAGS:
                 out[k.value] = v.value
             else:
                 self.error(f, v, f"expected a tag value (text), got {describe(v)}")
                 return None
-        return out
+        return out if ok else None
 
     def context(self, f: SourceFile, node: Node) -> list[ContextValue]:
         """A ``context`` mapping: condition keys (each once, ignoring case) and their values."""
