@@ -216,6 +216,54 @@ def test_a_truncated_resource_arn_is_refused(tmp_path: Path, arn: str, parts: in
 
 
 # ---------------------------------------------------------------------------------------------
+# 6c. A policy that nothing attaches
+
+
+def test_an_unattached_policy_is_checked_for_what_is_wrong_in_every_kind(tmp_path: Path) -> None:
+    got = errors(
+        tmp_path,
+        dedent("""\
+        policies:
+          unused:
+            document:
+              Version: "2012-10-17"
+              Statement:
+                - Effect: Alow
+                  Action: "ecr:*"
+                  Resource: "*"
+                  Condition: {StringEqual: {aws:username: a}}
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert got == [
+        'spec.yaml:6:11: Statement[0].Effect: Effect must be exactly "Allow" or "Deny", not '
+        "'Alow' (policy 'unused', attached nowhere: wrong for every kind of policy)",
+        "spec.yaml:9:23: Statement[0].Condition.StringEqual: unknown condition operator "
+        "'StringEqual'; did you mean 'StringEquals'? (policy 'unused', attached nowhere: wrong "
+        "for every kind of policy)",
+    ]
+    # a repository policy (Principal, no Resource) and an identity policy: each is wrong as
+    # the other kind, right as its own
+    spec = load(
+        tmp_path / "ok",
+        dedent(f"""\
+        policies:
+          repo:
+            document: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Principal: "*", Action: "ecr:*"}}]}}
+          ident:
+            document: {IDENTITY}
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        """)  # noqa: E501
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert len(spec.checks) == 1
+    assert spec.policies == ()  # unattached policies are not in the report's coverage
+
+
+# ---------------------------------------------------------------------------------------------
 # 11. File names too long for the system
 
 

@@ -129,6 +129,7 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         entities.principal(name)
     for name in defs.resources:
         entities.resource(name)
+    book.check_unattached()
     if "cases" not in defs.top:
         reader.error(
             f,

@@ -93,6 +93,47 @@ class PolicyBook:
         self._compiled[(name, kind)] = result
         return result
 
+    def check_unattached(self) -> None:
+        """Check every defined policy that nothing attached (read already, see
+        :meth:`source`): without a kind, only what AWS refuses in a policy of every kind is
+        reported (``Effect: Alow``, a malformed ARN, an unknown condition operator), at its
+        place. A document valid as some kind is accepted quietly; nothing is compiled for
+        a policy that is attached."""
+        attached = {name for name, _kind in self._compiled}
+        for name in self.defs.policies:
+            src = self._sources.get(name)
+            if name in attached or src is None:
+                continue
+            common: list[model.PolicyProblem] | None = None
+            for kind in model.PolicyKind:
+                try:
+                    compile_once(
+                        src.read,
+                        kind,
+                        content=src.content,
+                        name=name,
+                        file=src.file,
+                        line=src.line,
+                        statement_lines=src.statement_lines,
+                    )
+                except model.PolicyInvalid as exc:
+                    found = exc.problems
+                    common = list(found) if common is None else [p for p in common if p in found]
+                    if not common:
+                        break
+                else:
+                    common = None
+                    break
+            for problem in common or ():
+                path = model.format_path(problem.path)
+                prefix = f"{src.note}{path}: " if path else src.note
+                self.reader.error(
+                    src.file,
+                    src.locate(problem.path),
+                    f"{prefix}{problem.message} (policy {excerpt(name)}, attached nowhere: "
+                    "wrong for every kind of policy)",
+                )
+
     def _warn(self, src: PolicySource, policy: CompiledPolicy) -> None:
         """Locate what the policy language accepts but is almost certainly a mistake (an
         unknown condition key), once per place and message."""
