@@ -582,3 +582,28 @@ def test_template_function_arguments_say_what_is_wrong(value: str, expected: str
     )
     result = parse_template("t.yaml", text, Settings(account="111122223333", region="us-east-1"))
     assert [str(p) for p in result.problems] == [expected]
+
+
+def test_a_region_no_arn_can_hold_is_refused_in_an_import_entry(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "cfn.yaml": "Resources: {}\n",
+            "spec.yaml": "import:\n  - cloudformation: cfn.yaml\n    region: moon-1\n" + SPEC_TAIL,
+        },
+    )
+    assert errors(tmp_path) == ["spec.yaml:3:13: expected a region such as us-east-1, got 'moon-1'"]
+
+
+def test_a_parameter_read_from_ssm_at_deploy_time_is_not_its_name() -> None:
+    text = (
+        "Parameters:\n  Name: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /ci/role}\n"
+        "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n"
+        "      RoleName: !Ref Name\n      AssumeRolePolicyDocument: {}\n"
+    )
+    result = parse_template("t.yaml", text, Settings(account="111122223333"))
+    assert [str(p) for p in result.problems] == [
+        "t.yaml:7:17: parameter Name is of Type AWS::SSM::Parameter::Value<String>: it stands "
+        "for the value of the SSM parameter '/ci/role', which is known only when the stack is "
+        "deployed"
+    ]

@@ -264,6 +264,61 @@ def test_an_unattached_policy_is_checked_for_what_is_wrong_in_every_kind(tmp_pat
 
 
 # ---------------------------------------------------------------------------------------------
+# 3. Unknown condition keys in context
+
+
+def test_a_misspelt_context_key_of_a_case_is_a_located_warning(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        """\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        cases:
+          - principal: u
+            action: ecr:GetAuthorizationToken
+            expect: deny
+            context: {aws:SoruceIp: 8.8.8.8}
+        """,
+    )
+    assert list(spec.warnings) == [
+        "spec.yaml:7:15: unknown condition key aws:SoruceIp; did you mean aws:SourceIp? AWS "
+        "never sends this key, so the policies see the request without the key meant"
+    ]
+
+
+def test_a_misspelt_file_context_key_is_a_located_warning(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        dedent("""\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        context:
+          aws:SourceIp: 10.0.0.1
+          ecr:ResourceTagg/team: a
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert list(spec.warnings) == [
+        "spec.yaml:5:3: unknown condition key ecr:ResourceTagg/team; did you mean "
+        "ecr:ResourceTag/team? AWS never sends this key, so the policies see the request "
+        "without the key meant"
+    ]
+    spec = load(
+        tmp_path / "ok",
+        dedent("""\
+        principals:
+          u: arn:aws:iam::111122223333:user/a
+        context:
+          aws:sourceip: 10.0.0.1
+          aws:PrincipalTag/team: a
+          s3:prefix: x
+        """)
+        + ACCOUNT_LEVEL_CASE,
+    )
+    assert spec.warnings == ()
+
+
+# ---------------------------------------------------------------------------------------------
 # 11. File names too long for the system
 
 

@@ -161,6 +161,6 @@ def _load(reader: Reader, places: Places, spec_path: Path) -> model.Spec | None:
         description=defs.description,
         checks=tuple(checks),
         policies=(*book.infos, *imports.infos),
-        warnings=(*book.warnings, *imports.warnings),
+        warnings=(*book.warnings, *reader.warnings, *imports.warnings),
         closed_accounts=closed,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runner import model, words
 from runner.errors import Problem
+from runner.policy.keys import unknown_key
 from runner.spec.yamlfiles import FileKey
 from runner.spec.yamlsafe import (
     BOOL,
@@ -114,10 +115,19 @@ class ContextValue:
 class Reader:
     """Reads typed values from nodes and records a located problem for each mistake."""
 
-    __slots__ = ("problems",)
+    __slots__ = ("problems", "warnings")
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        #: located warnings (``file:line:col: message``), in order, each once
+        self.warnings: list[str] = []
+
+    def warn(self, file: SourceFile, at: Node, message: str) -> None:
+        """Record the warning ``message`` at ``at`` (once per place and message)."""
+        line, col = where(at)
+        text = f"{file.display}:{line}:{col}: {message}"
+        if text not in self.warnings:
+            self.warnings.append(text)
 
     def error(self, file: SourceFile | str, at: Node | Located | None, message: str) -> None:
         """Record ``message`` at ``at`` (a node, a line and column, or None: the file's start)."""
@@ -267,6 +277,16 @@ class Reader:
                 )
                 continue
             seen[k.value.lower()] = k
+            start = unknown_key(k.value)
+            if start is not None:
+                # a misspelt key (aws:SoruceIp) is simply another key: the one meant is
+                # absent from the request, and the check tests something else than it says
+                self.warn(
+                    f,
+                    k,
+                    f"{start} AWS never sends this key, so the policies see the request "
+                    "without the key meant",
+                )
             values = self.context_values(f, v)
             if values is not None:
                 out.append(ContextValue(k.value, values, k))

@@ -392,6 +392,14 @@ class Template:
         else:
             value = given
         ptype = self.get(param, "Type")
+        if isinstance(ptype, ScalarNode) and ptype.value.startswith("AWS::SSM::Parameter::Value<"):
+            # Ref gives the SSM parameter's value, read when the stack is deployed, not the
+            # parameter's name that the entry or the Default gives
+            raise self.fail(
+                at,
+                f"parameter {name} is of Type {ptype.value}: it stands for the value of the "
+                f"SSM parameter {value!r}, which is known only when the stack is deployed",
+            )
         if isinstance(ptype, ScalarNode) and (
             ptype.value == "CommaDelimitedList" or ptype.value.startswith("List<")
         ):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ IMPORT_KEYS = ("account", "region", "parameters")
 #: Plans and snapshots of large accounts are megabytes of JSON; this bounds memory.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
+#: An AWS region, as the repository ARNs of a spec spell it (``us-east-1``, ``us-gov-west-1``).
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 #: The policy names the tool predefines, and how a spec uses each.
 _PREDEFINED = {
     PREDEFINED_SCP: (
@@ -193,6 +196,14 @@ class Importer:
             ok = ok and account is not None
         if "region" in keys:
             region = reader.text(f, keys["region"][1], "a region such as us-east-1")
+            if region is not None and not _REGION.match(region):
+                # the shape of the spec's repository ARNs: a region no ARN can hold
+                reader.error(
+                    f,
+                    keys["region"][1],
+                    f"expected a region such as us-east-1, got {excerpt(region)}",
+                )
+                region = None
             ok = ok and region is not None
         parameters: dict[str, str] = {}
         if "parameters" in keys:
