@@ -232,7 +232,7 @@ def _eval(
     out.flush()
     if ci:
         findings = {"checks": found, "errors": spec_errors, "warnings": spec_warnings}
-        status = _ci_outputs(findings, sarif_path, status)
+        status = _ci_outputs(findings, sarif_path, status, files)
     if results_path is not None:
         assembled = results.assemble(
             checks=kept,
@@ -247,7 +247,7 @@ def _eval(
             project=cwd.name,
         )
         try:
-            results.write_results(assembled, results_path)
+            results.write_results(assembled, results_path, inputs=files)
         except OSError as exc:
             _stderr(f"error: cannot write {results_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
@@ -285,14 +285,16 @@ def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
     return result
 
 
-def _ci_outputs(findings: dict[str, object], sarif_path: Path | None, status: int) -> int:
+def _ci_outputs(
+    findings: dict[str, object], sarif_path: Path | None, status: int, inputs: Sequence[Path]
+) -> int:
     """Write the SARIF file and print the GitHub annotations (on standard error: standard
     output holds the JSON lines) of an ``eval`` run."""
     from runner import sarif, workflow
 
     if sarif_path is not None:
         try:
-            sarif.write_sarif(findings, sarif_path)
+            sarif.write_sarif(findings, sarif_path, inputs=inputs)
         except OSError as exc:
             _stderr(f"error: cannot write {sarif_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
@@ -430,10 +432,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     written = args.output
     try:
         merged = results.load_results(args.results)
-        report.write_report(merged, args.output)
+        inputs = [source.path for source in args.results]
+        report.write_report(merged, args.output, inputs=inputs)
         if args.sarif is not None:
             written = args.sarif
-            sarif.write_sarif(merged, args.sarif)
+            sarif.write_sarif(merged, args.sarif, inputs=inputs)
     except results.ResultsError as exc:
         _stderr(f"error: {exc}")
         return EXIT_ERROR

@@ -558,14 +558,14 @@ def artifact_location(path: str) -> dict[str, Any]:
     return {"uri": quote(str(posix), safe="/"), "uriBaseId": SRCROOT}
 
 
-def write_sarif(results: Mapping[str, Any], path: Path) -> None:
-    """Write the SARIF log of ``results`` to ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_sarif(results: Mapping[str, Any], path: Path, *, inputs: Iterable[Path] = ()) -> None:
+    """Write the SARIF log of ``results`` to ``path`` as ``results.write_text`` writes an
+    output file (parent folders are created; a pipe or device is written to, not replaced;
+    ``inputs`` are refused)."""
+    from runner.results import write_text
+
     text = json.dumps(to_sarif(results), ensure_ascii=False, indent=1)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text(Path(path), text + "\n", inputs=inputs)
 
 
 def counts(found: Iterable[Finding]) -> dict[str, int]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runner import exceptions, model, sarif, shards, workflow
+from runner import exceptions, model, results, sarif, shards, workflow
 
 _CI_KEY = pytest.StashKey["CiOutputs"]()
 
@@ -139,8 +140,14 @@ def with_exception(check: model.Check, result: dict[str, Any], now: _dt.datetime
 # The end of the session (controller only)
 
 
-def finish(session: pytest.Session, assembled: dict[str, Any], write_errors: list[str]) -> None:
-    """Write the SARIF file; an empty shard is no failure (pytest would exit 5)."""
+def finish(
+    session: pytest.Session,
+    assembled: dict[str, Any],
+    write_errors: list[str],
+    inputs: Sequence[Path] = (),
+) -> None:
+    """Write the SARIF file (never onto one of ``inputs``, the files the run read); an empty
+    shard is no failure (pytest would exit 5)."""
     config = session.config
     outputs = _outputs(config)
     outputs.results = assembled
@@ -149,6 +156,7 @@ def finish(session: pytest.Session, assembled: dict[str, Any], write_errors: lis
         path = Path(os.path.expanduser(option))
         path = path if path.is_absolute() else config.invocation_params.dir / path
         try:
+            results.refuse_input(path, inputs)
             sarif.write_sarif(assembled, path)
             outputs.sarif_path = path
         except OSError as exc:

@@ -15,7 +15,7 @@ import platform
 import shlex
 import time
 import warnings
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -481,6 +481,17 @@ class PolicySpecSession:
             project=self.config.rootpath.name,
         )
 
+    def input_files(self, assembled: Mapping[str, Any]) -> list[Path]:
+        """The files the run read, as far as its results name them (spec files, the files of
+        their errors, policy files): no output may be written onto one of them."""
+        names: set[str] = set(self.spec_totals)
+        for key in ("checks", "errors", "policies"):
+            for entry in assembled.get(key, []):
+                if isinstance(entry.get("file"), str):
+                    names.add(entry["file"])
+        root = self.config.rootpath
+        return [root / name for name in sorted(names)]
+
     def selection(self) -> dict[str, Any] | None:
         """The checks of the spec files that ran that did not run themselves (``-k``, ``-m``,
         ``--lf``, ``--deselect``, ``-x``...), by file; None when every one ran."""
@@ -520,12 +531,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.check_results and not state.errors and not ci.sharded(config):
         return  # an empty shard still writes its (empty) results file, for the merge
     assembled = state.assemble()
+    inputs = state.input_files(assembled)
     from runner import report
 
     results_opt = config.getoption("policy_results")
     if results_opt:
         path = _resolve(results_opt, config.invocation_params.dir)
         try:
+            results.refuse_input(path, inputs)
             results.write_results(assembled, path)
             state.results_path = path
         except OSError as exc:
@@ -537,11 +550,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else:
             path = _resolve(str(config.getini("policyspec_report")), config.rootpath)
         try:
+            results.refuse_input(path, inputs)
             report.write_report(assembled, path)
             state.report_path = path
         except OSError as exc:
             state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    ci.finish(session, assembled, state.write_errors)
+    ci.finish(session, assembled, state.write_errors, inputs)
     if state.write_errors and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
