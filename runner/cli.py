@@ -181,6 +181,9 @@ def _eval(
     inventory: list[dict[str, Any]] = []
 
     files, problems = find_spec_files(paths)
+    # a spec file named twice (``eval a.yaml a.yaml``, or a file and its folder) runs once, as
+    # under pytest: a results file holds each check id once
+    files = _once(files)
     # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
     ci = sarif_path is not None or workflow.enabled()
     found: list[dict[str, object]] = []
@@ -257,6 +260,23 @@ def _eval(
         _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
     return status
+
+
+def _once(files: list[Path]) -> list[Path]:
+    """``files`` without a file named again (by the same name or another), in order."""
+    seen: set[tuple[int, int]] = set()
+    out: list[Path] = []
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:  # said when it is read
+            out.append(path)
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
 
 
 def _command_line(paths: Sequence[str]) -> str:

@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 
+from runner import results as results_format
 from runner.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,6 +222,18 @@ def test_report_refuses_to_write_over_its_results_file(
     assert (here / "r.json").read_bytes() == before
 
 
+def test_eval_of_a_file_named_twice_runs_it_once(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A results file holds each check once (its validation refuses a repeated id)."""
+    (here / "sub").mkdir()
+    status = main(["eval", "--results", "r.json", "ok.yaml", "./ok.yaml", "sub/../ok.yaml"])
+    assert status == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    written = json.loads((here / "r.json").read_text(encoding="utf-8"))
+    assert len(written["checks"]) == 1
+
+
 def test_pytest_writes_into_a_pipe_and_through_a_link_and_refuses_a_spec(
     pytester: pytest.Pytester, run_pytest: RunPytest, write_project: WriteProject
 ) -> None:
@@ -271,3 +285,128 @@ def test_a_directory_as_an_output_is_an_error_naming_it(
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"error: cannot write {shown}: Is a directory"
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. Malformed results files
+
+
+def _results_file(here: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert main(["eval", "--results", "good.json", "ok.yaml"]) == 0
+    capsys.readouterr()
+    data: dict[str, Any] = json.loads((here / "good.json").read_text(encoding="utf-8"))
+    return data
+
+
+CHECK_ID = "ok.yaml::case1[u-ecr:GetAuthorizationToken]"
+
+
+def _bad_duration(r: dict[str, Any]) -> None:
+    r["duration"] = float("inf")
+
+
+def _bad_exception(r: dict[str, Any]) -> None:
+    r["checks"][0]["exception"] = {"reason": 1}
+
+
+def _bad_line(r: dict[str, Any]) -> None:
+    r["checks"][0]["line"] = "x"
+
+
+def _bad_decision(r: dict[str, Any]) -> None:
+    r["checks"][0]["decision"] = "maybe"
+
+
+def _bad_decisive(r: dict[str, Any]) -> None:
+    r["checks"][0]["steps"][0]["explanation"]["decisive"] = [{"policy": 1}]
+
+
+def _xfail_alone(r: dict[str, Any]) -> None:
+    r["checks"][0]["outcome"] = "xfail"
+
+
+def _twice(r: dict[str, Any]) -> None:
+    r["checks"].append(dict(r["checks"][0]))
+
+
+def _bad_statement(r: dict[str, Any]) -> None:
+    r["policies"][0]["statements"] = [{"index": [0]}]
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (_bad_duration, '"duration" is Infinity, expected a finite number of seconds, 0 or more'),
+        (
+            _bad_exception,
+            f'checks[0] ({CHECK_ID}): exception: "status" is null, expected one of accepted, '
+            "expired, unneeded, ignored",
+        ),
+        (_bad_line, f'checks[0] ({CHECK_ID}): "line" is "x", expected an integer or null'),
+        (
+            _bad_decision,
+            f'checks[0] ({CHECK_ID}): "decision" is "maybe", expected null or one of allow, '
+            "deny, explicit-deny, implicit-deny",
+        ),
+        (
+            _bad_decisive,
+            f'checks[0] ({CHECK_ID}): steps[0]: explanation.decisive[0] is {{"policy": 1}}, '
+            'expected an object with "policy" (text), "file" (text or null) and "index" '
+            "(an integer)",
+        ),
+        (
+            _xfail_alone,
+            f'checks[0] ({CHECK_ID}): "outcome" is "xfail" without an accepted "exception"; '
+            "only a known exception makes a failure expected",
+        ),
+        (
+            _twice,
+            f'checks[1] ({CHECK_ID}): "id" is also that of checks[0]; each check is listed once',
+        ),
+        (
+            _bad_statement,
+            'policies[0] (p): statements[0] is {"index": [0]}, expected an object with an "index"',
+        ),
+    ],
+    ids=lambda v: getattr(v, "__name__", "message"),
+)
+def test_report_refuses_a_malformed_results_file_naming_the_field(
+    here: Path,
+    capsys: pytest.CaptureFixture[str],
+    spoil: Callable[[dict[str, Any]], None],
+    message: str,
+) -> None:
+    data = _results_file(here, capsys)
+    spoil(data)
+    (here / "r.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["report", "r.json", "-o", "r.html"]) == 2
+    assert capsys.readouterr().err == f"error: r.json: {message}\n"
+    assert not (here / "r.html").exists()
+
+
+def test_an_expected_failure_needs_its_accepted_exception(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _results_file(here, capsys)
+    check = data["checks"][0]
+    check["outcome"] = "xfail"
+    check["exception"] = {"reason": "migration", "status": "expired"}
+    (here / "r.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["report", "r.json", "-o", "r.html"]) == 2
+    assert capsys.readouterr().err == (
+        f'error: r.json: checks[0] ({CHECK_ID}): exception: "note" is null, expected text\n'
+    )
+    check["exception"] = {
+        "reason": "migration",
+        "until": "2027-03-31",
+        "ticket": None,
+        "status": "accepted",
+        "file": "ok.yaml",
+        "line": 9,
+        "col": 5,
+        "note": "known exception until 2027-03-31: migration",
+    }
+    results_format.validate_results(data)
+    (here / "r.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["report", "r.json", "-o", "r.html"]) == 0
+    assert "known exception until 2027-03-31: migration" in (here / "r.html").read_text()
