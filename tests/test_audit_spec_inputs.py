@@ -453,3 +453,26 @@ def test_except_naming_a_class_says_it_takes_defined_principals(tmp_path: Path) 
         "not classes",
         "spec.yaml:4:52: unknown principal 'nobody'; defined principals: u",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. Keys longer than YAML reads
+
+
+def test_a_key_longer_than_yaml_allows_is_explained_at_the_key(tmp_path: Path) -> None:
+    key = "k" * 2000
+    got = errors(tmp_path, f"principals:\n  {key}: arn:aws:iam::111122223333:user/a\n")
+    assert got == [
+        "spec.yaml:2:3: invalid YAML: this key is 2,000 characters long; YAML limits a key "
+        "written without '?' to 1024 characters on one line, so the ':' after it is not read "
+        "as the key's"
+    ]
+    got = errors(tmp_path, f'context: {{a: 1, "aws:{key}": x}}\n')
+    assert got == [
+        "spec.yaml:1:17: invalid YAML: this key is 2,006 characters long; YAML limits a key "
+        "written without '?' to 1024 characters on one line, so the ':' after it is not read "
+        "as the key's"
+    ]
+    # a short key keeps libyaml's words
+    got = errors(tmp_path, "a: b: c\n")
+    assert got == ["spec.yaml:1:5: invalid YAML: mapping values are not allowed in this context"]

@@ -7,6 +7,7 @@ a policy) for the process.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -92,6 +93,41 @@ _parse_cache: dict[tuple[FileKey, bool], Parsed] = {}
 _CACHE_LIMIT = 512
 
 
+#: The longest implicit key YAML reads (YAML 1.1 and 1.2, "implicit keys are restricted to a
+#: single line ... at most 1024 Unicode characters"); libyaml then reports the ':' after it.
+MAX_PLAIN_KEY = 1024
+_KEY_ERRORS = (
+    "invalid YAML: mapping values are not allowed in this context",
+    "invalid YAML: did not find expected ',' or '}'",
+)
+#: What precedes a key on its line: indentation, list dashes, or a flow mapping's '{' or ','.
+_KEY_START = re.compile(r".*[{,][ \t]*|(?:[ \t]*-(?=[ \t]))*[ \t]*")
+
+
+def _long_key(text: str, problem: TextProblem) -> TextProblem:
+    """``problem``, or, when it is libyaml's complaint about the ':' after a key longer than
+    YAML allows, that explained at the key's start (only problems are looked at: a valid file
+    costs nothing)."""
+    if not problem.message.startswith(_KEY_ERRORS):
+        return problem
+    lines = text.splitlines()
+    if not 0 < problem.line <= len(lines):
+        return problem
+    before = lines[problem.line - 1][: problem.col - 1]
+    start = _KEY_START.match(before)
+    first = start.end() if start is not None else 0
+    length = len(before.rstrip()) - first
+    if length <= MAX_PLAIN_KEY:
+        return problem
+    return TextProblem(
+        problem.line,
+        first + 1,
+        f"invalid YAML: this key is {length:,} characters long; YAML limits a key written "
+        f"without '?' to {MAX_PLAIN_KEY} characters on one line, so the ':' after it is not "
+        "read as the key's",
+    )
+
+
 def parse_file(path: Path, *, cache: bool = True, custom_tags: bool = False) -> Parsed:
     """Read and compose ``path`` (see :func:`compose_text`); never raises.
 
@@ -116,7 +152,10 @@ def parse_file(path: Path, *, cache: bool = True, custom_tags: bool = False) -> 
         parsed = Parsed(key, None, None, tuple(problems))
     else:
         composed = compose_text(text, custom_tags=custom_tags)
-        parsed = Parsed(key, text, composed.root, composed.problems)
+        found = composed.problems
+        if found:
+            found = tuple(_long_key(text, p) for p in found)
+        parsed = Parsed(key, text, composed.root, found)
     if key is not None:
         if len(_parse_cache) >= _CACHE_LIMIT:
             _parse_cache.pop(next(iter(_parse_cache)))
