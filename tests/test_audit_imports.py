@@ -171,11 +171,6 @@ def test_a_parameter_value_cloudformation_refuses(
             "(parameters:)",
         ),
         (
-            "P: {Type: String, AllowedPattern: '[a-z]+', Default: A1}",
-            "the Default 'A1' does not match the AllowedPattern '[a-z]+' of P; "
-            "CloudFormation refuses the stack unless the import entry gives P (parameters:)",
-        ),
-        (
             "P: {Type: String, MaxLength: 2, Default: abc}",
             "the Default 'abc' is longer than the MaxLength 2 of P; "
             "CloudFormation refuses the stack unless the import entry gives P (parameters:)",

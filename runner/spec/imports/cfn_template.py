@@ -470,10 +470,11 @@ class Template:
         return value if isinstance(value, str) else None
 
     def refusal(self, name: str, param: Node, value: str) -> str | None:
-        """Why the parameter's Type or constraints (AllowedValues, AllowedPattern,
-        MinLength, MaxLength, MinValue, MaxValue) refuse ``value`` (``VALUE is not ...``), or
-        None. Each element of a list type is checked (as CloudFormation applies AllowedValues
-        to each)."""
+        """Why the parameter's Type or constraints (AllowedValues, MinLength, MaxLength,
+        MinValue, MaxValue) refuse ``value`` (``VALUE is not ...``), or None. Each element of a
+        list type is checked (as CloudFormation applies AllowedValues to each). AllowedPattern
+        is not: it is a Java pattern, and matching a hostile one (``(a+)+$``) with Python's
+        backtracking ``re`` could take for ever."""
         ptype = self.get(param, "Type")
         type_name = ptype.value if isinstance(ptype, ScalarNode) else "String"
         listed = type_name == "CommaDelimitedList" or type_name.startswith("List<")
@@ -492,14 +493,6 @@ class Template:
             if allowed is not None and item not in allowed:
                 choices = ", ".join(x for x in allowed if x is not None)
                 return f"{shown} is not one of the AllowedValues of {name} ({choices})"
-            pattern = self.scalar_text(self.get(param, "AllowedPattern"))
-            if pattern is not None and not numeric:
-                try:
-                    compiled = re.compile(pattern)
-                except re.error:
-                    compiled = None  # a Java pattern Python does not read: not judged here
-                if compiled is not None and compiled.fullmatch(item) is None:
-                    return f"{shown} does not match the AllowedPattern {pattern!r} of {name}"
             for key, too in (("MinLength", "shorter"), ("MaxLength", "longer")):
                 bound = self.scalar_text(self.get(param, key))
                 if bound is None or not bound.isdigit() or numeric:
