@@ -602,3 +602,10 @@ def test_a_parameter_read_from_ssm_at_deploy_time_is_not_its_name() -> None:
         "for the value of the SSM parameter '/ci/role', which is known only when the stack is "
         "deployed"
     ]
+
+
+def test_plan_policy_whose_role_is_not_a_name_says_so() -> None:
+    text = plan_of(change("aws_iam_role_policy.x", '["create"]', '{"role": 7, "policy": "{}"}'))
+    assert plan_problems(text) == [
+        f"plan.json:2:{col_of(text, '7')}: aws_iam_role_policy.x: expected a role name here"
+    ]

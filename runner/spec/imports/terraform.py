@@ -153,6 +153,9 @@ class _Reader(Plan):
         not hold: read on without it, the principal (if a spec defines it) would lack what it
         gives. (A group the plan does not hold is reported where a member of it is: no
         principal of the plan gets its policies otherwise.)"""
+        if not isinstance(name, str):
+            self.err(self.at(x, where), f"{x.address}: expected a {word} name here")
+            return
         self.err(
             self.at(x, where),
             f"{x.address}: {word} {name!r} is not in this plan, so the {word} and its other "
