@@ -250,7 +250,8 @@ def _eval(
             project=cwd.name,
         )
         try:
-            results.write_results(assembled, results_path, inputs=files)
+            results.refuse_input(results_path, files)
+            results.write_results(assembled, results_path)
         except OSError as exc:
             _stderr(f"error: cannot write {results_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
@@ -314,7 +315,8 @@ def _ci_outputs(
 
     if sarif_path is not None:
         try:
-            sarif.write_sarif(findings, sarif_path, inputs=inputs)
+            results.refuse_input(sarif_path, inputs)
+            sarif.write_sarif(findings, sarif_path)
         except OSError as exc:
             _stderr(f"error: cannot write {sarif_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
@@ -453,10 +455,12 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     try:
         merged = results.load_results(args.results)
         inputs = [source.path for source in args.results]
-        report.write_report(merged, args.output, inputs=inputs)
+        results.refuse_input(args.output, inputs)
+        report.write_report(merged, args.output)
         if args.sarif is not None:
             written = args.sarif
-            sarif.write_sarif(merged, args.sarif, inputs=inputs)
+            results.refuse_input(args.sarif, inputs)
+            sarif.write_sarif(merged, args.sarif)
     except results.ResultsError as exc:
         _stderr(f"error: {exc}")
         return EXIT_ERROR

@@ -527,8 +527,7 @@ def render_report(results: dict[str, Any]) -> str:
     return template.render(css=_assets["report.css"], js=_assets["report.js"], **page)
 
 
-def write_report(results: dict[str, Any], path: Path, *, inputs: Iterable[Path] = ()) -> None:
+def write_report(results: dict[str, Any], path: Path) -> None:
     """Write the report page for ``results`` to ``path`` as ``results.write_text`` writes an
-    output file (parent folders are created; a pipe or device is written to, not replaced;
-    ``inputs`` are refused)."""
-    results_format.write_text(Path(path), render_report(results), inputs=inputs)
+    output file (parent folders are created; a pipe or device is written to, not replaced)."""
+    results_format.write_text(Path(path), render_report(results))

@@ -558,14 +558,13 @@ def artifact_location(path: str) -> dict[str, Any]:
     return {"uri": quote(str(posix), safe="/"), "uriBaseId": SRCROOT}
 
 
-def write_sarif(results: Mapping[str, Any], path: Path, *, inputs: Iterable[Path] = ()) -> None:
+def write_sarif(results: Mapping[str, Any], path: Path) -> None:
     """Write the SARIF log of ``results`` to ``path`` as ``results.write_text`` writes an
-    output file (parent folders are created; a pipe or device is written to, not replaced;
-    ``inputs`` are refused)."""
+    output file (parent folders are created; a pipe or device is written to, not replaced)."""
     from runner.results import write_text
 
     text = json.dumps(to_sarif(results), ensure_ascii=False, indent=1)
-    write_text(Path(path), text + "\n", inputs=inputs)
+    write_text(Path(path), text + "\n")
 
 
 def counts(found: Iterable[Finding]) -> dict[str, int]:

@@ -501,7 +501,7 @@ def validate_results(results: object, source: str = "results") -> None:
 # Files
 
 
-def write_text(path: Path, text: str, *, inputs: Iterable[Path] = ()) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write ``text`` to the output file ``path`` (a results file, a report, a SARIF log).
 
     A regular file (or a new one) is written atomically, a reader never seeing half a file:
@@ -510,8 +510,8 @@ def write_text(path: Path, text: str, *, inputs: Iterable[Path] = ()) -> None:
     (``/dev/stdout``, ``/dev/null``) is written to as it is, never replaced; so is a regular
     file that is this process's standard output or error (``--sarif /dev/stdout > out.txt``).
 
-    Raises OSError naming what is wrong: a directory (``Is a directory``), another kind of
-    file, or a file that is one of ``inputs`` (the spec or results files the run reads).
+    Raises OSError naming what is wrong: a directory (``Is a directory``) or another kind of
+    file. A caller refuses its own inputs first (:func:`refuse_input`).
     """
     path = Path(path)
     try:
@@ -529,7 +529,6 @@ def write_text(path: Path, text: str, *, inputs: Iterable[Path] = ()) -> None:
             raise OSError(
                 errno.EINVAL, "not a regular file, a pipe or a character device", str(path)
             )
-        _refuse_input(path, st, inputs)
         stream = _standard_stream(st)
         if stream is not None:
             _write_through(stream, text)
@@ -548,15 +547,11 @@ def write_text(path: Path, text: str, *, inputs: Iterable[Path] = ()) -> None:
 
 def refuse_input(path: Path, inputs: Iterable[Path]) -> None:
     """Raise OSError when the output path ``path`` is one of ``inputs`` (the same file, by any
-    name): what :func:`write_text` refuses, for a caller that checks before it writes."""
+    name), such as ``--sarif spec.yaml``; called before :func:`write_text`."""
     try:
         st = os.stat(path)
     except OSError:  # nothing there yet (or said when it is written)
         return
-    _refuse_input(path, st, inputs)
-
-
-def _refuse_input(path: Path, st: os.stat_result, inputs: Iterable[Path]) -> None:
     if stat.S_ISREG(st.st_mode) and _is_one_of(st, inputs):
         raise OSError(
             errno.EINVAL, "it is an input of this run, not an output; name another path", str(path)
@@ -598,11 +593,11 @@ def _write_through(fd: int, text: str) -> None:
         data = data[written:]
 
 
-def write_results(results: dict[str, Any], path: Path, *, inputs: Iterable[Path] = ()) -> None:
+def write_results(results: dict[str, Any], path: Path) -> None:
     """Write the JSON results file (``--policy-results``) as :func:`write_text` does."""
     validate_results(results)
     text = json.dumps(results, ensure_ascii=False, separators=(",", ":"))
-    write_text(Path(path), text + "\n", inputs=inputs)
+    write_text(Path(path), text + "\n")
 
 
 def _parse(text: str, path: Path) -> object:
