@@ -84,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _TIME_HELP = (
-    "evaluate every check at this instant (aws:CurrentTime), e.g. 2027-01-01T00:00:00Z; "
-    "default: now"
+    "evaluate every check at this instant (aws:CurrentTime), ISO 8601, e.g. "
+    "2027-01-01T00:00:00Z or 2027-01-01T02:00:00+02:00; a time without Z or an offset is UTC, "
+    "a date alone its midnight UTC; years 1 to 9999; default: now"
 )
 
 
@@ -241,9 +242,9 @@ def _eval(
             checks=kept,
             errors=spec_errors,
             policies=inventory,
-            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            generated=results.instant_text(dt.datetime.now(dt.UTC)),
             duration=round(time.time() - started, 3),
-            evaluated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            evaluated_at=results.instant_text(now),
             command=_command_line(paths),
             versions={"policyspec": __version__, "python": _python_version()},
             warnings=sorted(map(results.located, spec_warnings), key=results.place_key),

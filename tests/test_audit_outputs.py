@@ -25,6 +25,7 @@ import pytest
 
 from runner import results as results_format
 from runner.cli import main
+from runner.engine import parse_instant
 
 REPO = Path(__file__).resolve().parents[1]
 RunPytest = Callable[..., pytest.RunResult]  # the fixtures of conftest.py
@@ -410,3 +411,54 @@ def test_an_expected_failure_needs_its_accepted_exception(
     (here / "r.json").write_text(json.dumps(data), encoding="utf-8")
     assert main(["report", "r.json", "-o", "r.html"]) == 0
     assert "known exception until 2027-03-31: migration" in (here / "r.html").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. The run's instant
+
+
+def test_year_one_is_before_2027(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (here / "t.yaml").write_text(TIMED_SPEC, encoding="utf-8")
+    status = main(["eval", "--time", "0001-01-01T00:00:00Z", "--results", "r.json", "t.yaml"])
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "allow"
+    written = json.loads((here / "r.json").read_text(encoding="utf-8"))
+    assert written["evaluated_at"] == "0001-01-01T00:00:00Z"
+    assert main(["explain", "t.yaml", "--case", "1", "--time", "0001-01-01"]) == 0
+    assert (
+        "DateLessThan aws:CurrentTime: expected 2027-06-01T00:00:00Z, actual "
+        "0001-01-01T00:00:00Z -> true"
+    ) in capsys.readouterr().out
+    assert main(["eval", "--time", "2027-06-01T00:00:00Z", "t.yaml"]) == 1
+
+
+def test_pytest_policy_time_in_year_one(pytester: pytest.Pytester, run_pytest: RunPytest) -> None:
+    pytester.makefile(".yaml", timed=TIMED_SPEC)
+    result = run_pytest("--policy-time=0001-01-01T00:00:00Z", "--policy-results=r.json")
+    result.assert_outcomes(passed=1)
+    written = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert written["evaluated_at"] == "0001-01-01T00:00:00Z"
+
+
+def test_a_date_and_a_time_without_zone_are_both_utc() -> None:
+    midnight = parse_instant("2027-01-01T00:00:00Z")
+    assert parse_instant("2027-01-01") == midnight
+    assert parse_instant("2027-01-01T00:00:00") == midnight
+    assert parse_instant("2027-01-01T02:00:00+02:00") == midnight
+
+
+def test_an_instant_past_the_years_a_date_holds_is_an_error(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--time", "0001-01-01T00:00:00+01:00", "ok.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "python -m runner eval: error: argument --time: '0001-01-01T00:00:00+01:00' is outside "
+        "the years 1 to 9999 in UTC; expected ISO 8601 such as 2027-01-01T00:00:00Z"
+    )
+
+
+def test_the_time_options_say_the_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "a time without Z or an offset is UTC, a date alone its midnight UTC" in help_text

@@ -400,15 +400,11 @@ def test_policy_time_pins_aws_current_time(
     after.stdout.fnmatch_lines(["expected allow, got implicit-deny"])
 
 
-def test_policy_time_rejects_a_time_without_zone(
-    pytester: pytest.Pytester, run_pytest: RunPytest
-) -> None:
+def test_policy_time_without_zone_is_utc(pytester: pytest.Pytester, run_pytest: RunPytest) -> None:
+    # as a date alone is (its midnight UTC), and as a policy's date conditions read one
     pytester.makefile(".yaml", timed=TIMED_SPEC)
-    result = run_pytest("--policy-time=2027-01-01T10:00:00")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*--policy-time: '2027-01-01T10:00:00' has no time zone; add Z for UTC or an offset*"]
-    )
+    run_pytest("--policy-time=2026-12-31T23:59:59", "--no-policy-report").assert_outcomes(passed=1)
+    run_pytest("--policy-time=2027-01-01T00:00:00", "--no-policy-report").assert_outcomes(failed=1)
 
 
 def test_an_error_outside_the_decision_is_recorded_with_its_message(

@@ -75,8 +75,10 @@ def current_instant() -> dt.datetime:
 
 
 def parse_instant(text: str) -> dt.datetime:
-    """An instant given by a person: ISO 8601 with a time zone or ``Z`` (``2027-01-01T00:00:00Z``),
-    or a date alone (midnight UTC). Raises ValueError with what was expected."""
+    """An instant given by a person, in ISO 8601: a date and time with ``Z`` or an offset
+    (``2027-01-01T00:00:00Z``, ``2027-01-01T02:00:00+02:00``); without one it is UTC, and a
+    date alone is its midnight UTC, as the date conditions of a policy read them. Whole
+    seconds, in UTC, between the years 1 and 9999. Raises ValueError with what was expected."""
     try:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -84,10 +86,14 @@ def parse_instant(text: str) -> dt.datetime:
             f"{text!r} is not a date and time; expected ISO 8601 such as 2027-01-01T00:00:00Z"
         ) from None
     if when.tzinfo is None:
-        if "T" in text or " " in text.strip():
-            raise ValueError(f"{text!r} has no time zone; add Z for UTC or an offset like +02:00")
         when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        return when.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError:  # the offset takes it past the years a datetime holds
+        raise ValueError(
+            f"{text!r} is outside the years 1 to 9999 in UTC; expected ISO 8601 such as "
+            "2027-01-01T00:00:00Z"
+        ) from None
 
 
 def freeze_clock(at: dt.datetime | None = None) -> dt.datetime:
@@ -238,9 +244,11 @@ def _time_keys(when: dt.datetime) -> _TimeKeys:
     cached = _time_keys_of
     if cached is not None and cached[0] == when:
         return cached[1]
+    utc = when.astimezone(dt.UTC)
     keys: _TimeKeys = (
         {
-            "aws:currenttime": (when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),),
+            # isoformat, not strftime: %Y leaves years before 1000 unpadded ("1-01-01T...")
+            "aws:currenttime": (f"{utc.replace(tzinfo=None).isoformat(timespec='seconds')}Z",),
             "aws:epochtime": (str(int(when.timestamp())),),
         },
         {"aws:currenttime": "aws:CurrentTime", "aws:epochtime": "aws:EpochTime"},

@@ -78,8 +78,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="ISO8601",
         default=None,
         type=clock.parse_time,
-        help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), e.g. "
-        "2027-01-01T00:00:00Z; default: when the run starts",
+        help="evaluate every check at this instant (aws:CurrentTime, aws:EpochTime), ISO "
+        "8601, e.g. 2027-01-01T00:00:00Z; a time without Z or an offset is UTC, a date alone "
+        "its midnight UTC; years 1 to 9999; default: when the run starts",
     )
     ci.add_options(group)
     parser.addini(
@@ -467,9 +468,9 @@ class PolicySpecSession:
             checks=list(self.check_results.values()),
             errors=[e for errs in self.errors.values() for e in errs],
             policies=list(self.policies.values()),
-            generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            generated=results.instant_text(_dt.datetime.now(_dt.UTC)),
             duration=round(time.time() - self.start, 3),
-            evaluated_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            evaluated_at=results.instant_text(self.now),
             command=f"pytest {args}".strip(),
             versions={
                 "policyspec": __version__,

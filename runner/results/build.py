@@ -5,6 +5,7 @@ written); merging results files is in :mod:`runner.results.merge`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import functools
 import json
@@ -198,6 +199,14 @@ def policy_inventory(spec: model.Spec) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def instant_text(when: dt.datetime) -> str:
+    """``2027-01-01T00:00:00Z``: an instant as a results file writes it (``generated``,
+    ``evaluated_at``), in UTC, whole seconds, the year in four digits (``0001-...``, which
+    ``strftime("%Y")`` leaves unpadded)."""
+    utc = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{utc.isoformat(timespec='seconds')}Z"
 
 
 def assemble(
