@@ -22,6 +22,15 @@ def _matcher(a: str, b: str) -> SequenceMatcher[str]:
     return difflib.SequenceMatcher(None, a, b)
 
 
+#: Why two tag keys that differ only in case are refused (IAM refuses them for users and roles;
+#: ECR keeps both on a repository, but a policy reads tags through condition keys, whose names
+#: ignore case, so which of the two it saw would be a guess).
+TAGS_DIFFER_IN_CASE = (
+    "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), so no policy can "
+    "tell these tags apart"
+)
+
+
 #: How close a word must be (``difflib`` ratio, case-insensitive) to be suggested. Policy
 #: element names are short and their typos far (``Efect``), so the policy grammar asks with a
 #: lower cut-off (:data:`LOOSE`).

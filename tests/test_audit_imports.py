@@ -210,7 +210,8 @@ def test_plan_tags_that_differ_only_in_case_are_an_error() -> None:
     result = parse_plan("plan.json", plan, Settings(account="111122223333"))
     assert [str(p) for p in result.problems] == [
         "plan.json:3:9: aws_iam_role.x: tag key 'team' is given twice (also 'Team' on line 2); "
-        "tag keys ignore case"
+        "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), "
+        "so no policy can tell these tags apart"
     ]
     assert result.principals == ()
 
@@ -221,7 +222,9 @@ def test_snapshot_tags_that_differ_only_in_case_are_an_error() -> None:
         '"Tags": [{"Key": "Team", "Value": "a"},\n{"Key": "team", "Value": "b"}]}]}'
     )
     assert [str(p) for p in parse_authorization_details("ad.json", snapshot).problems] == [
-        "ad.json:3:9: tag key 'team' is given twice (also 'Team' on line 2); tag keys ignore case"
+        "ad.json:3:9: tag key 'team' is given twice (also 'Team' on line 2); "
+        "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), "
+        "so no policy can tell these tags apart"
     ]
 
 
@@ -232,7 +235,9 @@ def test_template_tags_that_differ_only_in_case_are_an_error() -> None:
     )
     result = parse_template("t.yaml", template, Settings(account="111122223333"))
     assert [str(p) for p in result.problems] == [
-        "t.yaml:8:17: tag key 'team' is given twice (also 'Team' on line 7); tag keys ignore case"
+        "t.yaml:8:17: tag key 'team' is given twice (also 'Team' on line 7); "
+        "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), "
+        "so no policy can tell these tags apart"
     ]
 
 

@@ -59,7 +59,8 @@ def test_principal_tag_keys_differing_in_case_are_an_error_naming_both(tmp_path:
     )
     assert got == [
         "spec.yaml:4:21: tag key 'team' is given twice (also 'Team' on line 4); "
-        "tag keys ignore case"
+        "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), "
+        "so no policy can tell these tags apart"
     ]
 
 
@@ -79,7 +80,9 @@ def test_resource_tag_keys_differing_in_case_are_an_error(tmp_path: Path) -> Non
         + ACCOUNT_LEVEL_CASE,
     )
     assert got == [
-        "spec.yaml:8:7: tag key 'ENV' is given twice (also 'Env' on line 7); tag keys ignore case"
+        "spec.yaml:8:7: tag key 'ENV' is given twice (also 'Env' on line 7); "
+        "condition keys ignore case (aws:PrincipalTag/..., aws:ResourceTag/...), "
+        "so no policy can tell these tags apart"
     ]
 
 

@@ -229,7 +229,8 @@ class Reader:
                     f,
                     k,
                     f"tag key {excerpt(k.value)} is given twice (also {excerpt(other.value)} "
-                    f"on line {where(other)[0]}); tag keys ignore case",
+                    f"on line {where(other)[0]});"
+                    f" {words.TAGS_DIFFER_IN_CASE}",
                 )
                 ok = False
             elif isinstance(v, ScalarNode) and v.tag == BOOL:

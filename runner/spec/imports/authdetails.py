@@ -34,6 +34,7 @@ from runner.spec.imports.common import (
     unique_by_name,
 )
 from runner.spec.imports.jsonpos import JsonProblem, JsonText, parse_json
+from runner.words import TAGS_DIFFER_IN_CASE
 
 __all__ = ["parse_authorization_details"]
 
@@ -226,7 +227,8 @@ class _Snapshot:
                 self.err(
                     (*path, i, "Key"),
                     f"tag key {key!r} is given twice (also {other!r} on line "
-                    f"{self.doc.loc((*path, first, 'Key')).line}); tag keys ignore case",
+                    f"{self.doc.loc((*path, first, 'Key')).line});"
+                    f" {TAGS_DIFFER_IN_CASE}",
                 )
                 raise _Bad
             value = self.get((*path, i, "Value"))

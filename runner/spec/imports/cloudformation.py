@@ -38,6 +38,7 @@ from runner.spec.imports.common import (
 )
 from runner.spec.yamlcheck import compose_text
 from runner.spec.yamlsafe import MappingNode, Node, ScalarNode
+from runner.words import TAGS_DIFFER_IN_CASE
 
 __all__ = ["parse_template"]
 
@@ -174,7 +175,8 @@ class _Reader(Template):
                 raise self.fail(
                     item.value["Key"].node,
                     f"tag key {key!r} is given twice (also {self.string_of(first)!r} on line "
-                    f"{self.loc(first.node).line}); tag keys ignore case",
+                    f"{self.loc(first.node).line});"
+                    f" {TAGS_DIFFER_IN_CASE}",
                 )
             out[key] = self.string_of(item.value["Value"])
         return out

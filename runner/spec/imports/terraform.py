@@ -31,6 +31,7 @@ from runner.spec.imports.common import (
 )
 from runner.spec.imports.jsonpos import JsonProblem, parse_json
 from runner.spec.imports.tfplan import Plan, Res, Unknown
+from runner.words import TAGS_DIFFER_IN_CASE
 
 __all__ = ["parse_plan"]
 
@@ -357,7 +358,8 @@ class _Reader(Plan):
                 self.err(
                     self.at(r, (attr, key)),
                     f"{r.address}: tag key {key!r} is given twice (also {other!r} on line "
-                    f"{self.at(r, (attr, other)).line}); tag keys ignore case",
+                    f"{self.at(r, (attr, other)).line});"
+                    f" {TAGS_DIFFER_IN_CASE}",
                 )
                 raise Unknown
         return {str(k): v for k, v in value.items()}
