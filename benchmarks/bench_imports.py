@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.spec import load_spec
-from runner.spec.imports import wire
+from runner.spec.imports import entries
 from runner.spec.imports.authdetails import parse_authorization_details
 from runner.spec.imports.common import ImportResult
 from runner.spec.imports.terraform import parse_plan
@@ -311,7 +311,7 @@ def main() -> None:
             )
 
             def load(spec: Path = spec) -> object:
-                wire._results.clear()
+                entries._results.clear()
                 return load_spec(spec, display_root=root)
 
             load()  # once, so that imports and caches of the tool itself are warm

@@ -329,15 +329,19 @@ def _ci_outputs(
 def _explain(spec: str, case: str | None) -> int:
     from runner import results
     from runner import spec as loader
+    from runner.spec.includes import NOT_REGULAR, file_state
 
-    if "::" in spec and not Path(spec).is_file():  # a pytest node id: SPEC::TEST_ID
+    if "::" in spec and file_state(Path(spec)) is not None:  # a pytest node id: SPEC::TEST_ID
         spec, case = spec.split("::", 1)
     if case is None:
         _stderr(f"error: name the case of {spec}: --case N, NAME or TEST_ID (or SPEC::TEST_ID)")
         return EXIT_ERROR
     path = Path(spec)
-    if not path.is_file():
-        _stderr(f"error: {spec}: no such file")
+    why = file_state(path)
+    if why is not None:
+        if why == NOT_REGULAR and path.is_dir():
+            why = "a folder; explain takes one spec file"
+        _stderr(f"error: {spec}: {why}")
         return EXIT_ERROR
     try:
         loaded = loader.load_spec(path, display_root=Path.cwd())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -148,6 +149,24 @@ def test_explain_rejects_an_unknown_case(
     assert "--case 9 is not one" in capsys.readouterr().err
     assert main(["explain", "specs/app.yaml", "--case", "ci pulls"]) == 2
     assert "has no case named 'ci pulls'" in capsys.readouterr().err
+
+
+def test_explain_says_what_is_wrong_with_a_path_that_is_no_spec_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.yaml")
+    long_name = "a" * 300 + ".yaml"
+    for spec, why in [
+        (".", "a folder; explain takes one spec file"),
+        ("pipe.yaml", "not a regular file"),
+        ("missing.yaml", "no such file"),
+        (long_name, "File name too long"),
+        (f"{long_name}::case1[x]", "File name too long"),
+    ]:
+        assert main(["explain", spec, "--case", "1"]) == 2
+        shown = spec.split("::")[0]
+        assert capsys.readouterr().err == f"error: {shown}: {why}\n"
 
 
 def test_schema_prints_the_packaged_json_schema(
