@@ -269,7 +269,30 @@ def _too_deep(text: str) -> TextProblem | None:
     is level 1), found from the parse events; None when there is none, or when the text is
     not YAML before such a value (composing then reports the parser's error, where the
     recursion is still shallow)."""
-    loader = _Loader(text)
+    try:
+        return _first_too_deep(_Loader(text))
+    except yaml.YAMLError as exc:
+        return _beyond_libyaml(exc, text)
+
+
+#: libyaml 0.2.5 (in PyYAML's wheels) refuses more than 1,000 levels itself, with this
+#: problem, and its scanner reads a run of '[' ahead of the events
+_LIBYAML_NESTING = "exceeded maximum nesting depth"
+
+
+def _beyond_libyaml(exc: yaml.YAMLError, text: str) -> TextProblem | None:
+    """For libyaml's own refusal of deep nesting, the first value deeper than
+    :data:`MAX_DEPTH`, as a libyaml without that limit lets the checks find it, found by the
+    pure-Python parser (which does not recurse either; in this rare text only); else None."""
+    if getattr(exc, "problem", None) != _LIBYAML_NESTING:
+        return None
+    try:
+        return _first_too_deep(yaml.SafeLoader(text))
+    except yaml.YAMLError:
+        return None
+
+
+def _first_too_deep(loader: Any) -> TextProblem | None:
     depth = 0
     try:
         while True:
@@ -286,8 +309,6 @@ def _too_deep(text: str) -> TextProblem | None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     break
-    except yaml.YAMLError:
-        return None
     finally:
         loader.dispose()
     mark = event.start_mark
@@ -326,7 +347,7 @@ def compose_raw(text: str) -> tuple[Node | None, bool] | TextProblem:
     try:
         return _compose(text)
     except yaml.YAMLError as exc:
-        return _yaml_error(exc, text)
+        return _beyond_libyaml(exc, text) or _yaml_error(exc, text)
     except _TooDeep as exc:
         return exc.problem
     except RecursionError:
