@@ -7,11 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from test_imports_spec import errors, load, write  # the same spec-loading helpers
 
 from runner.checks import evaluate_check
-from runner.errors import SpecError
-from runner.model import Spec
-from runner.spec import load_spec
 from runner.spec.imports.authdetails import parse_authorization_details
 from runner.spec.imports.cloudformation import parse_template
 from runner.spec.imports.common import Settings
@@ -23,23 +21,6 @@ cases:
     action: ecr:GetAuthorizationToken
     expect: implicit-deny
 """
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def load(root: Path, name: str = "spec.yaml") -> Spec:
-    return load_spec(root / name, display_root=root)
-
-
-def errors(root: Path, name: str = "spec.yaml") -> list[str]:
-    with pytest.raises(SpecError) as exc:
-        load(root, name)
-    return [str(p) for p in exc.value.problems]
 
 
 # -- import files that are not regular files, or whose names the system refuses (items 8, 11)

@@ -32,6 +32,20 @@ def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
     cache[key] = value
 
 
+def _compile(src: PolicySource, name: str, kind: model.PolicyKind) -> CompiledPolicy:
+    """The policy of ``src`` compiled as ``kind`` (once per distinct document); raises
+    :class:`~runner.model.PolicyInvalid`."""
+    return compile_once(
+        src.read,
+        kind,
+        content=src.content,
+        name=name,
+        file=src.file,
+        line=src.line,
+        statement_lines=src.statement_lines,
+    )
+
+
 class PolicyBook:
     """The policies a spec file can name, read and compiled on first use."""
 
@@ -70,15 +84,7 @@ class PolicyBook:
             result = _compiled_cache.get(key) if key is not None else None
             if result is None:
                 try:
-                    result = compile_once(
-                        src.read,
-                        kind,
-                        content=src.content,
-                        name=name,
-                        file=src.file,
-                        line=src.line,
-                        statement_lines=src.statement_lines,
-                    )
+                    result = _compile(src, name, kind)
                 except model.PolicyInvalid as exc:
                     self._report(src, exc, name, kind, ref)
                     result = None
@@ -107,15 +113,7 @@ class PolicyBook:
             common: list[model.PolicyProblem] | None = None
             for kind in model.PolicyKind:
                 try:
-                    compile_once(
-                        src.read,
-                        kind,
-                        content=src.content,
-                        name=name,
-                        file=src.file,
-                        line=src.line,
-                        statement_lines=src.statement_lines,
-                    )
+                    _compile(src, name, kind)
                 except model.PolicyInvalid as exc:
                     found = exc.problems
                     common = list(found) if common is None else [p for p in common if p in found]
