@@ -5,14 +5,13 @@ validating, writing and merging results files (docs/internals.md, "Check results
 Everything here is plain built-in types (dict, list, str, int, float, bool, None): a result
 crosses pytest-xdist's channel and is written as JSON as it is. The pytest plugin, the command
 line and the HTML report all go through these functions; none builds a result of its own.
-Building, validating, reading and writing are in :mod:`runner.results.build`; merging in
-:mod:`runner.results.merge`.
+Building, reading and writing results files are in :mod:`runner.results.build`, validating
+them in :mod:`runner.results.validate`, writing any output file in
+:mod:`runner.results.output`, merging in :mod:`runner.results.merge`.
 """
 
 from runner.results.build import (
     COMPACT_KEYS,
-    RESULTS_FORMAT,
-    ResultsError,
     assemble,
     check_id,
     check_result,
@@ -25,14 +24,13 @@ from runner.results.build import (
     principal_label,
     problem_entry,
     read_results,
-    refuse_input,
     step_result,
-    validate_results,
     warning_text,
     write_results,
-    write_text,
 )
 from runner.results.merge import Source, load_results, merge_selections, policy_key, specs_of
+from runner.results.output import refuse_input, write_text
+from runner.results.validate import RESULTS_FORMAT, ResultsError, validate_results
 
 __all__ = [
     "COMPACT_KEYS",

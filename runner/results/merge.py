@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.results.build import RESULTS_FORMAT, ResultsError, read_results
+from runner.results.build import read_results
+from runner.results.validate import RESULTS_FORMAT, ResultsError
 
 # ---------------------------------------------------------------------------------------------
 # Merging
