@@ -3,9 +3,18 @@ the model (``runner.model`` re-exports it) that the policy language and the engi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["RequestContext"]
+__all__ = ["RequestContext", "instant_text"]
+
+
+def instant_text(when: dt.datetime) -> str:
+    """``2027-01-01T00:00:00Z``: an instant as the value of ``aws:CurrentTime`` and as a
+    results file writes it (``generated``, ``evaluated_at``): in UTC, whole seconds, the year
+    in four digits (isoformat, not ``strftime("%Y")``, which leaves ``0001`` unpadded)."""
+    utc = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{utc.isoformat(timespec='seconds')}Z"
 
 
 class RequestContext(Mapping[str, tuple[str, ...]]):

@@ -28,6 +28,7 @@ def test_rarely_needed_modules_are_imported_on_first_use(statement: str) -> None
         "runner.spec.imports.tfplan",
         "runner.spec.imports.cloudformation",
         "runner.spec.imports.cfn_template",
+        "runner.spec.imports.cfn_parameters",
         "runner.spec.imports.authdetails",
         "runner.spec.imports.orgpolicy",
         "runner.exceptions",  # read for a case's exception key (runner.spec.exception_key)

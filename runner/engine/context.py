@@ -25,6 +25,7 @@ from runner.model import (
     Resource,
 )
 from runner.policy import CompiledStatement
+from runner.request_context import instant_text
 from runner.speed import IdentityMemo
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -244,11 +245,9 @@ def _time_keys(when: dt.datetime) -> _TimeKeys:
     cached = _time_keys_of
     if cached is not None and cached[0] == when:
         return cached[1]
-    utc = when.astimezone(dt.UTC)
     keys: _TimeKeys = (
         {
-            # isoformat, not strftime: %Y leaves years before 1000 unpadded ("1-01-01T...")
-            "aws:currenttime": (f"{utc.replace(tzinfo=None).isoformat(timespec='seconds')}Z",),
+            "aws:currenttime": (instant_text(when),),
             "aws:epochtime": (str(int(when.timestamp())),),
         },
         {"aws:currenttime": "aws:CurrentTime", "aws:epochtime": "aws:EpochTime"},

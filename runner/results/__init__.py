@@ -10,13 +10,13 @@ them in :mod:`runner.results.validate`, writing any output file in
 :mod:`runner.results.output`, merging in :mod:`runner.results.merge`.
 """
 
+from runner.request_context import instant_text
 from runner.results.build import (
     COMPACT_KEYS,
     assemble,
     check_id,
     check_result,
     compact_explanation,
-    instant_text,
     located,
     on_registry,
     place_key,

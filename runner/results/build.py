@@ -5,7 +5,6 @@ validating one is in :mod:`runner.results.validate`, writing any output file in
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import re
@@ -186,14 +185,6 @@ def policy_inventory(spec: model.Spec) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def instant_text(when: dt.datetime) -> str:
-    """``2027-01-01T00:00:00Z``: an instant as a results file writes it (``generated``,
-    ``evaluated_at``), in UTC, whole seconds, the year in four digits (``0001-...``, which
-    ``strftime("%Y")`` leaves unpadded)."""
-    utc = when.astimezone(dt.UTC).replace(tzinfo=None)
-    return f"{utc.isoformat(timespec='seconds')}Z"
 
 
 def assemble(

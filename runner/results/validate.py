@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.model import EXPECTATIONS, Outcome
@@ -81,11 +81,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _optional(value: object, kind: str) -> bool:
-    """Whether ``value`` is null or of ``kind`` (``text`` or ``integer``)."""
-    return value is None or (_is_str(value) if kind == "text" else _is_int(value))
-
-
 def _wrong(key: str, value: object, expected: str) -> str:
     return f'"{key}" is {_shown(value)}, expected {expected}'
 
@@ -111,6 +106,21 @@ def _of(value: object, types: type | tuple[type, ...]) -> bool:
     return isinstance(value, types) and value is not True and value is not False
 
 
+#: What a message says a nullable value should be
+_NULLABLE: dict[tuple[type, ...], str] = {_TEXT: "text or null", _INTEGER: "an integer or null"}
+
+
+def _nullable_problem(
+    entry: Mapping[str, Any], keys: Sequence[tuple[str, tuple[type, ...]]]
+) -> str | None:
+    """The first of ``keys`` whose value in ``entry`` is not of its types (``_TEXT`` or
+    ``_INTEGER``), said as ``_wrong`` says it, or None."""
+    for key, types in keys:
+        if not _of(entry.get(key), types):
+            return _wrong(key, entry.get(key), _NULLABLE[types])
+    return None
+
+
 def _run_problems(results: Mapping[str, Any]) -> list[str]:
     """What is wrong with the run's own values (duration, dates, command, sources...)."""
     out: list[str] = []
@@ -123,7 +133,7 @@ def _run_problems(results: Mapping[str, Any]) -> list[str]:
     ):
         out.append(_wrong("duration", duration, "a finite number of seconds, 0 or more"))
     for key in ("generated", "evaluated_at", "command", "project"):
-        if not _optional(results.get(key), "text"):
+        if not _of(results.get(key), _TEXT):
             out.append(_wrong(key, results.get(key), "text"))
     if not isinstance(results.get("versions", {}), dict):
         out.append(_wrong("versions", results.get("versions"), "an object"))
@@ -162,11 +172,9 @@ def _check_problem(check: object) -> str | None:
     outcome = check.get("outcome")
     if outcome not in _OUTCOMES:
         return f'"outcome" is {json.dumps(outcome)}, expected one of {", ".join(_OUTCOMES)}'
-    get = check.get
-    for key, types in _CHECK_TYPES:
-        if not _of(get(key), types):
-            kind = "text" if types is _TEXT else "an integer"
-            return _wrong(key, get(key), f"{kind} or null")
+    problem = _nullable_problem(check, _CHECK_TYPES)
+    if problem is not None:
+        return problem
     decision = check.get("decision")
     if decision is not None and decision not in _DECISIONS:
         return _wrong("decision", decision, f"null or one of {', '.join(EXPECTATIONS)}")
@@ -230,16 +238,11 @@ def _exception_problem(exception: object) -> str | None:
     for key, kind in (("note", "text"), ("reason", "text"), ("until", "text")):
         if not _is_str(exception.get(key)):
             return _wrong(key, exception.get(key), kind)
-    for key, kind in (
-        ("ticket", "text"),
-        ("file", "text"),
-        ("line", "integer"),
-        ("col", "integer"),
-    ):
-        if not _optional(exception.get(key), kind):
-            return _wrong(
-                key, exception.get(key), f"{'an ' if kind == 'integer' else ''}{kind} or null"
-            )
+    problem = _nullable_problem(
+        exception, (("ticket", _TEXT), ("file", _TEXT), ("line", _INTEGER), ("col", _INTEGER))
+    )
+    if problem is not None:
+        return problem
     for key in ("file", "line"):
         if key not in exception:
             return f'"{key}" is missing'
@@ -247,18 +250,13 @@ def _exception_problem(exception: object) -> str | None:
 
 
 def _place_problem(entry: Mapping[str, Any]) -> str | None:
-    for key, kind in (("file", "text"), ("line", "integer"), ("col", "integer")):
-        if not _optional(entry.get(key), kind):
-            return _wrong(
-                key, entry.get(key), f"{'an ' if kind == 'integer' else ''}{kind} or null"
-            )
-    return None
+    return _nullable_problem(entry, (("file", _TEXT), ("line", _INTEGER), ("col", _INTEGER)))
 
 
 def _policy_problem(policy: Mapping[str, Any]) -> str | None:
-    for key in ("file", "kind", "spec"):
-        if not _optional(policy.get(key), "text"):
-            return _wrong(key, policy.get(key), "text or null")
+    problem = _nullable_problem(policy, (("file", _TEXT), ("kind", _TEXT), ("spec", _TEXT)))
+    if problem is not None:
+        return problem
     specs = policy.get("specs", [])
     if not isinstance(specs, list) or not all(map(_is_str, specs)):
         return _wrong("specs", specs, "a list of text")

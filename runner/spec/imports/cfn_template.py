@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from runner import words
 from runner.errors import Problem
 from runner.model import SourceLoc
-from runner.spec.imports.common import EntryProblem, Settings
+from runner.spec.imports.cfn_parameters import is_list_type
+from runner.spec.imports.common import Settings
 from runner.spec.yamlsafe import (
     BOOL,
     FLOAT,
@@ -33,11 +33,6 @@ __all__ = ["MAX_CONDITION_DEPTH", "NO_VALUE", "Bad", "Template", "V", "plain"]
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 _SHORT = {"!Ref": "Ref", "!Condition": "Condition"}
-#: A value of ``Type: Number`` ("Parameters" page of the template reference: an integer or a
-#: float).
-_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
-#: How many of a template's parameter names an "unknown parameter" message lists.
-_LISTED = 20
 NO_VALUE = object()
 #: How long a chain of conditions referring to each other may be.
 MAX_CONDITION_DEPTH = 100
@@ -400,116 +395,9 @@ class Template:
                 f"parameter {name} is of Type {ptype.value}: it stands for the value of the "
                 f"SSM parameter {value!r}, which is known only when the stack is deployed",
             )
-        if isinstance(ptype, ScalarNode) and (
-            ptype.value == "CommaDelimitedList" or ptype.value.startswith("List<")
-        ):
+        if isinstance(ptype, ScalarNode) and is_list_type(ptype.value):
             return [V(x.strip(), at) for x in value.split(",")]
         return value
-
-    # -- the import entry's parameters
-
-    def check_parameters(self) -> list[EntryProblem]:
-        """What CloudFormation refuses before it creates anything: a parameter the template
-        does not have, and a value (given in the entry, or the Default used in its place) that
-        the parameter's Type or constraints refuse. Problems with a given name or value are
-        returned (the loader reports them at the entry); a Default's at the Default."""
-        body = self.top.get("Parameters")
-        declared = (
-            {k.value: v for k, v in body.value if isinstance(k, ScalarNode)}
-            if isinstance(body, MappingNode)
-            else {}
-        )
-        out: list[EntryProblem] = []
-        for name in self.settings.parameters:
-            if name in declared:
-                continue
-            if not declared:
-                message = f"unknown template parameter {name!r}: {self.display} has no Parameters"
-            else:
-                best = words.closest(name, declared)
-                names = list(declared)
-                shown = ", ".join(names[:_LISTED]) + (
-                    f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
-                )
-                message = (
-                    f"unknown template parameter {name!r}"
-                    + (f"; did you mean {best!r}?" if best else ";")
-                    + f" parameters of {self.display}: {shown}"
-                )
-            out.append(EntryProblem(name, False, message))
-        if out:
-            return out
-        for name, param in declared.items():
-            given = self.settings.parameters.get(name)
-            default = self.get(param, "Default")
-            if given is None and not isinstance(default, ScalarNode):
-                continue  # no value: an error where it is referenced (parameter())
-            value = given if given is not None else self.scalar_text(default)
-            if value is None:
-                continue
-            refused = self.refusal(name, param, value)
-            if refused is None:
-                continue
-            if given is not None:
-                out.append(EntryProblem(name, True, f"{refused}; CloudFormation refuses the stack"))
-            else:
-                assert default is not None
-                self.err(
-                    default,
-                    f"the Default {refused}; CloudFormation refuses the stack unless the import "
-                    f"entry gives {name} (parameters:)",
-                )
-        return out
-
-    def scalar_text(self, node: Node | None) -> str | None:
-        if not isinstance(node, ScalarNode) or node.tag == NULL:
-            return None
-        value = self.scalar(node)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return value if isinstance(value, str) else None
-
-    def refusal(self, name: str, param: Node, value: str) -> str | None:
-        """Why the parameter's Type or constraints (AllowedValues, MinLength, MaxLength,
-        MinValue, MaxValue) refuse ``value`` (``VALUE is not ...``), or None. Each element of a
-        list type is checked (as CloudFormation applies AllowedValues to each). AllowedPattern
-        is not: it is a Java pattern, and matching a hostile one (``(a+)+$``) with Python's
-        backtracking ``re`` could take for ever."""
-        ptype = self.get(param, "Type")
-        type_name = ptype.value if isinstance(ptype, ScalarNode) else "String"
-        listed = type_name == "CommaDelimitedList" or type_name.startswith("List<")
-        items = [x.strip() for x in value.split(",")] if listed else [value]
-        numeric = type_name in ("Number", "List<Number>")
-        allowed_node = self.get(param, "AllowedValues")
-        allowed = (
-            [self.scalar_text(x) for x in allowed_node.value]
-            if isinstance(allowed_node, SequenceNode)
-            else None
-        )
-        for item in items:
-            shown = repr(item)
-            if numeric and not _NUMBER.match(item):
-                return f"{shown} is not a number, as parameter {name} of Type {type_name} needs"
-            if allowed is not None and item not in allowed:
-                choices = ", ".join(x for x in allowed if x is not None)
-                return f"{shown} is not one of the AllowedValues of {name} ({choices})"
-            for key, too in (("MinLength", "shorter"), ("MaxLength", "longer")):
-                bound = self.scalar_text(self.get(param, key))
-                if bound is None or not bound.isdigit() or numeric:
-                    continue
-                if (len(item) < int(bound)) if key == "MinLength" else (len(item) > int(bound)):
-                    return f"{shown} is {too} than the {key} {bound} of {name}"
-            for key, word in (("MinValue", "less"), ("MaxValue", "more")):
-                bound = self.scalar_text(self.get(param, key))
-                if bound is None or not numeric or not _NUMBER.match(bound):
-                    continue
-                if (
-                    (float(item) < float(bound))
-                    if key == "MinValue"
-                    else (float(item) > float(bound))
-                ):
-                    return f"{shown} is {word} than the {key} {bound} of {name}"
-        return None
 
     def physical_name(self, logical: str, prop: str, at: Node) -> str:
         res = self.resources[logical]

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from runner.errors import Problem
 from runner.model import PolicyKind, PolicyPath, SourceLoc
 from runner.policy import managed
+from runner.spec.imports.cfn_parameters import check_parameters
 from runner.spec.imports.cfn_template import NO_VALUE, Bad, Template, V, plain
 from runner.spec.imports.common import (
     ImportedOrgPolicy,
@@ -397,7 +398,7 @@ def parse_template(display: str, text: str, settings: Settings | None = None) ->
 def _read(display: str, root: MappingNode, settings: Settings) -> ImportResult:
     kind = ImportKind.CLOUDFORMATION
     tpl = _Reader(display, root, settings)
-    entry_problems = tpl.check_parameters()
+    entry_problems = check_parameters(tpl)
     if entry_problems or tpl.problems:
         # the stack would not be created: what it holds with other values would mislead
         return ImportResult(
