@@ -7,6 +7,9 @@
   statement that may decide a check reads it: without it the engine would answer as if the
   key were missing, which it never is. Only the checks that need the value are errors
   (``Check.error``); the file's other checks run.
+- Likewise a federated user's check that a repository policy statement naming an IAM user of
+  its account may decide: AWS applies such a statement to the federated user sessions that
+  user creates, and the spec does not say which IAM user created the session.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from types import MappingProxyType
 
 from runner import catalog, model
 from runner.policy import CompiledPolicy, CompiledStatement
+from runner.policy.matching import GRANT_DIRECT
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
 from runner.spec.yamlsafe import Node, ScalarNode, excerpt, where
@@ -223,6 +227,72 @@ def _error(
     return None
 
 
+def _federation_statements(
+    p: model.Principal, r: model.Resource | None
+) -> tuple[CompiledPolicy, str] | None:
+    """For a federated user ``p`` on a repository whose policy has a statement whose Principal
+    or NotPrincipal names an IAM user of ``p``'s account: that policy and the prefix of those
+    user ARNs; else None. Such a statement applies to the federated user sessions the user
+    creates ("Session policies": a resource-based policy naming the ARN of the user who
+    created the session grants to it, within the session policy), and the spec does not say
+    which IAM user created ``p``'s session (GetFederationToken)."""
+    if p.type is not model.PrincipalType.FEDERATED_USER or p.account is None:
+        return None
+    if r is None or r.policy is None:
+        return None
+    prefix = f"arn:aws:iam::{p.account}:user/"
+    for stmt in r.policy.statements:
+        pm = stmt.principal
+        if pm is not None and any(arn.startswith(prefix) for arn in pm.arns):
+            return r.policy, prefix
+    return None
+
+
+def _federation_error(
+    f: SourceFile,
+    node: Node,
+    context: Mapping[str, tuple[str, ...]],
+    p: model.Principal,
+    r: model.Resource | None,
+    organization: model.Organization | None,
+    tables: _Tables,
+    federated: tuple[CompiledPolicy, str],
+    steps: Sequence[str],
+) -> str | None:
+    """The error of a check of federated user ``p`` that a statement naming an IAM user of its
+    account (:func:`_federation_statements`) may decide, or None. A statement that names
+    ``p`` itself (its federated-user ARN, or ``*``) applies whoever created the session, and
+    one whose Resource or a known condition cannot hold is settled without knowing it."""
+    policy, prefix = federated
+    for step in steps:
+        account_level = catalog.is_account_level(step)
+        if account_level:
+            continue  # a repository policy takes no part in an account-level action
+        for stmt in policy.for_action(step):
+            pm = stmt.principal
+            if pm is None:
+                continue
+            users = sorted(arn for arn in pm.arns if arn.startswith(prefix))
+            if not users:
+                continue
+            if pm.excludes(p) if pm.negated else pm.grant(p) == GRANT_DIRECT:
+                continue  # decided by p's own ARN, whoever created the session
+            unknown = tables[account_level]
+            if _settled(stmt, p, r, step, context, organization, unknown, by_principal=False):
+                continue
+            line, col = where(node)
+            element = "NotPrincipal" if pm.negated else "Principal"
+            return (
+                f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
+                f"{excerpt(policy.name)} names the IAM user {users[0]} in its {element}, which "
+                "AWS applies to the federated user sessions that user creates "
+                f"(GetFederationToken); the spec does not say which IAM user created the session "
+                f"of {excerpt(p.name)} ({p.arn}), so the tool cannot decide this check. Name the "
+                f"federated user ({p.arn}) in the statement as well, or check the IAM user itself"
+            )
+    return None
+
+
 #: Keys whose values the clock gives: a test on one is never taken to settle a statement,
 #: since a check may be evaluated at another instant than the spec is read.
 _CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
@@ -236,13 +306,15 @@ def _settled(
     context: Mapping[str, tuple[str, ...]],
     organization: model.Organization | None,
     unknown: Mapping[str, object],
+    *,
+    by_principal: bool = True,
 ) -> bool:
     """Whether ``stmt`` cannot apply to this request whatever the values of the ``unknown``
-    keys: its Principal element does not name ``p``, its (fixed) Resource element does not
-    name the repository, or a test of its Condition block on another, known key is false (the
-    tests of a block must all hold). A test whose values hold policy variables is never taken
-    to settle it, as a variable may read an unknown key."""
-    if stmt.principal is not None and not stmt.principal.matches(p):
+    keys: its Principal element does not name ``p`` (unless ``by_principal`` is false), its
+    (fixed) Resource element does not name the repository, or a test of its Condition block
+    on another, known key is false (the tests of a block must all hold). A test whose values
+    hold policy variables is never taken to settle it, as a variable may read an unknown key."""
+    if by_principal and stmt.principal is not None and not stmt.principal.matches(p):
         return True
     account_level = catalog.is_account_level(step)
     if stmt.conditions is None and (stmt.resource is None or stmt.resource.dynamic):
@@ -318,12 +390,21 @@ class KeyChecks:
         cannot know and ``context`` does not give; else a function of a check's ``steps``
         that gives its error (``file:line:col: message``), or None when each statement that
         reads such a key is settled without the value (see :func:`_settled`)."""
-        reading = _reading(_unknowable(p, r, organization), p, r, organization, context)
-        if reading is None:
+        tables = _unknowable(p, r, organization)
+        reading = _reading(tables, p, r, organization, context)
+        federated = _federation_statements(p, r)
+        if reading is None and federated is None:
             return None
 
         def error(steps: Sequence[str]) -> str | None:
-            return _error(f, node, context, p, r, organization, reading, steps)
+            found = None
+            if reading is not None:
+                found = _error(f, node, context, p, r, organization, reading, steps)
+            if found is None and federated is not None:
+                found = _federation_error(
+                    f, node, context, p, r, organization, tables, federated, steps
+                )
+            return found
 
         return error
 
