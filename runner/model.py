@@ -192,6 +192,11 @@ class Principal:
         )
 
 
+#: How every service-linked role's name starts ("Using service-linked roles": names such as
+#: AWSServiceRoleForECRReplication), lowercased (IAM role names are unique ignoring case)
+SERVICE_LINKED_ROLE_PREFIX = "awsservicerolefor"
+
+
 def principal_from_arn(
     name: str,
     arn: str,
@@ -201,12 +206,15 @@ def principal_from_arn(
     boundary: CompiledPolicy | None = None,
     session_policy: CompiledPolicy | None = None,
     tags: Mapping[str, str] | None = None,
+    session_at_root_path: bool = False,
 ) -> Principal:
     """A principal from an IAM or STS ARN.
 
     A role ARN (``arn:aws:iam::A:role/PATH/NAME``) makes a role session named ``session``
-    (default: ``name``). An assumed-role ARN is taken as that session of the role (a role
-    path cannot be recovered from it). Raises :class:`ModelError` for anything else.
+    (default: ``name``). An assumed-role ARN is taken as that session of the role at path
+    ``/`` (a role path cannot be recovered from it); one whose role has a service-linked
+    role's name is refused (:data:`SERVICE_LINKED_ROLE_PREFIX`) unless
+    ``session_at_root_path``. Raises :class:`ModelError` for anything else.
     """
 
     def make(
@@ -244,7 +252,17 @@ def principal_from_arn(
     if m := _SESSION_ARN.match(arn):
         if session is not None and session != m["session"]:
             raise ModelError(f"session {session!r} contradicts the session in {arn!r}")
-        role_arn = f"arn:aws:iam::{m['account']}:role/{m['name']}"
+        role = m["name"]
+        if not session_at_root_path and role.lower().startswith(SERVICE_LINKED_ROLE_PREFIX):
+            raise ModelError(
+                f"{arn} is a session of {role}, named as a service-linked role is; a session "
+                "ARN does not carry the role's path, and SCPs and RCPs do not restrict a "
+                "service-linked role (path /aws-service-role/SERVICE/), so the tool cannot "
+                "tell which role this is: give the role's ARN and the session, {arn: "
+                f"arn:aws:iam::{m['account']}:role/aws-service-role/SERVICE/{role}, session: "
+                f"{m['session']}}} (role/{role} for a role at path /)"
+            )
+        role_arn = f"arn:aws:iam::{m['account']}:role/{role}"
         return make(PrincipalType.ROLE_SESSION, role_arn, m["account"], arn)
     if session is not None:
         raise ModelError("'session' applies only to a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")

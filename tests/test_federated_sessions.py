@@ -10,8 +10,7 @@ from pathlib import Path
 from textwrap import dedent
 
 from runner import checks
-
-from tests.test_loader import load
+from tests.test_loader import errors, load
 
 SPEC = """\
 policies:
@@ -131,3 +130,60 @@ def test_naming_the_federated_user_too_decides_the_check(tmp_path: Path) -> None
     (check,) = load(tmp_path, text).checks
     assert check.error is None
     assert checks.evaluate_check(check).passed
+
+
+# ---------------------------------------------------------------------------------------------
+# A session ARN of a role named as a service-linked role
+
+
+def test_a_session_arn_of_a_service_linked_roles_name_is_refused(tmp_path: Path) -> None:
+    """An assumed-role ARN drops the role's path, and only the path (/aws-service-role/) tells
+    a service-linked role, which SCPs and RCPs do not restrict: taking it at path / would
+    answer an SCP's deny wrongly, so the spec must give the role's ARN."""
+    text = dedent("""\
+        principals:
+          replication: arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForECRReplication/r1
+          exact:
+            arn: arn:aws:iam::111122223333:role/aws-service-role/ecr.amazonaws.com/AWSServiceRoleFor
+            session: r1
+        resources:
+          app: arn:aws:ecr:us-east-1:111122223333:repository/app
+        cases:
+          - principal: replication
+            resource: app
+            deny: pull
+          - principal: arn:aws:sts::111122223333:assumed-role/awsservicerolefortest/s1
+            resource: app
+            deny: pull
+        """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:2:16: arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForECRReplication/r1"
+        " is a session of AWSServiceRoleForECRReplication, named as a service-linked role is; a "
+        "session ARN does not carry the role's path, and SCPs and RCPs do not restrict a "
+        "service-linked role (path /aws-service-role/SERVICE/), so the tool cannot tell which "
+        "role this is: give the role's ARN and the session, {arn: arn:aws:iam::111122223333:"
+        "role/aws-service-role/SERVICE/AWSServiceRoleForECRReplication, session: r1} "
+        "(role/AWSServiceRoleForECRReplication for a role at path /)",
+        "spec.yaml:12:16: arn:aws:sts::111122223333:assumed-role/awsservicerolefortest/s1 is a "
+        "session of awsservicerolefortest, named as a service-linked role is; a session ARN "
+        "does not carry the role's path, and SCPs and RCPs do not restrict a service-linked "
+        "role (path /aws-service-role/SERVICE/), so the tool cannot tell which role this is: "
+        "give the role's ARN and the session, {arn: arn:aws:iam::111122223333:role/"
+        "aws-service-role/SERVICE/awsservicerolefortest, session: s1} "
+        "(role/awsservicerolefortest for a role at path /)",
+    ]
+    # any other role's session ARN is that session of the role at path /
+    spec = load(
+        tmp_path,
+        dedent("""\
+            resources:
+              app: arn:aws:ecr:us-east-1:111122223333:repository/app
+            cases:
+              - principal: arn:aws:sts::111122223333:assumed-role/ci/s1
+                resource: app
+                deny: pull
+            """),
+    )
+    (check,) = spec.checks
+    assert check.principal.arn == "arn:aws:iam::111122223333:role/ci"
+    assert check.principal.session_arn == "arn:aws:sts::111122223333:assumed-role/ci/s1"

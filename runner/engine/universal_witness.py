@@ -279,6 +279,7 @@ def replay(
             policies=[] if root else [ALLOW_ALL],
             session_policy=ALLOW_ALL_SESSION if federated else None,
             tags=tags,
+            session_at_root_path=True,  # the witness's role was enumerated at path /
         )
     context: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in question.context.items()}
     for key, value in dict(found["context"]).items():
