@@ -40,6 +40,7 @@ keys"; see also docs/internals.md):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,11 +69,15 @@ _CONDITION_KEY = re.compile(r"^[A-Za-z0-9_.-]+:.+$")
 
 def _as_text(value: object) -> str | None:
     """A policy value as AWS writes it: strings as they are, JSON/YAML booleans as
-    ``true``/``false``, numbers as their digits. None for anything else."""
+    ``true``/``false``, numbers as their digits. None for anything else, also for the floats
+    that are no JSON number (NaN and the infinities, which Python's ``json`` reads from
+    ``NaN`` and ``Infinity`` but a policy document, JSON text, cannot hold)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, int | float):
         return str(value)
     return None
@@ -81,6 +86,8 @@ def _as_text(value: object) -> str | None:
 def _describe(value: object) -> str:
     if value is None:
         return "null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} (not a JSON number)"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):

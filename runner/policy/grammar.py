@@ -354,9 +354,16 @@ def compile_policy(
     )
 
 
+def _no_constant(name: str) -> object:
+    """``parse_constant`` for policy JSON: Python reads ``NaN``, ``Infinity`` and
+    ``-Infinity`` as numbers, but they are not JSON (RFC 8259), so AWS cannot read such a
+    document."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _read_json(text: str) -> object:
     try:
-        return json.loads(text, object_pairs_hook=unique_keys)
+        return json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant)
     except RepeatedKey as exc:
         raise PolicyInvalid([PolicyProblem((), str(exc))]) from None
     except json.JSONDecodeError as exc:

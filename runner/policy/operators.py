@@ -123,14 +123,21 @@ def _table() -> dict[str, Operator]:
 #: Every base operator name (without qualifier or ``IfExists``) -> its operator.
 OPERATORS: dict[str, Operator] = _table()
 
-_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-_EPOCH = re.compile(r"^\d+$")
+# Numbers and dates are ASCII digits, matched whole (``fullmatch``): ``\d`` would also take
+# other scripts' digits (``\u0661\u0660``, which int() and Decimal() read as 10) and ``$``
+# a trailing newline. "Numeric condition operators" compare "an integer or decimal value".
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_EPOCH = re.compile(r"[0-9]+")
+#: A year alone: the W3C profile reads ``2024`` as the year 2024, epoch time as 2024 seconds
+#: after 1970; a policy value of this shape is refused (compile_values).
+_YEAR = re.compile(r"[0-9]{4}")
 # The W3C profile of ISO 8601 that "Condition operators" names (Date condition operators):
-# YYYY-MM, YYYY-MM-DD, and with a time. A year alone is read as epoch seconds (all digits).
+# YYYY-MM, YYYY-MM-DD, and with a time. A year alone is read as epoch seconds (all digits);
+# as a policy value it is refused (compile_values).
 _ISO_DATE = re.compile(
-    r"^(?P<y>\d{4})-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
-    r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?$"
+    r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})(?:-(?P<d>[0-9]{2})"
+    r"(?:T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]{1,9}))?)?"
+    r"(?P<tz>Z|[+-][0-9]{2}:?[0-9]{2})?)?)?"
 )
 _NO_CONTEXT = RequestContext()  # for templates without variables
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -142,7 +149,7 @@ _ONE_SECOND = dt.timedelta(seconds=1)
 
 
 def _number(text: str) -> Decimal | None:
-    if not _NUMBER.match(text):
+    if not _NUMBER.fullmatch(text):
         return None
     # decimal (with its C module, about 3M instructions) imported by the first Numeric value,
     # not at every start
@@ -155,11 +162,11 @@ def _date(text: str) -> int | None:
     """Nanoseconds since the epoch. ISO 8601 (``2024-05``, ``2024-05-01``, ``2024-05-01T12:00Z``,
     ``2024-05-01T12:00:00.5+02:00``; a time without zone is UTC, a date alone is its midnight
     UTC, a month alone its first day) or epoch seconds (``1714564800``)."""
-    if _EPOCH.match(text):
+    if _EPOCH.fullmatch(text):
         if len(text) > 20:  # past any date Python can hold (and past int()'s digit limit)
             return None
         return int(text) * 1_000_000_000
-    m = _ISO_DATE.match(text)
+    m = _ISO_DATE.fullmatch(text)
     if not m:
         return None
     tz = dt.UTC
@@ -194,8 +201,16 @@ parse_date = _date
 
 def _network(text: str) -> tuple[int, int, int] | None:
     """(IP version, network as int, netmask as int); a bare address is /32 or /128. Host bits
-    set in a CIDR (``10.1.2.3/8``) are masked off, as ``ipaddress`` does with strict=False."""
+    set in a CIDR (``10.1.2.3/8``) are masked off, as ``ipaddress`` does with strict=False.
+
+    Only CIDR notation ("IP address condition operators": "The value must be in the standard
+    CIDR format"): the prefix after ``/`` is a length in decimal digits. ``ipaddress`` also
+    takes a netmask (``10.0.0.0/255.0.0.0``), a host mask (``10.0.0.0/0.255.255.255``, which it
+    reads as /8) and an IPv6 scope (``fe80::1%eth0``); none of them is CIDR, so none is read."""
     if not text or text.strip() != text:
+        return None
+    address, slash, prefix = text.partition("/")
+    if "%" in address or (slash and not (prefix.isascii() and prefix.isdigit())):
         return None
     try:
         net = ipaddress.ip_network(text, strict=False)
@@ -414,6 +429,15 @@ def compile_values(
             value = parse(text)
             if value is None:
                 bad(where, f"{base} value {text!r} is not {what}")
+            elif not numeric and _YEAR.fullmatch(text):
+                # both grammars the page names read it, differently: the W3C profile of ISO
+                # 8601 ("YYYY") as a year, epoch time as seconds after 1970
+                bad(
+                    where,
+                    f"{base} value {text!r} is ambiguous: ISO 8601 reads it as the year {text}, "
+                    f"epoch time as {int(text)} seconds after 1970-01-01T00:00:00Z; write "
+                    f"{text}-01-01T00:00:00Z for the year",
+                )
             else:
                 parsed.append(value)
         if not ok:

@@ -1,0 +1,314 @@
+"""Findings of the audit of the condition language (runner/policy/): Condition blocks whose
+answer differed from what the AWS pages say, each with the page it comes from.
+
+The cases have the shape of tests/engine_cases/conditions-*.yaml (``condition``, then
+``context`` + ``expect`` or ``problems``), and run the same way as test_conditions.py does.
+They live here and not in a YAML file of tests/engine_cases/, because test_engine.py reads
+every file there but the conditions-*/variables-* ones as decision or validation cases. The
+policy-level cases of the audit are tests/engine_cases/audit-conditions-*.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runner.model import PolicyInvalid, PolicyKind, PolicyProblem, RequestContext
+from runner.policy import compile_policy
+from runner.policy.conditions import compile_conditions
+
+BASE_PATH = ("Statement", 0, "Condition")
+
+_NOT_A_NUMBER = "is not a number (such as 42 or -1.5)"
+_NOT_A_DATE = (
+    "is not a date (ISO 8601 such as 2024-05-01 or 2024-05-01T12:00:00Z, or epoch seconds)"
+)
+_NOT_CIDR = "is not an IP address or CIDR range (such as 203.0.113.0/24 or 2001:db8::/32)"
+_NUMERIC_PAGE = (
+    "IAM JSON policy elements: Condition operators (Numeric condition operators: comparing a "
+    "key to an integer or decimal value)"
+)
+_DATE_PAGE = (
+    "IAM JSON policy elements: Condition operators (Date condition operators: one of the W3C "
+    "implementations of the ISO 8601 date formats or epoch (UNIX) time)"
+)
+_IP_PAGE = (
+    "IAM JSON policy elements: Condition operators (IP address condition operators: The value "
+    "must be in the standard CIDR format)"
+)
+
+CASES: list[dict[str, Any]] = [
+    # --- Numbers: ASCII digits, the whole text ------------------------------------------------
+    # ``\d`` took any script's digits (Arabic-Indic U+0661 U+0660 is "10" to int() and
+    # Decimal()), and ``$`` matched before a trailing newline.
+    {
+        "name": "a number of Arabic-Indic digits is not a policy number",
+        "source": _NUMERIC_PAGE,
+        "condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "\u0661\u0660"}},
+        "problems": [
+            {
+                "path": ["NumericLessThan", "aws:MultiFactorAuthAge"],
+                "message": f"NumericLessThan value '\u0661\u0660' {_NOT_A_NUMBER}",
+            }
+        ],
+    },
+    {
+        "name": "a number with a trailing newline is not a policy number",
+        "source": _NUMERIC_PAGE,
+        "condition": {"NumericEquals": {"s3:max-keys": "10\n"}},
+        "problems": [
+            {
+                "path": ["NumericEquals", "s3:max-keys"],
+                "message": f"NumericEquals value '10\\n' {_NOT_A_NUMBER}",
+            }
+        ],
+    },
+    {
+        "name": "a request value of Arabic-Indic digits is not read as a number",
+        "source": _NUMERIC_PAGE,
+        "condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+        "context": {"aws:MultiFactorAuthAge": "\u0661\u0660"},
+        "expect": False,
+    },
+    {
+        "name": "a request number with a trailing newline is not read as a number",
+        "source": _NUMERIC_PAGE,
+        "condition": {"NumericEquals": {"s3:max-keys": "10"}},
+        "context": {"s3:max-keys": "10\n"},
+        "expect": False,
+    },
+    # --- Dates ----------------------------------------------------------------------------
+    {
+        "name": "epoch seconds of Arabic-Indic digits are not a policy date",
+        "source": _DATE_PAGE,
+        "condition": {"DateGreaterThan": {"aws:EpochTime": "\u0661\u0667\u0660\u0660"}},
+        "problems": [
+            {
+                "path": ["DateGreaterThan", "aws:EpochTime"],
+                "message": f"DateGreaterThan value '\u0661\u0667\u0660\u0660' {_NOT_A_DATE}",
+            }
+        ],
+    },
+    {
+        "name": "a policy date with a trailing newline is not a date",
+        "source": _DATE_PAGE,
+        "condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01\n"}},
+        "problems": [
+            {
+                "path": ["DateLessThan", "aws:CurrentTime"],
+                "message": f"DateLessThan value '2030-01-01\\n' {_NOT_A_DATE}",
+            }
+        ],
+    },
+    {
+        "name": "request epoch seconds of Arabic-Indic digits are not read as a date",
+        "source": _DATE_PAGE,
+        "condition": {"DateLessThan": {"aws:EpochTime": "2030-01-01T00:00:00Z"}},
+        "context": {"aws:EpochTime": "\u0661\u0667\u0660\u0660"},
+        "expect": False,
+    },
+    # A year alone is a W3C format ("Year: YYYY (eg 1997)") and all digits, so epoch time too:
+    # the engine read "2030" as 2030 seconds after 1970, and DateLessThan 2030 was never true.
+    {
+        "name": "a year alone is refused as ambiguous",
+        "source": _DATE_PAGE,
+        "condition": {"DateLessThan": {"aws:CurrentTime": "2030"}},
+        "problems": [
+            {
+                "path": ["DateLessThan", "aws:CurrentTime"],
+                "message": "DateLessThan value '2030' is ambiguous: ISO 8601 reads it as the "
+                "year 2030, epoch time as 2030 seconds after 1970-01-01T00:00:00Z; write "
+                "2030-01-01T00:00:00Z for the year",
+            }
+        ],
+    },
+    {
+        "name": "a year alone in a list is refused at its index",
+        "source": _DATE_PAGE,
+        "condition": {"DateGreaterThan": {"aws:CurrentTime": ["2024-01-01", "0999"]}},
+        "problems": [
+            {
+                "path": ["DateGreaterThan", "aws:CurrentTime", 1],
+                "message": "DateGreaterThan value '0999' is ambiguous: ISO 8601 reads it as the "
+                "year 0999, epoch time as 999 seconds after 1970-01-01T00:00:00Z; write "
+                "0999-01-01T00:00:00Z for the year",
+            }
+        ],
+    },
+    {
+        "name": "epoch seconds of more than four digits are still epoch seconds",
+        "source": _DATE_PAGE,
+        "condition": {"DateLessThan": {"aws:CurrentTime": "20300"}},
+        "context": {"aws:CurrentTime": "1970-01-01T05:38:19Z"},
+        "expect": True,
+    },
+    # --- IP addresses: CIDR only ----------------------------------------------------------
+    # ipaddress.ip_network reads a netmask, a host mask (0.255.255.255 as /8) and a scope.
+    {
+        "name": "a netmask is not CIDR",
+        "source": _IP_PAGE,
+        "condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/255.0.0.0"}},
+        "problems": [
+            {
+                "path": ["IpAddress", "aws:SourceIp"],
+                "message": f"IpAddress value '10.0.0.0/255.0.0.0' {_NOT_CIDR}",
+            }
+        ],
+    },
+    {
+        "name": "a host mask is not CIDR",
+        "source": _IP_PAGE,
+        "condition": {
+            "NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24", "10.0.0.0/0.255.255.255"]}
+        },
+        "problems": [
+            {
+                "path": ["NotIpAddress", "aws:SourceIp", 1],
+                "message": f"NotIpAddress value '10.0.0.0/0.255.255.255' {_NOT_CIDR}",
+            }
+        ],
+    },
+    {
+        "name": "an IPv6 address with a scope is not CIDR",
+        "source": _IP_PAGE,
+        "condition": {"IpAddress": {"aws:SourceIp": "fe80::1%eth0"}},
+        "problems": [
+            {
+                "path": ["IpAddress", "aws:SourceIp"],
+                "message": f"IpAddress value 'fe80::1%eth0' {_NOT_CIDR}",
+            }
+        ],
+    },
+    {
+        "name": "IPv6 CIDR in upper case as the page writes it",
+        "source": _IP_PAGE + " (2001:DB8:1234:5678::/64)",
+        "condition": {"IpAddress": {"aws:SourceIp": "2001:DB8:1234:5678::/64"}},
+        "context": {"aws:SourceIp": "2001:db8:1234:5678:abcd::1"},
+        "expect": True,
+    },
+    # --- values that are no JSON ----------------------------------------------------------
+    {
+        "name": "NaN is not a condition value",
+        "source": "Grammar of the IAM JSON policy language (a policy is JSON; RFC 8259 has no NaN)",
+        "condition": {"StringEquals": {"aws:username": float("nan")}},
+        "problems": [
+            {
+                "path": ["StringEquals", "aws:username"],
+                "message": "a condition value must be a string, number or boolean, got nan "
+                "(not a JSON number)",
+            }
+        ],
+    },
+    {
+        "name": "Infinity is not a condition value",
+        "source": "Grammar of the IAM JSON policy language (a policy is JSON; RFC 8259 has no "
+        "Infinity)",
+        "condition": {"NumericLessThan": {"s3:max-keys": [10, float("inf")]}},
+        "problems": [
+            {
+                "path": ["NumericLessThan", "s3:max-keys", 1],
+                "message": "a condition value must be a string, number or boolean, got inf "
+                "(not a JSON number)",
+            }
+        ],
+    },
+    # --- pinned as right (passed as audited), with the AWS text that says so ---------------
+    {
+        "name": "StringNotLike matches a variable with no value",
+        "source": "IAM policy elements: Variables and tags (Policy variables with no value: "
+        "Inverted condition operators like StringNotEquals or StringNotLike do match against "
+        "a null value)",
+        "condition": {"StringNotLike": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}*"}},
+        "context": {"aws:ResourceTag/team": "platform"},
+        "expect": True,
+    },
+    {
+        "name": "StringLike does not match a variable with no value",
+        "source": "IAM policy elements: Variables and tags (Policy variables with no value: "
+        "condition operators like StringEquals or StringLike do not match)",
+        "condition": {"StringLike": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}*"}},
+        "context": {"aws:ResourceTag/team": "platform"},
+        "expect": False,
+    },
+    {
+        "name": "ArnNotEquals and ArnNotLike behave identically",
+        "source": "IAM JSON policy elements: Condition operators (ARN condition operators: The "
+        "ArnNotEquals and ArnNotLike condition operators behave identically)",
+        "condition": {
+            "ArnNotEquals": {"aws:SourceArn": "arn:aws:codebuild:*:111122223333:project/*"}
+        },
+        "context": {"aws:SourceArn": "arn:aws:codebuild:us-east-1:111122223333:project/build"},
+        "expect": False,
+    },
+    {
+        "name": "ArnLike star matches one component where StringLike crosses colons",
+        "source": "IAM JSON policy elements: Condition operators (ARN condition operators: "
+        "the first asterisk matches only us-east-2)",
+        "condition": {"ArnLike": {"aws:SourceArn": "arn:aws:someservice:*:111122223333:finance/*"}},
+        "context": {
+            "aws:SourceArn": "arn:aws:someservice:us-east-2:999999999999:store/abc:"
+            "111122223333:finance/document.txt"
+        },
+        "expect": False,
+    },
+    {
+        "name": "StringLike with the same pattern crosses the colons",
+        "source": "IAM JSON policy elements: Condition operators (ARN condition operators: With "
+        "a StringLike condition, the match succeeds)",
+        "condition": {
+            "StringLike": {"aws:SourceArn": "arn:aws:someservice:*:111122223333:finance/*"}
+        },
+        "context": {
+            "aws:SourceArn": "arn:aws:someservice:us-east-2:999999999999:store/abc:"
+            "111122223333:finance/document.txt"
+        },
+        "expect": True,
+    },
+    {
+        "name": "a W3C date and time with minutes and an offset",
+        "source": _DATE_PAGE + " (YYYY-MM-DDThh:mmTZD)",
+        "condition": {"DateEquals": {"aws:CurrentTime": "1997-07-16T19:20+01:00"}},
+        "context": {"aws:CurrentTime": "1997-07-16T18:20:00Z"},
+        "expect": True,
+    },
+]
+
+
+def _context(values: dict[str, Any]) -> RequestContext:
+    return RequestContext({k: (list(v) if isinstance(v, list) else [v]) for k, v in values.items()})
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in CASES])
+def test_audit_case(case: dict[str, Any]) -> None:
+    assert case["source"]
+    compiled, problems = compile_conditions(case["condition"], version="2012-10-17", path=BASE_PATH)
+    if "problems" in case:
+        expected = [PolicyProblem((*BASE_PATH, *p["path"]), p["message"]) for p in case["problems"]]
+        assert problems == expected
+        return
+    assert problems == []
+    ctx = _context(case.get("context") or {})
+    assert compiled.evaluate(ctx) is case["expect"]
+    assert all(e["result"] for e in compiled.explain(ctx)) is case["expect"]
+
+
+def test_case_names_are_unique() -> None:
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_policy_json_with_a_non_json_number_is_refused(constant: str) -> None:
+    """Python's json reads NaN and Infinity; JSON (RFC 8259) has neither, so AWS cannot read a
+    policy holding one ("Grammar of the IAM JSON policy language")."""
+    text = (
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "ecr:*", '
+        '"Resource": "*", "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": '
+        f"{constant}}}}}}}"
+    )
+    with pytest.raises(PolicyInvalid) as info:
+        compile_policy(text, PolicyKind.IDENTITY, name="p")
+    assert [str(p) for p in info.value.problems] == [
+        f"not valid JSON: {constant} is not a JSON value"
+    ]
