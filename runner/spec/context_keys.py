@@ -194,16 +194,40 @@ def _reading(
     return _Reading((repository, account_level), policies) if policies else None
 
 
-def _error(
-    f: SourceFile,
-    node: Node,
-    context: Mapping[str, tuple[str, ...]],
-    p: model.Principal,
-    r: model.Resource | None,
-    organization: model.Organization | None,
-    reading: _Reading,
-    steps: Sequence[str],
-) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """The checks of principal ``p`` on ``r`` in one case (at ``node`` of ``f``), with the
+    case's context and the spec's organization."""
+
+    f: SourceFile
+    node: Node
+    context: Mapping[str, tuple[str, ...]]
+    p: model.Principal
+    r: model.Resource | None
+    organization: model.Organization | None
+
+    def settled(
+        self,
+        stmt: CompiledStatement,
+        step: str,
+        unknown: Mapping[str, object],
+        *,
+        by_principal: bool = True,
+    ) -> bool:
+        """:func:`_settled` for a step of these checks."""
+        return _settled(
+            stmt, self.p, self.r, step, self.context, self.organization, unknown,
+            by_principal=by_principal,
+        )  # fmt: skip
+
+    def at(self) -> str:
+        """``file:line:col`` of the case, where its checks' errors are."""
+        line, col = where(self.node)
+        return f"{self.f.display}:{line}:{col}"
+
+
+def _error(case: _Checks, reading: _Reading, steps: Sequence[str]) -> str | None:
+    p = case.p
     for step in steps:
         account_level = catalog.is_account_level(step)
         unknown = reading.unknown[account_level]
@@ -212,13 +236,12 @@ def _error(
                 continue  # a repository policy takes no part in an account-level action
             for stmt in pol.for_action(step):
                 read = sorted(stmt.keys & unknown.keys())
-                if not read or _settled(stmt, p, r, step, context, organization, unknown):
+                if not read or case.settled(stmt, step, unknown):
                     continue
                 key = read[0]
                 what, example = unknown[key]
-                line, col = where(node)
                 return (
-                    f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
+                    f"{case.at()}: statement {stmt.label} of policy "
                     f"{excerpt(pol.name)} reads {_KEY_NAMES[key]}, which AWS puts in every "
                     f"request of {excerpt(p.name)} but whose value is {what}, which the tool "
                     "cannot know; give it in this case's context (for example "
@@ -249,20 +272,13 @@ def _federation_statements(
 
 
 def _federation_error(
-    f: SourceFile,
-    node: Node,
-    context: Mapping[str, tuple[str, ...]],
-    p: model.Principal,
-    r: model.Resource | None,
-    organization: model.Organization | None,
-    tables: _Tables,
-    federated: tuple[CompiledPolicy, str],
-    steps: Sequence[str],
+    case: _Checks, tables: _Tables, federated: tuple[CompiledPolicy, str], steps: Sequence[str]
 ) -> str | None:
     """The error of a check of federated user ``p`` that a statement naming an IAM user of its
     account (:func:`_federation_statements`) may decide, or None. A statement that names
     ``p`` itself (its federated-user ARN, or ``*``) applies whoever created the session, and
     one whose Resource or a known condition cannot hold is settled without knowing it."""
+    p = case.p
     policy, prefix = federated
     for step in steps:
         account_level = catalog.is_account_level(step)
@@ -278,12 +294,11 @@ def _federation_error(
             if pm.excludes(p) if pm.negated else pm.grant(p) == GRANT_DIRECT:
                 continue  # decided by p's own ARN, whoever created the session
             unknown = tables[account_level]
-            if _settled(stmt, p, r, step, context, organization, unknown, by_principal=False):
+            if case.settled(stmt, step, unknown, by_principal=False):
                 continue
-            line, col = where(node)
             element = "NotPrincipal" if pm.negated else "Principal"
             return (
-                f"{f.display}:{line}:{col}: statement {stmt.label} of policy "
+                f"{case.at()}: statement {stmt.label} of policy "
                 f"{excerpt(policy.name)} names the IAM user {users[0]} in its {element}, which "
                 "AWS applies to the federated user sessions that user creates "
                 f"(GetFederationToken); the spec does not say which IAM user created the session "
@@ -396,14 +411,12 @@ class KeyChecks:
         if reading is None and federated is None:
             return None
 
+        case = _Checks(f, node, context, p, r, organization)
+
         def error(steps: Sequence[str]) -> str | None:
-            found = None
-            if reading is not None:
-                found = _error(f, node, context, p, r, organization, reading, steps)
+            found = None if reading is None else _error(case, reading, steps)
             if found is None and federated is not None:
-                found = _federation_error(
-                    f, node, context, p, r, organization, tables, federated, steps
-                )
+                found = _federation_error(case, tables, federated, steps)
             return found
 
         return error
