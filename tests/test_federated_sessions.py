@@ -187,3 +187,41 @@ def test_a_session_arn_of_a_service_linked_roles_name_is_refused(tmp_path: Path)
     (check,) = spec.checks
     assert check.principal.arn == "arn:aws:iam::111122223333:role/ci"
     assert check.principal.session_arn == "arn:aws:sts::111122223333:assumed-role/ci/s1"
+
+
+def test_a_key_the_context_gives_settles_a_statement_naming_an_iam_user(tmp_path: Path) -> None:
+    """aws:TokenIssueTime is unknowable until the case gives it; once given, a condition on it
+    that cannot hold settles the statement, whoever created the session."""
+    text = dedent("""\
+        policies:
+          repo:
+            document:
+              Version: "2012-10-17"
+              Statement:
+                - Sid: BobPullsLater
+                  Effect: Allow
+                  Principal: {AWS: arn:aws:iam::111122223333:user/bob}
+                  Action: ecr:BatchGetImage
+                  Condition: {DateGreaterThan: {aws:TokenIssueTime: "2030-01-01T00:00:00Z"}}
+        principals:
+          carol: arn:aws:sts::111122223333:federated-user/carol
+        resources:
+          app: {arn: "arn:aws:ecr:us-east-1:111122223333:repository/app", policy: repo}
+        cases:
+          - principal: carol
+            resource: app
+            deny: ecr:BatchGetImage
+            context: {aws:TokenIssueTime: "2026-01-01T00:00:00Z"}
+          - principal: carol
+            resource: app
+            deny: ecr:BatchGetImage
+            context: {aws:TokenIssueTime: "2031-01-01T00:00:00Z"}
+        """)
+    first, second = load(tmp_path, text).checks
+    assert first.error is None
+    assert checks.evaluate_check(first).passed
+    assert second.error is not None
+    assert second.error.startswith(
+        "spec.yaml:20:5: statement BobPullsLater of policy 'repo' names the IAM user "
+        "arn:aws:iam::111122223333:user/bob in its Principal"
+    )

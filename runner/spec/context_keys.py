@@ -168,6 +168,12 @@ class _Reading:
     policies: tuple[CompiledPolicy, ...]
 
 
+def _not_given(table: _Table, context: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
+    """The keys of ``table`` that ``context`` does not give a value."""
+    given = {k.lower() for k in context}
+    return {k: v for k, v in table.items() if k not in given}
+
+
 def _reading(
     tables: _Tables,
     p: model.Principal,
@@ -183,10 +189,7 @@ def _reading(
     ]
     if not reading:
         return None
-    given = {k.lower() for k in context}
-    repository, account_level = (
-        {k: v for k, v in table.items() if k not in given} for table in tables
-    )
+    repository, account_level = (_not_given(table, context) for table in tables)
     if not repository and not account_level:
         return None
     unknown = repository.keys() | account_level.keys()
@@ -280,9 +283,9 @@ def _federation_error(
     one whose Resource or a known condition cannot hold is settled without knowing it."""
     p = case.p
     policy, prefix = federated
+    unknown: dict[str, tuple[str, str]] | None = None  # of a repository action, when needed
     for step in steps:
-        account_level = catalog.is_account_level(step)
-        if account_level:
+        if catalog.is_account_level(step):
             continue  # a repository policy takes no part in an account-level action
         for stmt in policy.for_action(step):
             pm = stmt.principal
@@ -293,7 +296,8 @@ def _federation_error(
                 continue
             if pm.excludes(p) if pm.negated else pm.grant(p) == GRANT_DIRECT:
                 continue  # decided by p's own ARN, whoever created the session
-            unknown = tables[account_level]
+            if unknown is None:
+                unknown = _not_given(tables[0], case.context)
             if case.settled(stmt, step, unknown, by_principal=False):
                 continue
             element = "NotPrincipal" if pm.negated else "Principal"
