@@ -1,9 +1,10 @@
 #!/bin/bash
 # CPU instructions and level-1 data and instruction cache misses (valgrind cachegrind, which
-# simulates the caches) of `python -m runner eval` against the plain `yaml.load(text, Loader=yaml.CSafeLoader)`
-# of the same files: figures the machine's noise does not move (bench_scale.py eval gives the
-# wall-time ratio, the target's own measure). The misses tell why the wall ratio is above the
-# instruction ratio: an access that misses the level-1 cache waits for a slower one.
+# simulates the caches) of `python -m runner eval` against the plain
+# `yaml.load(text, Loader=yaml.CSafeLoader)` of the same files: figures the machine's noise does
+# not move (bench_scale.py eval gives the wall-time ratio, the target's own measure). The misses
+# tell why the wall ratio is above the instruction ratio: an access that misses the level-1
+# cache waits for a slower one.
 #
 #     bash benchmarks/instructions.sh [CORPUS]   # default: bench_scale.py's many800 in /tmp/bs
 #
