@@ -595,3 +595,17 @@ def test_plan_policy_whose_role_is_not_a_name_says_so() -> None:
     assert plan_problems(text) == [
         f"plan.json:2:{col_of(text, '7')}: aws_iam_role_policy.x: expected a role name here"
     ]
+
+
+def test_a_length_limit_of_digits_int_cannot_read_is_not_a_limit() -> None:
+    """'²' is a digit to str.isdigit but not a number to int(): such a MinLength was a
+    traceback; like any bound that is not a whole number, it limits nothing."""
+    text = (
+        'Parameters:\n  P: {Type: String, Default: ab, MinLength: "\u00b2", MaxLength: 1}\n'
+        "Resources: {}\n"
+    )
+    result = parse_template("t.yaml", text, Settings(account="111122223333"))
+    assert [str(p) for p in result.problems] == [
+        "t.yaml:2:30: the Default 'ab' is longer than the MaxLength 1 of P; CloudFormation "
+        "refuses the stack unless the import entry gives P (parameters:)"
+    ]

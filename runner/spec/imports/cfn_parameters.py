@@ -126,7 +126,8 @@ def _refusal(tpl: Template, name: str, param: Node, value: str) -> str | None:
         if isinstance(allowed_node, SequenceNode)
         else None
     )
-    lengths = [] if numeric else _limits(tpl, param, _LENGTHS, str.isdigit)
+    # decimal digits: what int() reads (a superscript "²" is a digit, but not a decimal one)
+    lengths = [] if numeric else _limits(tpl, param, _LENGTHS, str.isdecimal)
     bounds = _limits(tpl, param, _BOUNDS, _NUMBER.match) if numeric else []
     for item in items:
         shown = repr(item)
