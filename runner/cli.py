@@ -378,7 +378,7 @@ def _chosen_checks(all_checks: Sequence[model.Check], case: str) -> list[model.C
     cases: dict[int, str] = {}
     for check in all_checks:
         cases.setdefault(check.case_index, check.case)
-    if case.isdigit():
+    if case.isdecimal():  # what int() reads ("²" is a digit, not a decimal one)
         index = int(case) - 1
         if index not in cases:
             return f"has {len(cases)} case(s) with checks; --case {case} is not one"

@@ -546,6 +546,10 @@ def test_the_same_file_imported_twice_says_so_once(tmp_path: Path) -> None:
             '!Select ["x", [a, b]]',
             "t.yaml:5:32: Fn::Select: the index 'x' is not a whole number from 0",
         ),
+        (  # a digit that int() cannot read: was a traceback
+            '!Select ["\u00b2", [a, b]]',
+            "t.yaml:5:32: Fn::Select: the index '\u00b2' is not a whole number from 0",
+        ),
         (
             "!Select [5, [a]]",
             "t.yaml:5:23: Fn::Select: the index 5 is past the end of the list (1 value)",

@@ -149,6 +149,9 @@ def test_explain_rejects_an_unknown_case(
     assert "--case 9 is not one" in capsys.readouterr().err
     assert main(["explain", "specs/app.yaml", "--case", "ci pulls"]) == 2
     assert "has no case named 'ci pulls'" in capsys.readouterr().err
+    # a digit that int() cannot read is a name, not a number (it was a traceback)
+    assert main(["explain", "specs/app.yaml", "--case", "\u00b2"]) == 2
+    assert "has no case named '\u00b2'" in capsys.readouterr().err
 
 
 def test_explain_says_what_is_wrong_with_a_path_that_is_no_spec_file(

@@ -289,7 +289,7 @@ class Template:
         if name == "Fn::Select" and items is not None and len(items) == 2:
             index = self.text(items[0], "an index")
             seq = self.resolve(items[1])
-            if not index.isdigit():
+            if not index.isdecimal():  # what int() reads ("²" is a digit, not a decimal)
                 raise self.fail(
                     items[0], f"Fn::Select: the index {index!r} is not a whole number from 0"
                 )
