@@ -110,14 +110,23 @@ def _median_pair_cpu(
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """:func:`_median_pair`'s medians of wall seconds, and the medians of the CPU seconds
     (user + system) of the same runs."""
-    times: tuple[list[float], list[float]] = ([], [])
-    cpus: tuple[list[float], list[float]] = ([], [])
+    (wall_a, wall_b), (cpu_a, cpu_b) = _medians_in_turns([a, b], cwd, repeat)
+    return (wall_a, wall_b), (cpu_a, cpu_b)
+
+
+def _medians_in_turns(
+    cmds: Sequence[Sequence[str]], cwd: Path, repeat: int
+) -> tuple[list[float], list[float]]:
+    """The medians of wall seconds and of CPU seconds (user + system) of each of ``cmds``, run
+    in turns (the first, the second, ..., the first again, ...)."""
+    times: list[list[float]] = [[] for _ in cmds]
+    cpus: list[list[float]] = [[] for _ in cmds]
     for _ in range(repeat):
-        for n, cmd in enumerate((a, b)):
+        for n, cmd in enumerate(cmds):
             times[n].append(_run(cmd, cwd)[0])
             cpus[n].append(_last_cpu[0])
     med = statistics.median
-    return (med(times[0]), med(times[1])), (med(cpus[0]), med(cpus[1]))
+    return [med(t) for t in times], [med(c) for c in cpus]
 
 
 def _expect_count(out: str, count: int) -> None:
@@ -174,13 +183,18 @@ _YAML_LOAD = (
 def bench_eval(work: Path, repeat: int) -> None:
     spec = work / "many800"
     n = corpus.many_files(spec, files=800, checks_per_file=25)
-    cmd = _one_core([sys.executable, "-m", "runner", "eval", "."])
-    _elapsed, out = _run(cmd, spec)
-    lines = out.count("\n")
-    if lines != n:
-        raise SystemExit(f"eval printed {lines} checks, expected {n}")
+    eval_cmd = [sys.executable, "-m", "runner", "eval", "."]
+    one_core = _one_core([*eval_cmd, "--jobs", "1"])
+    every_core = [*eval_cmd, "--jobs", "auto"]
+    for cmd in (one_core, every_core):
+        _elapsed, out = _run(cmd, spec)
+        lines = out.count("\n")
+        if lines != n:
+            raise SystemExit(f"eval printed {lines} checks, expected {n}")
     load = _one_core([sys.executable, "-c", _YAML_LOAD])
-    (t_load, t), (c_load, c) = _median_pair_cpu(load, cmd, spec, repeat)
+    (t_load, t, t_all), (c_load, c, c_all) = _medians_in_turns(
+        [load, one_core, every_core], spec, repeat
+    )
     startup = _median(_one_core([sys.executable, "-c", "import runner.engine"]), spec, repeat)
     _row(
         f"2. eval, {n:,} checks in 800 files, one core, vs yaml.load of the same files",
@@ -188,6 +202,15 @@ def bench_eval(work: Path, repeat: int) -> None:
         f"{c_load:.2f} = {c / c_load:.2f}x; interpreter + import {startup:.2f} s)",
         "<= 1.6x",
         t / t_load <= 1.6,
+        "bench_scale.py eval",
+    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _row(
+        f"2b. the same eval with --jobs auto ({cores} cores) vs the same yaml.load (one core)",
+        f"{t_all:.2f} s vs {t_load:.2f} s = {t_all / t_load:.2f}x (in CPU seconds {c_all:.2f} "
+        f"vs {c_load:.2f} = {c_all / c_load:.2f}x; 1 core: {t:.2f} s, {t / t_all:.2f}x as long)",
+        "<= 1.6x",
+        t_all / t_load <= 1.6,
         "bench_scale.py eval",
     )
 

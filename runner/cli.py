@@ -14,8 +14,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from runner import __version__, checks, model, result_lines, results, text
 from runner.errors import SpecError
@@ -55,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
         help="also write a results file, as pytest's --policy-results does (input of "
         "`python -m runner report`)",
     )
+    p_eval.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default="auto",
+        metavar="N",
+        help="evaluate the spec files in up to N processes, each a run of consecutive files of "
+        "about equal size; the output is the same as in one. A whole number, or auto (the "
+        "default): the CPUs this process may run on. Where a process cannot fork (Windows) or "
+        "runs other threads, one process",
+    )
 
     p_explain = sub.add_parser(
         "explain",
@@ -88,6 +100,16 @@ _TIME_HELP = (
     "2027-01-01T00:00:00Z or 2027-01-01T02:00:00+02:00; a time without Z or an offset is UTC, "
     "a date alone its midnight UTC; years 1 to 9999; default: now"
 )
+
+
+def _jobs(value: str) -> int:
+    from runner import forked
+
+    if value == "auto":
+        return forked.available_cpus()
+    if not value.isdecimal() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, or auto; got {value!r}")
+    return int(value)
 
 
 def _instant(text: str) -> dt.datetime:
@@ -150,7 +172,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # every check of this run sees the same aws:CurrentTime (and known exceptions that instant)
     now = engine.freeze_clock(getattr(args, "time", None))
     if args.command == "eval":
-        return _eval(args.paths, now, args.sarif, args.results)
+        return _eval(args.paths, now, args.sarif, args.results, args.jobs)
     if args.command == "explain":
         return _explain(args.spec, args.case)
     if args.command == "schema":
@@ -161,7 +183,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _stderr(message: str) -> None:
     """A message for the terminal, on standard error, with control characters escaped."""
-    print(text.terminal_safe(message), file=sys.stderr)
+    _say(sys.stderr, message)
+
+
+def _say(err: TextIO, message: str) -> None:
+    """A message for the terminal, on ``err``, with control characters escaped."""
+    print(text.terminal_safe(message), file=err)
 
 
 def _print_problems(error: SpecError) -> None:
@@ -169,85 +196,78 @@ def _print_problems(error: SpecError) -> None:
         _stderr(str(problem))
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What evaluating some spec files gives besides their lines: the exit status so far, and
+    what the SARIF file, the annotations and the results file need."""
+
+    status: int = EXIT_OK
+    any_failed: bool = False
+    found: list[dict[str, Any]] = field(default_factory=list)  # failed, erred, excepted
+    spec_errors: list[dict[str, object]] = field(default_factory=list)
+    spec_warnings: list[str] = field(default_factory=list)
+    inventory: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)  # every result, --results only
+
+    def add(self, other: _Tally) -> None:
+        self.status = max(self.status, other.status)  # EXIT_ERROR outranks EXIT_OK
+        self.any_failed = self.any_failed or other.any_failed
+        self.found.extend(other.found)
+        self.spec_errors.extend(other.spec_errors)
+        self.spec_warnings.extend(other.spec_warnings)
+        self.inventory.extend(other.inventory)
+        self.kept.extend(other.kept)
+
+
 def _eval(
     paths: Sequence[str],
     now: dt.datetime,
     sarif_path: Path | None = None,
     results_path: Path | None = None,
+    jobs: int = 1,
 ) -> int:
-    from runner import results, workflow
+    from runner import forked, workflow
 
     started = time.time()
-    kept: list[dict[str, Any]] = []  # every check's result, for the results file
-    inventory: list[dict[str, Any]] = []
-
     files, problems = find_spec_files(paths)
     # a spec file named twice (``eval a.yaml a.yaml``, or a file and its folder) runs once, as
     # under pytest: a results file holds each check id once
     files = _once(files)
     # what the SARIF file and the GitHub annotations need: failures, errors, known exceptions
     ci = sarif_path is not None or workflow.enabled()
-    found: list[dict[str, object]] = []
-    spec_errors: list[dict[str, object]] = []
-    spec_warnings: list[str] = []
-    status = EXIT_OK
+    tally = _Tally()
     for problem in problems:
         _stderr(f"error: {problem}")
-        status = EXIT_ERROR
+        tally.status = EXIT_ERROR
     cwd = Path.cwd()
-    any_failed = False
-    out = sys.stdout
-    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per line
-    # a passed check's line is built from parts when no one needs its result dict
-    fast = not ci and results_path is None
-    passed_lines = result_lines.PassedLines(encode, json.encoder.encode_basestring_ascii)
-    for spec_run in checks.run_spec_files(files, display_root=cwd):
-        if spec_run.error is not None:
-            _print_problems(spec_run.error)
-            status = EXIT_ERROR
-            spec_errors.extend(
-                results.problem_entry(p, str(spec_run.path)) for p in spec_run.error.problems
-            )
-            continue
-        if results_path is not None and spec_run.spec is not None:
-            inventory.extend(results.policy_inventory(spec_run.spec))
-        for warning in spec_run.warnings:
-            _stderr(results.warning_text(warning))
-        spec_warnings.extend(spec_run.warnings)
-        lines = []
-        for run in spec_run.runs:
-            if run.error is not None:  # this check cannot be decided; the others run
-                _stderr(run.error)
-                status = EXIT_ERROR
-            if fast and run.passed and run.check.exception is None:
-                line = run.passed_line(passed_lines)
-                if line is not None:
-                    lines.append(line)
-                    continue
-            result = _with_exception(run, now)
-            any_failed = any_failed or result["outcome"] == "failed"
-            if ci and (result["outcome"] != "passed" or "exception" in result):
-                found.append(result)
-            lines.append(encode(result))
-            if results_path is not None:
-                kept.append(result)
-        if lines:
-            out.write("\n".join(lines) + "\n")
-    out.flush()
+
+    def work(part: Sequence[Path], out: TextIO, err: TextIO) -> _Tally:
+        return _eval_files(part, now, cwd, out, err, ci=ci, keep=results_path is not None)
+
+    try:
+        for part in forked.run_parts(files, jobs, _size, work, sys.stdout, sys.stderr):
+            tally.add(part)
+    except forked.WorkerFailed as exc:
+        _stderr(f"error: {exc}")
+        return EXIT_ERROR
+    sys.stdout.flush()
+    status = tally.status
     if ci:
-        findings = {"checks": found, "errors": spec_errors, "warnings": spec_warnings}
+        findings = {
+            "checks": tally.found, "errors": tally.spec_errors, "warnings": tally.spec_warnings
+        }  # fmt: skip
         status = _ci_outputs(findings, sarif_path, status, files)
     if results_path is not None:
         assembled = results.assemble(
-            checks=kept,
-            errors=spec_errors,
-            policies=inventory,
+            checks=tally.kept,
+            errors=tally.spec_errors,
+            policies=tally.inventory,
             generated=results.instant_text(dt.datetime.now(dt.UTC)),
             duration=round(time.time() - started, 3),
             evaluated_at=results.instant_text(now),
             command=_command_line(paths),
             versions={"policyspec": __version__, "python": _python_version()},
-            warnings=sorted(map(results.located, spec_warnings), key=results.place_key),
+            warnings=sorted(map(results.located, tally.spec_warnings), key=results.place_key),
             project=cwd.name,
         )
         try:
@@ -256,12 +276,73 @@ def _eval(
         except OSError as exc:
             _stderr(f"error: cannot write {results_path}: {exc.strerror or exc}")
             status = EXIT_ERROR
-    if status == EXIT_OK and any_failed:
+    if status == EXIT_OK and tally.any_failed:
         status = EXIT_FAILED
     if not files and not problems:
         _stderr("error: no spec files found in " + " ".join(paths))
         status = EXIT_ERROR
     return status
+
+
+def _size(path: Path) -> int:
+    """A spec file's share of the work when files are split over processes: its size."""
+    try:
+        return os.stat(path).st_size
+    except OSError:  # said when it is read
+        return 0
+
+
+def _eval_files(
+    files: Sequence[Path],
+    now: dt.datetime,
+    cwd: Path,
+    out: TextIO,
+    err: TextIO,
+    *,
+    ci: bool,
+    keep: bool,
+) -> _Tally:
+    """Load and evaluate ``files`` in turn: their JSON lines on ``out``, their errors and
+    warnings on ``err``; what the rest of the run needs of them."""
+    tally = _Tally()
+    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per line
+    # a passed check's line is built from parts when no one needs its result dict
+    fast = not ci and not keep
+    passed_lines = result_lines.PassedLines(encode, json.encoder.encode_basestring_ascii)
+    for spec_run in checks.run_spec_files(files, display_root=cwd):
+        if spec_run.error is not None:
+            for problem in spec_run.error.problems:
+                _say(err, str(problem))
+            tally.status = EXIT_ERROR
+            tally.spec_errors.extend(
+                results.problem_entry(p, str(spec_run.path)) for p in spec_run.error.problems
+            )
+            continue
+        if keep and spec_run.spec is not None:
+            tally.inventory.extend(results.policy_inventory(spec_run.spec))
+        for warning in spec_run.warnings:
+            _say(err, results.warning_text(warning))
+        tally.spec_warnings.extend(spec_run.warnings)
+        lines = []
+        for run in spec_run.runs:
+            if run.error is not None:  # this check cannot be decided; the others run
+                _say(err, run.error)
+                tally.status = EXIT_ERROR
+            if fast and run.passed and run.check.exception is None:
+                line = run.passed_line(passed_lines)
+                if line is not None:
+                    lines.append(line)
+                    continue
+            result = _with_exception(run, now, err)
+            tally.any_failed = tally.any_failed or result["outcome"] == "failed"
+            if ci and (result["outcome"] != "passed" or "exception" in result):
+                tally.found.append(result)
+            lines.append(encode(result))
+            if keep:
+                tally.kept.append(result)
+        if lines:
+            out.write("\n".join(lines) + "\n")
+    return tally
 
 
 def _once(files: list[Path]) -> list[Path]:
@@ -293,7 +374,7 @@ def _python_version() -> str:
     return platform.python_version()
 
 
-def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
+def _with_exception(run: checks.CheckRun, now: dt.datetime, err: TextIO) -> dict[str, Any]:
     """A check's result with its case's known exception applied; a pass under an exception
     is said on standard error, so that someone removes the exception."""
     from runner import exceptions
@@ -303,7 +384,7 @@ def _with_exception(run: checks.CheckRun, now: dt.datetime) -> dict[str, Any]:
     if known is not None:
         info = exceptions.apply(result, known, now)["exception"]
         if info["status"] == exceptions.ExceptionStatus.UNNEEDED:
-            _stderr(f"warning: {result['id']}: {info['note']}")
+            _say(err, f"warning: {result['id']}: {info['note']}")
     return result
 
 
