@@ -123,6 +123,16 @@ def test_a_parameter_of_a_template_without_parameters(tmp_path: Path) -> None:
             "spec.yaml:5:25: '9' is more than the MaxValue 5 of Count; CloudFormation refuses "
             "the stack",
         ),
+        (  # Arabic-Indic three: a digit to float() and to \\d, not to CloudFormation
+            "{Count: \u0663}",
+            "spec.yaml:5:25: '\u0663' is not a number, as parameter Count of Type Number "
+            "needs; CloudFormation refuses the stack",
+        ),
+        (
+            '{Count: "3\\n"}',
+            "spec.yaml:5:25: '3\\n' is not a number, as parameter Count of Type Number needs; "
+            "CloudFormation refuses the stack",
+        ),
         (
             "{Count: 0}",
             "spec.yaml:5:25: '0' is less than the MinValue 1 of Count; CloudFormation refuses "

@@ -23,8 +23,10 @@ __all__ = ["check_parameters", "is_list_type"]
 
 _T = TypeVar("_T", int, float)
 
-#: A value of ``Type: Number`` (an integer or a float).
-_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+#: A value of ``Type: Number`` (an integer or a float), matched whole: ASCII digits only (``\d``
+#: would take other scripts' digits, which float() reads but CloudFormation does not), and no
+#: line break after it (which ``$`` would let through)
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 #: How many of a template's parameter names an "unknown parameter" message lists.
 _LISTED = 20
 #: The length limits of a text parameter and the bound limits of a number: the key, the
@@ -128,10 +130,10 @@ def _refusal(tpl: Template, name: str, param: Node, value: str) -> str | None:
     )
     # decimal digits: what int() reads (a superscript "²" is a digit, but not a decimal one)
     lengths = [] if numeric else _limits(tpl, param, _LENGTHS, str.isdecimal)
-    bounds = _limits(tpl, param, _BOUNDS, _NUMBER.match) if numeric else []
+    bounds = _limits(tpl, param, _BOUNDS, _NUMBER.fullmatch) if numeric else []
     for item in items:
         shown = repr(item)
-        if numeric and not _NUMBER.match(item):
+        if numeric and not _NUMBER.fullmatch(item):
             return f"{shown} is not a number, as parameter {name} of Type {type_name} needs"
         if allowed is not None and item not in allowed:
             choices = ", ".join(x for x in allowed if x is not None)
