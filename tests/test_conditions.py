@@ -11,6 +11,7 @@ comes from).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -235,10 +236,29 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 
 def test_json_text_numbers_and_booleans_compare_as_aws_writes_them() -> None:
     compiled = _compile(
-        {"NumericEquals": {"s3:max-keys": 1.5}, "Bool": {"aws:MultiFactorAuthPresent": True}}
+        {"NumericEquals": {"s3:max-keys": 15}, "Bool": {"aws:MultiFactorAuthPresent": True}}
     )
-    ctx = RequestContext({"s3:max-keys": ["1.50"], "aws:MultiFactorAuthPresent": ["TRUE"]})
+    ctx = RequestContext({"s3:max-keys": ["15.0"], "aws:MultiFactorAuthPresent": ["TRUE"]})
     assert compiled.evaluate(ctx) is True
+
+
+@pytest.mark.parametrize("operator", ["StringEquals", "StringLike", "NumericEquals", "DateEquals"])
+def test_a_json_number_with_a_fraction_or_exponent_is_refused(operator: str) -> None:
+    """json.loads keeps no text of 1.10 (it is the float 1.1): a StringEquals against it
+    compared 1.1, which is not what the policy says."""
+    block = json.loads('{"' + operator + '": {"aws:PrincipalTag/v": [1.10, "x", 1e2]}}')
+    _compiled, problems = compile_conditions(block, version="2012-10-17", path=BASE_PATH)
+    message = (
+        "a condition value written as a JSON number with a fraction or an exponent ({} as Python "
+        "reads it): AWS does not document how it reads one, as its text (1.10 and 1.1 differ as "
+        "strings) or as a binary floating point number (which keeps about 15 significant "
+        'digits); write the value as a string, such as "1.5"'
+    )
+    where = (*BASE_PATH, operator, "aws:PrincipalTag/v")
+    assert problems == [
+        PolicyProblem((*where, 0), message.format("1.1")),
+        PolicyProblem((*where, 2), message.format("100.0")),
+    ]
 
 
 # --- properties -----------------------------------------------------------------------------

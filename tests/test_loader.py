@@ -1192,6 +1192,41 @@ def test_several_values_for_a_key_tested_by_a_single_valued_operator(tmp_path: P
     ]
 
 
+def test_several_values_for_a_key_read_in_a_policy_variable(tmp_path: Path) -> None:
+    """A policy variable takes one value ("You can't use a multivalued condition key as a
+    variable"): a key given several values that a statement reads in one is refused, as the
+    default or the missing value the engine would take for it is a guess."""
+    text = dedent("""\
+    policies:
+      p:
+        document:
+          Version: "2012-10-17"
+          Statement:
+            - Sid: SameTeam
+              Effect: Allow
+              Action: ecr:GetAuthorizationToken
+              Resource: "*"
+              Condition: {StringEquals: {aws:PrincipalTag/team: "${aws:RequestTag/team, 'x'}"}}
+    principals:
+      ci: {arn: "arn:aws:iam::111122223333:role/r", policies: [p], tags: {team: x}}
+    cases:
+      - principal: ci
+        action: ecr:GetAuthorizationToken
+        context: {aws:RequestTag/team: [a, b]}
+        expect: allow
+      - principal: ci
+        action: ecr:GetAuthorizationToken
+        context: {aws:RequestTag/team: x}
+        expect: allow
+    """)
+    assert errors(tmp_path, text) == [
+        "spec.yaml:16:15: context key 'aws:RequestTag/team' has 2 values, but statement "
+        "SameTeam of policy 'p' reads it in a policy variable, which takes one value (AWS: "
+        '"You can\'t use a multivalued condition key as a variable"). Give '
+        "aws:RequestTag/team one value here"
+    ]
+
+
 def test_several_values_are_fine_for_set_operators_and_untested_keys(tmp_path: Path) -> None:
     text = TAGGING.replace(
         "Condition: {StringEquals: {aws:TagKeys: [team, env]}}",

@@ -930,7 +930,7 @@ def test_an_outsider_never_carries_the_organizations_own_id() -> None:
     ("condition", "expected"),
     [
         ({"DateLessThan": {"aws:CurrentTime": "1969-12-31T00:00:00Z"}}, "implicit-deny"),
-        ({"NumericGreaterThan": {"aws:EpochTime": "99999999999999999999"}}, "implicit-deny"),
+        ({"NumericGreaterThan": {"aws:EpochTime": "100000000000000000000"}}, "implicit-deny"),
         ({"DateGreaterThan": {"aws:CurrentTime": "1969-12-31T00:00:00Z"}}, None),
     ],
 )
@@ -1057,6 +1057,33 @@ def test_a_key_tested_as_a_set_and_as_one_value_is_refused() -> None:
         "(policies/prod-repo.json:10)); AWS does not say how a single-valued operator compares "
         "a key with several values, so the check cannot range over them (as an ordinary check "
         "refuses several values for it)"
+    )
+
+
+def test_a_key_tested_as_a_set_and_read_in_a_policy_variable_is_refused() -> None:
+    """A key the check ranges over (here also as a set of values) is not read in a policy
+    variable: the variable's value would be one of those the check ranges over."""
+    res = repo(
+        {
+            **_everyone(
+                **{
+                    "ForAnyValue:StringLike": {"aws:SourceVpce": "vpce-*"},
+                    "StringEquals": {"aws:SourceVpc": "${aws:SourceVpce}"},
+                },
+            ),
+        }
+    )
+    with pytest.raises(Undecidable) as info:
+        ask(
+            res,
+            "ecr:BatchGetImage",
+            "deny",
+            cls=CallerClass("u", kinds=frozenset({CallerKind.ANONYMOUS})),
+        )
+    assert str(info.value) == (
+        "the policy variable ${aws:SourceVpce} in statement Cond of repository policy prod-repo "
+        "(policies/prod-repo.json:10) reads a key that ranges over every value; the universal "
+        "check cannot tie it to the text it is compared with (fix the key in the context)"
     )
 
 

@@ -129,7 +129,7 @@ conditions = st.sampled_from(
         # time boundaries outside the dates the engine writes
         ("DateLessThan", "aws:CurrentTime", ["1969-12-31T00:00:00Z"]),
         ("DateGreaterThan", "aws:CurrentTime", ["1969-12-31T00:00:00Z"]),
-        ("NumericGreaterThan", "aws:EpochTime", ["99999999999999999999"]),
+        ("NumericGreaterThan", "aws:EpochTime", ["100000000000000000000"]),
         ("NumericLessThan", "aws:EpochTime", ["-5"]),
         # non-text comparisons of names and accounts
         ("NumericLessThan", "aws:PrincipalAccount", ["200000000000"]),
@@ -537,7 +537,7 @@ focused_conditions = st.sampled_from(
         ("StringLike", "aws:PrincipalOrgID", ["o-*"]),
         ("DateLessThan", "aws:CurrentTime", ["1969-12-31T00:00:00Z"]),
         ("DateGreaterThan", "aws:CurrentTime", ["1969-12-31T00:00:00Z"]),
-        ("NumericGreaterThan", "aws:EpochTime", ["99999999999999999999"]),
+        ("NumericGreaterThan", "aws:EpochTime", ["100000000000000000000"]),
         ("NumericLessThan", "aws:PrincipalAccount", ["200000000000"]),
         ("Bool", "aws:username", ["true"]),
         ("StringEquals", "aws:TagKeys", ["team"]),

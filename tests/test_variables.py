@@ -61,13 +61,30 @@ def test_render_default_may_be_empty_and_blanks_are_allowed() -> None:
     assert t.render(RequestContext()) == "xy"
 
 
-def test_render_multivalued_or_empty_key_has_no_value() -> None:
-    t = compile_template("${aws:TagKeys}", version=V12)
-    assert t.render(RequestContext({"aws:TagKeys": ["a", "b"]})) is None
-    assert t.render(RequestContext({"aws:TagKeys": []})) is None
-    assert t.render(RequestContext({"aws:TagKeys": ["a"]})) == "a"
-    with_default = compile_template("${aws:TagKeys, 'none'}", version=V12)
-    assert with_default.render(RequestContext({"aws:TagKeys": ["a", "b"]})) == "none"
+def test_render_a_key_with_several_values_or_none_has_no_value() -> None:
+    t = compile_template("${aws:PrincipalTag/team}", version=V12)
+    assert t.render(RequestContext({"aws:PrincipalTag/team": ["a", "b"]})) is None
+    assert t.render(RequestContext({"aws:PrincipalTag/team": []})) is None
+    assert t.render(RequestContext({"aws:PrincipalTag/team": ["a"]})) == "a"
+    with_default = compile_template("${aws:PrincipalTag/team, 'none'}", version=V12)
+    assert with_default.render(RequestContext({"aws:PrincipalTag/team": ["a", "b"]})) == "none"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["aws:TagKeys", "AWS:tagkeys", "aws:CalledVia", "aws:PrincipalOrgPaths",
+     "aws:ResourceOrgPaths", "aws:PrincipalServiceNamesList"],
+)  # fmt: skip
+def test_a_multivalued_key_is_no_policy_variable(key: str) -> None:
+    text = f"x-${{{key}, 'none'}}"
+    with pytest.raises(TemplateError) as info:
+        compile_template(text, version=V12)
+    assert str(info.value) == (
+        f"policy variable '${{{key}, 'none'}}' in {text!r} names {key}, a multivalued condition "
+        'key: AWS says "You can\'t use a multivalued condition key as a variable" (IAM policy '
+        "elements: Variables and tags) and does not say what the text becomes; test the key "
+        "with ForAnyValue or ForAllValues instead"
+    )
 
 
 def test_render_escapes() -> None:

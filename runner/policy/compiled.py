@@ -16,7 +16,11 @@ from runner.policy.conditions import CompiledConditions
 from runner.policy.matching import ActionMatcher, PrincipalMatcher, ResourceMatcher
 from runner.policy.variables import PolicyVersion
 
-__all__ = ["CompiledPolicy", "CompiledStatement", "Effect", "PolicyVersion"]
+__all__ = ["VARIABLE_READ", "CompiledPolicy", "CompiledStatement", "Effect", "PolicyVersion"]
+
+#: How :meth:`CompiledPolicy.single_valued_test` says a statement reads a key in a policy
+#: variable (instead of an operator's name)
+VARIABLE_READ = "a policy variable"
 
 
 class Effect(enum.StrEnum):
@@ -47,6 +51,8 @@ class CompiledStatement:
     #: the condition keys the statement reads, lowercased: in its Condition block and in the
     #: policy variables of its Resource / NotResource / condition values
     keys: frozenset[str] = frozenset()
+    #: the condition keys its policy variables read (of ``keys``), lowercased
+    variable_keys: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:
@@ -83,8 +89,9 @@ class CompiledPolicy:
     def single_valued_test(
         self, key: str, actions: Iterable[str]
     ) -> tuple[CompiledStatement, str] | None:
-        """The first statement about one of ``actions`` (and its operator) that tests condition
-        ``key`` (any case) without ForAllValues:/ForAnyValue:, or None."""
+        """The first statement about one of ``actions`` that tests condition ``key`` (any case)
+        without ForAllValues:/ForAnyValue: (and how: its operator) or reads it in a policy
+        variable (``a policy variable``), which takes one value; or None."""
         wanted = key.lower()
         if wanted not in self.keys:
             return None
@@ -93,4 +100,6 @@ class CompiledPolicy:
                 for operator, tested in stmt.conditions.single_valued():
                     if tested.lower() == wanted:
                         return stmt, operator
+            if wanted in stmt.variable_keys:
+                return stmt, VARIABLE_READ
         return None

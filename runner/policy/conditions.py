@@ -55,6 +55,7 @@ from runner.policy.operators import (
     Static,
     compile_values,
 )
+from runner.policy.variables import PolicyVersion
 
 __all__ = ["OPERATORS", "CompiledConditions", "ConditionTest", "compile_conditions"]
 
@@ -431,6 +432,19 @@ def compile_conditions(
                 )
                 continue
             key_path = (*op_path, key)
+            if "${" in key and version == PolicyVersion.V2012:
+                # AWS documents policy variables in condition values and in Resource ("Where
+                # you can use policy variables"), not in key names: the key would be taken as
+                # written, a key no request has, or substituted; which is not said
+                problems.append(
+                    PolicyProblem(
+                        key_path,
+                        f"condition key {key!r} holds a policy variable; AWS documents policy "
+                        "variables in condition values and in Resource, not in condition key "
+                        "names, and does not say whether it substitutes them there",
+                    )
+                )
+                continue
             raw: list[tuple[PolicyPath, str]] = []
             if isinstance(value, list | tuple):
                 if not value:
@@ -446,7 +460,21 @@ def compile_conditions(
             valid = True
             for where, item in items:
                 text = _as_text(item)
-                if text is None:
+                if isinstance(item, float) and text is not None:
+                    # Only JSON gives floats (YAML numbers stay their text): a JSON number
+                    # with a fraction or an exponent, whose text Python's json does not keep
+                    valid = False
+                    problems.append(
+                        PolicyProblem(
+                            where,
+                            f"a condition value written as a JSON number with a fraction or an "
+                            f"exponent ({text} as Python reads it): AWS does not document how "
+                            "it reads one, as its text (1.10 and 1.1 differ as strings) or as "
+                            "a binary floating point number (which keeps about 15 significant "
+                            'digits); write the value as a string, such as "1.5"',
+                        )
+                    )
+                elif text is None:
                     valid = False
                     problems.append(
                         PolicyProblem(

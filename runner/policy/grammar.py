@@ -148,6 +148,7 @@ class _Statements(ElementReader):
 
         if len(self.problems) > start or action is None or effect is None:
             return None
+        keys, variable_keys = self.keys_read(raw)
         return CompiledStatement(
             index=index,
             sid=sid if isinstance(sid, str) else None,
@@ -158,7 +159,8 @@ class _Statements(ElementReader):
             principal=principal,
             conditions=conditions,
             path=path,
-            keys=self.keys_read(raw),
+            keys=keys | variable_keys,
+            variable_keys=variable_keys,
         )
 
     def effect(self, raw: Mapping[object, object], path: PolicyPath) -> Effect | None:
@@ -292,9 +294,11 @@ class _Statements(ElementReader):
                 return self.principals(raw[key], (*path, key), key)
         return None
 
-    def keys_read(self, raw: Mapping[object, object]) -> frozenset[str]:
-        """The lowercased condition keys a (valid) statement reads."""
+    def keys_read(self, raw: Mapping[object, object]) -> tuple[frozenset[str], frozenset[str]]:
+        """The lowercased condition keys a (valid) statement reads: in its Condition block,
+        and in its policy variables."""
         keys: set[str] = set()
+        variables: set[str] = set()
         block = raw.get("Condition")
         if isinstance(block, Mapping):
             for body in block.values():
@@ -313,8 +317,8 @@ class _Statements(ElementReader):
                             tpl = compile_template(text, version=self.version)
                         except TemplateError:
                             continue
-                        keys.update(k.lower() for k in tpl.variable_keys)
-        return frozenset(keys)
+                        variables.update(k.lower() for k in tpl.variable_keys)
+        return frozenset(keys), frozenset(variables)
 
 
 def _statement_line(lines: Sequence[int] | Mapping[int, int] | None, index: int) -> int | None:

@@ -193,6 +193,58 @@ def _date(text: str) -> int | None:
     return seconds * 1_000_000_000 + fraction
 
 
+#: The significant digits that binary floating point (a double) keeps of any decimal: two
+#: decimals of at most 15 compare alike whether compared exactly or as doubles
+_DOUBLE_DIGITS = 15
+
+
+def _inexact(text: str, value: object) -> str | None:
+    """Why a Numeric policy value cannot be compared without guessing the precision AWS
+    compares in ("Numeric condition operators" say "an integer or decimal value" and no
+    more), or None: a value of more significant digits than a double keeps, or past its
+    range, compares differently exactly and in floating point."""
+    from decimal import Decimal
+
+    assert isinstance(value, Decimal)
+    if not value:
+        return None
+    exact = value.normalize()
+    digits = len(exact.as_tuple().digits)
+    if digits > _DOUBLE_DIGITS:
+        return (
+            f"has {digits} significant digits: AWS does not document the precision of numeric "
+            "comparisons, and past 15 digits an exact comparison and one in floating point "
+            "differ; the engine does not guess which AWS makes"
+        )
+    if not -300 <= exact.adjusted() <= 300:
+        return (
+            "is past the range of floating point numbers: AWS does not document the range "
+            "of numeric comparisons"
+        )
+    return None
+
+
+def _unzoned(text: str) -> str | None:
+    """Why a Date policy value with a time cannot be read without a guess, or None: the W3C
+    profile of ISO 8601 that "Date condition operators" name gives every time a zone, ``Z``
+    or ``+hh:mm`` ("TZD"), and AWS does not say which zone a time without one is in."""
+    m = _ISO_DATE.fullmatch(text)
+    if m is None or m["h"] is None:
+        return None
+    if not m["tz"]:
+        return (
+            "has a time without a time zone: the W3C profile of ISO 8601 that AWS names gives "
+            f"every time one (Z or +hh:mm), and AWS does not say which it assumes; write {text}Z "
+            "for UTC"
+        )
+    if m["tz"] != "Z" and ":" not in m["tz"]:
+        return (
+            f"writes its offset {m['tz']} without a colon: the W3C profile of ISO 8601 that AWS "
+            f"names writes {m['tz'][:3]}:{m['tz'][3:]}"
+        )
+    return None
+
+
 #: The grammars of the Numeric and Date operators, for code that must read a value exactly as
 #: the engine does (the representatives of universal checks).
 parse_number = _number
@@ -438,6 +490,8 @@ def compile_values(
                     f"epoch time as {int(text)} seconds after 1970-01-01T00:00:00Z; write "
                     f"{text}-01-01T00:00:00Z for the year",
                 )
+            elif (why := _inexact(text, value) if numeric else _unzoned(text)) is not None:
+                bad(where, f"{base} value {text!r} {why}")
             else:
                 parsed.append(value)
         if not ok:

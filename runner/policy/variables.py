@@ -12,11 +12,14 @@ In version ``2008-10-17`` (and when ``Version`` is missing) ``${...}`` is plain 
 
 Rules chosen here, each documented where AWS is not explicit:
 
+- A variable that names a multivalued key (``${aws:TagKeys}``) is refused, as a problem of the
+  policy: AWS says "You can't use a multivalued condition key as a variable" and does not say
+  what such text becomes, not even with a default.
 - A variable whose key is missing from the request, has no value, or has several values has
-  no value: AWS substitutes only single-valued keys ("Policy variables": "you can't use
-  multivalued keys as policy variables"). The default applies then; without a default the whole
-  text has no value and :meth:`Template.render` / :meth:`Template.regex` return ``None``, which
-  the caller treats as "this policy value matches nothing".
+  no value ("Policy variables with no value"; a single-valued key given several values cannot
+  reach here, the spec loader refuses it). The default applies then; without a default the
+  whole text has no value and :meth:`Template.render` / :meth:`Template.regex` return ``None``,
+  which the caller treats as "this policy value matches nothing".
 - Text that comes from a variable (and from ``${*}``, ``${?}``, ``${$}`` and defaults) is always
   literal; only ``*`` and ``?`` written in the policy itself are wildcards.
 """
@@ -55,6 +58,15 @@ _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 # ${service:key} or ${service:key, 'default'}; blanks around the parts are allowed.
 _VARIABLE = re.compile(r"^\s*(?P<key>[^\s,'{}$]+)\s*(?:,\s*'(?P<default>[^'{}$]*)'\s*)?$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
+#: The multivalued condition keys of "AWS global condition context keys" (lowercased): a
+#: policy variable cannot name them
+_MULTIVALUED = frozenset(
+    k.lower()
+    for k in (
+        "aws:CalledVia", "aws:PrincipalOrgPaths", "aws:PrincipalServiceNamesList",
+        "aws:ResourceOrgPaths", "aws:SourceOrgPaths", "aws:TagKeys", "aws:VpceOrgPaths",
+    )
+)  # fmt: skip
 _CACHE_LIMIT = 256
 
 
@@ -218,6 +230,13 @@ def _parse(text: str) -> tuple[_Part, ...]:
                     f"invalid policy variable '${{{inner}}}' in {text!r}: expected "
                     "${service:key} (such as ${aws:username}), ${service:key, 'default'}, "
                     "${*}, ${?} or ${$}"
+                )
+            if m["key"].lower() in _MULTIVALUED:
+                raise TemplateError(
+                    f"policy variable '${{{inner}}}' in {text!r} names {m['key']}, a multivalued "
+                    "condition key: AWS says \"You can't use a multivalued condition key as a "
+                    'variable" (IAM policy elements: Variables and tags) and does not say what '
+                    "the text becomes; test the key with ForAnyValue or ForAllValues instead"
                 )
             parts.append(Variable(m["key"], m["default"]))
         pos = end + 1

@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from runner import catalog, model
 from runner.policy import CompiledPolicy, CompiledStatement
+from runner.policy.compiled import VARIABLE_READ
 from runner.policy.matching import GRANT_DIRECT
 from runner.spec.includes import Definitions
 from runner.spec.nodes import Reader, SourceFile
@@ -450,13 +451,21 @@ class KeyChecks:
                 if hit is None:
                     continue
                 stmt, operator = hit
-                message = (
-                    f"context key {excerpt(key)} has {len(values)} values, but statement "
-                    f"{stmt.label} of policy {excerpt(pol.name)} tests it with {operator}, which "
-                    "compares one value; "
-                    f"{_MULTIVALUED_DOC}. Give {key} one value here, or test it with "
-                    f"ForAnyValue:{operator} or ForAllValues:{operator}"
-                )
+                if operator == VARIABLE_READ:
+                    message = (
+                        f"context key {excerpt(key)} has {len(values)} values, but statement "
+                        f"{stmt.label} of policy {excerpt(pol.name)} reads it in a policy "
+                        "variable, which takes one value (AWS: \"You can't use a multivalued "
+                        f'condition key as a variable"). Give {key} one value here'
+                    )
+                else:
+                    message = (
+                        f"context key {excerpt(key)} has {len(values)} values, but statement "
+                        f"{stmt.label} of policy {excerpt(pol.name)} tests it with {operator}, "
+                        "which compares one value; "
+                        f"{_MULTIVALUED_DOC}. Give {key} one value here, or test it with "
+                        f"ForAnyValue:{operator} or ForAllValues:{operator}"
+                    )
                 own = own_nodes.get(key.lower())
                 if own is not None:
                     self.reader.error(f, own, message)
