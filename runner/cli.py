@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="evaluate the spec files in up to N processes, each a run of consecutive files of "
         "about equal size; the output is the same as in one. A whole number, or auto (the "
-        "default): the CPUs this process may run on. Where a process cannot fork (Windows) or "
-        "runs other threads, one process",
+        "default): the CPUs this process may run on. On Linux only, and in a process without "
+        "other threads; elsewhere one process",
     )
 
     p_explain = sub.add_parser(
@@ -244,12 +244,8 @@ def _eval(
     def work(part: Sequence[Path], out: TextIO, err: TextIO) -> _Tally:
         return _eval_files(part, now, cwd, out, err, ci=ci, keep=results_path is not None)
 
-    try:
-        for part in forked.run_parts(files, jobs, _size, work, sys.stdout, sys.stderr):
-            tally.add(part)
-    except forked.WorkerFailed as exc:
-        _stderr(f"error: {exc}")
-        return EXIT_ERROR
+    for part in forked.run_parts(files, jobs, _size, work, sys.stdout, sys.stderr):
+        tally.add(part)
     sys.stdout.flush()
     status = tally.status
     if ci:
