@@ -62,19 +62,39 @@ def available_cpus() -> int:
     return max(1, min(count, quota)) if quota is not None else count
 
 
-def _cgroup_quota() -> int | None:
+def _cgroup_quota(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
     """The CPUs the cgroup v2 quota of this process allows (rounded up), or None."""
     try:
-        with open("/proc/self/cgroup", encoding="utf-8") as f:
+        with open(proc, encoding="utf-8") as f:
             lines = f.read().splitlines()
         group = next(line[3:] for line in lines if line.startswith("0::"))
-        with open(f"/sys/fs/cgroup{group.rstrip('/')}/cpu.max", encoding="utf-8") as f:
+        with open(f"{root}{group.rstrip('/')}/cpu.max", encoding="utf-8") as f:
             quota, period = f.read().split()
         if quota == "max":
             return None
         return max(1, -(-int(quota) // int(period)))
     except (OSError, StopIteration, ValueError, ZeroDivisionError):
         return None
+
+
+#: Open files left to this process whatever its workers hold (each holds one here), for the
+#: spec, include and policy files it reads itself
+_FILES_KEPT = 64
+
+
+def _spare_files() -> int:
+    """How many workers' files this process can hold and still keep :data:`_FILES_KEPT`
+    files for its own reading (the soft limit of open files, less those open)."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 16
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - no /proc
+        return 0
+    return max(0, soft - open_now - _FILES_KEPT)
 
 
 def can_fork() -> bool:
@@ -137,6 +157,8 @@ def run_parts(
     """``work(part, out, err)`` for consecutive parts of ``items`` of about equal ``weight``,
     in up to ``jobs`` processes; the values in the parts' order. With ``jobs`` below 2, one
     item, or where this process may not fork, the work runs once, here, over all items."""
+    if jobs > 1 and can_fork():
+        jobs = min(jobs, 1 + _spare_files())
     parts = split([weight(item) for item in items], jobs) if jobs > 1 and can_fork() else []
     if len(parts) < 2:
         return [work(items, out, err)]

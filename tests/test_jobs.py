@@ -99,6 +99,20 @@ def test_split_covers_every_file_once_and_is_as_even_as_can_be() -> None:
             assert largest == _best(sizes, min(parts, count))
 
 
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000\n", 1), ("x\n", None)],
+)
+def test_the_cgroup_quota_counts_its_cpus_rounded_up(
+    tmp_path: Path, cpu_max: str, expected: int | None
+) -> None:
+    (tmp_path / "cgroup").write_text("0::/ci/job\n")
+    (tmp_path / "fs" / "ci" / "job").mkdir(parents=True)
+    (tmp_path / "fs" / "ci" / "job" / "cpu.max").write_text(cpu_max)
+    assert forked._cgroup_quota(str(tmp_path / "cgroup"), str(tmp_path / "fs")) == expected
+    assert forked._cgroup_quota(str(tmp_path / "none"), str(tmp_path / "fs")) is None
+
+
 # ---------------------------------------------------------------------------------------------
 # run_parts, in a fresh interpreter
 
@@ -442,6 +456,38 @@ def test_eval_whose_workers_cannot_write_gives_what_one_process_gives(
     many = _eval(root, repo_root, "-j", "3", limit_files=4096)
     assert len(one.stdout) > 3 * 4096  # each worker's part is more than the limit
     assert (many.returncode, many.stdout, many.stderr) == (one.returncode, one.stdout, one.stderr)
+
+
+def test_eval_with_few_open_files_left_gives_what_one_process_gives(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """Workers hold one open file each in the command's process: it starts no more of them
+    than leave it the files it reads itself."""
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        import corpus
+    finally:
+        sys.path.pop(0)
+    corpus.many_files(tmp_path / "specs", files=120, checks_per_file=25)
+    root = tmp_path
+    cmd = [sys.executable, "-m", "runner", "eval", "specs", "--time", "2026-12-01"]
+    runs = [
+        subprocess.run(
+            ["sh", "-c", 'ulimit -n 100 && exec "$@"', "sh", *cmd, "-j", jobs],
+            cwd=root,
+            env={"PYTHONPATH": str(repo_root), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        for jobs in ("1", "120")
+    ]
+    assert runs[0].stderr == ""
+    assert len(runs[0].stdout.splitlines()) == 3000
+    assert [(r.returncode, r.stdout, r.stderr) for r in runs[1:]] == [
+        (runs[0].returncode, runs[0].stdout, runs[0].stderr)
+    ]
 
 
 def test_eval_forks_jobs_minus_one_workers(tmp_path: Path, repo_root: Path) -> None:
