@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import model, results
-from runner.errors import SpecError
+from runner.errors import SpecError, Undecided
 from runner.model import Expectation, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -73,9 +73,11 @@ class CheckRun:
         "step_decisions",
     )
 
-    def __init__(self, check: model.Check, step_decisions: Sequence[Decision]) -> None:
+    def __init__(
+        self, check: model.Check, step_decisions: Sequence[Decision], error: str | None = None
+    ) -> None:
         self.check = check
-        error = self.error = check.error
+        error = self.error = error if error is not None else check.error
         steps = self.step_decisions = tuple(step_decisions)
         self._explanations: list[dict[str, Any]] | None = None
         if len(steps) == 1:  # most checks: one step, whose decision is the check's
@@ -174,14 +176,16 @@ def evaluate_check(check: model.Check) -> CheckRun:
         check.principal, check.resource, check.context, check.organization
     )  # fmt: skip
     steps = check.steps
-    if len(steps) == 1:  # most checks
-        return CheckRun(
-            check, (evaluate(model.Request(principal, steps[0], resource, context, organization)),)
-        )
-    decisions = [
-        evaluate(model.Request(principal, action, resource, context, organization))
-        for action in steps
-    ]
+    try:
+        if len(steps) == 1:  # most checks
+            request = model.Request(principal, steps[0], resource, context, organization)
+            return CheckRun(check, (evaluate(request),))
+        decisions = [
+            evaluate(model.Request(principal, action, resource, context, organization))
+            for action in steps
+        ]
+    except Undecided as exc:  # the decision depends on what AWS does not document
+        return CheckRun(check, (), f"{check.loc}: cannot decide exactly: {exc}")
     return CheckRun(check, decisions)
 
 

@@ -33,3 +33,9 @@ class SpecError(Exception):
     @classmethod
     def at(cls, loc: SourceLoc | None, message: str) -> SpecError:
         return cls([Problem(loc, message)])
+
+
+class Undecided(Exception):
+    """A request whose decision depends on what AWS does not document (a wildcard that comes
+    from a policy variable's value, an IgnoreCase comparison that case-folding rules answer
+    differently): the check that sent it is an error with this message, never a guess."""

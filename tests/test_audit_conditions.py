@@ -10,10 +10,13 @@ policy-level cases of the audit are tests/engine_cases/audit-conditions-*.yaml.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runner.cli import main
 from runner.model import PolicyInvalid, PolicyKind, PolicyProblem, RequestContext
 from runner.policy import compile_policy
 from runner.policy.conditions import compile_conditions
@@ -312,3 +315,70 @@ def test_policy_json_with_a_non_json_number_is_refused(constant: str) -> None:
     assert [str(p) for p in info.value.problems] == [
         f"not valid JSON: {constant} is not a JSON value"
     ]
+
+
+_UNDECIDED_SPEC = """\
+policies:
+  p:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: ecr:GetAuthorizationToken
+          Resource: "*"
+          Condition: {StringLike: {aws:PrincipalTag/team: "${aws:RequestTag/team}"}}
+  q:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: ecr:GetAuthorizationToken
+          Resource: "*"
+          Condition: {StringEqualsIgnoreCase: {aws:PrincipalTag/team: "I"}}
+principals:
+  ci: {arn: "arn:aws:iam::111122223333:role/r", policies: [p], tags: {team: blue}}
+  ops: {arn: "arn:aws:iam::111122223333:role/o", policies: [q], tags: {team: "\u0131"}}
+  dev: {arn: "arn:aws:iam::111122223333:role/d", policies: [q], tags: {team: "i"}}
+cases:
+  - principal: ci
+    action: ecr:GetAuthorizationToken
+    context: {aws:RequestTag/team: "*"}
+    expect: allow
+  - principal: ci
+    action: ecr:GetAuthorizationToken
+    context: {aws:RequestTag/team: "blue"}
+    expect: allow
+  - principal: ops
+    action: ecr:GetAuthorizationToken
+    expect: deny
+  - principal: dev
+    action: ecr:GetAuthorizationToken
+    expect: allow
+"""
+
+
+def test_a_check_whose_answer_aws_leaves_open_is_an_error_and_the_others_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A '*' that a policy variable brings into StringLike, and an IgnoreCase comparison of
+    the dotless i with I: the engine answered them (as a literal '*'; as different letters),
+    which AWS does not document. Those checks are errors; the file's other checks run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text(_UNDECIDED_SPEC, encoding="utf-8")
+    assert main(["eval", "spec.yaml", "--jobs", "1"]) == 2
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["outcome"], r.get("decision")) for r in rows] == [
+        ("error", None), ("passed", "allow"), ("error", None), ("passed", "allow"),
+    ]  # fmt: skip
+    assert captured.err.splitlines() == [
+        "spec.yaml:23:5: cannot decide exactly: the policy variable ${aws:RequestTag/team} in "
+        "'${aws:RequestTag/team}' is '*' for this request, and AWS does not document whether a "
+        "'*' that comes from a variable's value is a wildcard (only that ${*} and ${?} are "
+        "literal)",
+        "spec.yaml:31:5: cannot decide exactly: an IgnoreCase comparison of '\u0131' with 'I': "
+        "they are one text ignoring case by some rules of case folding and not by others "
+        "(Unicode lower case, Unicode case folding, Java's equalsIgnoreCase), and AWS says only "
+        '"ignoring case"',
+    ]
+    assert rows[0]["message"] == captured.err.splitlines()[0]

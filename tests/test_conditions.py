@@ -3,8 +3,10 @@ variables-*.yaml, plus explain() output and the compiled form's behaviour across
 
 A case file is a mapping with ``engine_cases:`` (and optionally ``topic:`` and ``source:``).
 Each case has ``name``, ``condition`` (the Condition block), and either ``context`` +
-``expect`` (true/false: does the block hold?) or ``problems`` (the exact validation problems,
-each a ``path`` relative to the Condition element and a ``message``). Optional: ``version``
+``expect`` (true/false: does the block hold?), ``context`` + ``undecided`` (the exact message
+of the :class:`~runner.errors.Undecided` the evaluation raises: the answer depends on what AWS
+does not document) or ``problems`` (the exact validation problems, each a ``path`` relative to
+the Condition element and a ``message``). Optional: ``version``
 (the policy's Version, default 2012-10-17) and ``source`` (the AWS page the expectation
 comes from).
 """
@@ -21,6 +23,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.errors import Undecided
 from runner.model import PolicyKind, PolicyProblem, RequestContext
 from runner.policy import compile_policy
 from runner.policy.conditions import compile_conditions
@@ -28,7 +31,9 @@ from runner.policy.conditions import compile_conditions
 CASES_DIR = Path(__file__).parent / "engine_cases"
 CASE_FILES = sorted([*CASES_DIR.glob("conditions-*.yaml"), *CASES_DIR.glob("variables-*.yaml")])
 BASE_PATH = ("Statement", 0, "Condition")
-CASE_KEYS = {"name", "condition", "context", "expect", "problems", "version", "source"}
+CASE_KEYS = {
+    "name", "condition", "context", "expect", "problems", "undecided", "version", "source"
+}  # fmt: skip
 
 
 def _context_value(value: Any) -> list[str]:
@@ -56,7 +61,8 @@ def _load_cases() -> list[Any]:
         for case in data["engine_cases"]:
             unknown = set(case) - CASE_KEYS
             assert not unknown, f"{file.name}: {case.get('name')}: unknown keys {unknown}"
-            assert ("expect" in case) != ("problems" in case), f"{file.name}: {case['name']}"
+            outcomes = [k for k in ("expect", "problems", "undecided") if k in case]
+            assert len(outcomes) == 1, f"{file.name}: {case['name']}"
             case_id = f"{file.stem}::{case['name']}"
             assert case_id not in seen, f"duplicate case {case_id}"
             seen.add(case_id)
@@ -82,6 +88,11 @@ def test_engine_case(case: dict[str, Any]) -> None:
         return
     assert problems == []
     ctx = RequestContext({k: _context_value(v) for k, v in (case.get("context") or {}).items()})
+    if "undecided" in case:
+        with pytest.raises(Undecided) as info:
+            compiled.evaluate(ctx)
+        assert str(info.value) == case["undecided"]
+        return
     assert compiled.evaluate(ctx) is case["expect"]
     # explain() must tell the same story as evaluate()
     explained = compiled.explain(ctx)

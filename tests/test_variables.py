@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.errors import Undecided
 from runner.model import RequestContext
 from runner.policy.variables import TemplateError, compile_template, token_regex, wildcard_regex
 
@@ -166,10 +167,22 @@ def test_regex_wildcards_fullmatch() -> None:
 
 def test_regex_text_from_variables_is_literal() -> None:
     t = compile_template("repo/${aws:username}/*", version=V12)
-    pattern = t.regex(ctx(aws__username="a.*"))
+    pattern = t.regex(ctx(aws__username="a.+"))
     assert pattern is not None
-    assert pattern.fullmatch("repo/a.*/x")
+    assert pattern.fullmatch("repo/a.+/x")
     assert not pattern.fullmatch("repo/abc/x")
+
+
+def test_regex_of_a_wildcard_from_a_variable_is_undecided() -> None:
+    t = compile_template("repo/${aws:username}/*", version=V12)
+    with pytest.raises(Undecided) as info:
+        t.regex(ctx(aws__username="a*"))
+    assert str(info.value) == (
+        "the policy variable ${aws:username} in 'repo/${aws:username}/*' is 'a*' for this "
+        "request, and AWS does not document whether a '*' that comes from a variable's value "
+        "is a wildcard (only that ${*} and ${?} are literal)"
+    )
+    assert t.render(ctx(aws__username="a*")) == "repo/a*/*"  # compared whole: a character
 
 
 def test_regex_escapes_are_literal() -> None:
@@ -186,11 +199,13 @@ def test_regex_missing_variable_is_none() -> None:
 
 
 def test_regex_default_is_literal() -> None:
-    t = compile_template("repo/${aws:PrincipalTag/team, 'a*'}", version=V12)
+    t = compile_template("repo/${aws:PrincipalTag/team, 'a.b'}", version=V12)
     pattern = t.regex(RequestContext())
     assert pattern is not None
-    assert pattern.fullmatch("repo/a*")
-    assert not pattern.fullmatch("repo/abc")
+    assert pattern.fullmatch("repo/a.b")
+    assert not pattern.fullmatch("repo/axb")
+    with pytest.raises(Undecided):
+        compile_template("repo/${aws:PrincipalTag/team, 'a*'}", version=V12).regex(RequestContext())
 
 
 def test_regex_is_cached_without_variables_and_follows_values_with_them() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from runner import model, results
 from runner.checks import CheckRun
 from runner.engine.universal import Question, Result, Undecidable, decide, witness_dict
+from runner.errors import Undecided
 
 __all__ = ["UniversalRun", "question_of", "run_universal", "universal_lines"]
 
@@ -108,7 +109,7 @@ def run_universal(check: model.Check) -> UniversalRun:
         return UniversalRun(check, question, None, check.error)
     try:
         result = decide(question)
-    except Undecidable as exc:
+    except (Undecidable, Undecided) as exc:  # Undecided: from a request the engine evaluated
         return UniversalRun(check, question, None, f"{check.loc}: cannot decide exactly: {exc}")
     return UniversalRun(check, question, result, None)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from runner.errors import Undecided
 from runner.model import PolicyPath, PolicyProblem, RequestContext
 from runner.policy.variables import Template, TemplateError, compile_template
 from runner.wildcards import Matcher
@@ -351,19 +352,82 @@ def _string_matcher(family: Family, templates: list[Template]) -> Prepare:
     if not any(t.has_variables for t in templates):
         # render(): ${*}, ${?} and ${$} become their characters even without variables
         rendered = [t.render(_NO_CONTEXT) or "" for t in templates]
-        texts = {r.lower() if fold else r for r in rendered}
         if fold:
-            return _static(lambda r: r.lower() in texts)
-        return _static(texts.__contains__)
+            return _static(_ignore_case_matcher(rendered))
+        return _static(set(rendered).__contains__)
 
     def prepare_equals(ctx: RequestContext) -> Match:
-        rendered = [t.render(ctx) for t in templates]
-        values = {(v.lower() if fold else v) for v in rendered if v is not None}
+        rendered = [v for v in (t.render(ctx) for t in templates) if v is not None]
         if fold:
-            return lambda r: r.lower() in values
-        return values.__contains__
+            return _ignore_case_matcher(rendered)
+        return set(rendered).__contains__
 
     return prepare_equals
+
+
+def _ignore_case_matcher(policy: list[str]) -> Match:
+    """Whether a request value equals one of ``policy`` ignoring case. In ASCII ignoring case
+    has one meaning; beyond it the rules differ (``I`` and the dotless i, U+0131, are one
+    letter to Java's ``equalsIgnoreCase``, not to Python's ``lower()``; ``ß`` and ``SS`` are
+    one to ``casefold()``), "Condition operators" says only "ignoring case", and a comparison
+    that the rules answer differently raises :class:`~runner.errors.Undecided`."""
+    lowered = {v.lower() for v in policy}
+    if all(v.isascii() for v in policy):
+
+        def ascii_policy(r: str) -> bool:
+            if r.isascii():
+                return r.lower() in lowered
+            return _folded_any(r, policy)
+
+        return ascii_policy
+    return lambda r: _folded_any(r, policy)
+
+
+def _folded_any(request: str, policy: list[str]) -> bool:
+    undecided = None
+    for value in policy:
+        verdicts = {rule(request, value) for rule in _FOLDINGS}
+        if verdicts == {True}:
+            return True
+        if len(verdicts) > 1:
+            undecided = value
+    if undecided is not None:
+        raise Undecided(
+            f"an IgnoreCase comparison of {request!r} with {undecided!r}: they are one text "
+            "ignoring case by some rules of case folding and not by others (Unicode lower "
+            "case, Unicode case folding, Java's equalsIgnoreCase), and AWS says only "
+            '"ignoring case"'
+        )
+    return False
+
+
+def _char_equal_ignoring_case(a: str, b: str) -> bool:
+    """Java's ``String.equalsIgnoreCase``: the same length, and each pair of characters the
+    same, or the same in upper case, or the same in the lower case of that (one character
+    each: a character whose case has several is kept)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            continue
+        ux, uy = _one(x.upper(), x), _one(y.upper(), y)
+        if ux != uy and _one(ux.lower(), ux) != _one(uy.lower(), uy):
+            return False
+    return True
+
+
+def _one(changed: str, char: str) -> str:
+    return changed if len(changed) == 1 else char
+
+
+#: The readings of "ignoring case" an IgnoreCase comparison must agree under: Unicode's (lower
+#: case, case folding) and Java's. Most letters agree (é and É are one under each); folding
+#: ASCII letters alone is not taken for a reading of "ignoring case".
+_FOLDINGS: tuple[Callable[[str, str], bool], ...] = (
+    lambda a, b: a.lower() == b.lower(),
+    lambda a, b: a.casefold() == b.casefold(),
+    _char_equal_ignoring_case,
+)
 
 
 def _arn_matcher(templates: list[Template]) -> Prepare:

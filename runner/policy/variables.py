@@ -20,8 +20,10 @@ Rules chosen here, each documented where AWS is not explicit:
   reach here, the spec loader refuses it). The default applies then; without a default the
   whole text has no value and :meth:`Template.render` / :meth:`Template.regex` return ``None``,
   which the caller treats as "this policy value matches nothing".
-- Text that comes from a variable (and from ``${*}``, ``${?}``, ``${$}`` and defaults) is always
-  literal; only ``*`` and ``?`` written in the policy itself are wildcards.
+- Only ``*`` and ``?`` written in the policy itself are wildcards; ``${*}``, ``${?}``, ``${$}``
+  are literal. A ``*`` or ``?`` in a variable's value (or its default) where wildcards match
+  (:meth:`Template.regex`) raises :class:`~runner.errors.Undecided`: AWS does not say whether
+  it is one. Where text is compared whole (:meth:`Template.render`) it is just a character.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from runner.errors import Undecided
 from runner.model import RequestContext
 from runner.wildcards import Atom, Matcher, Mode, compile_atoms, token_regex
 
@@ -176,6 +179,15 @@ class Template:
         values = self._values(ctx)
         if values is None:
             return None
+        for variable, value in zip(self.variables, values, strict=True):
+            wild = next((c for c in "*?" if c in value), None)
+            if wild is not None:
+                raise Undecided(
+                    f"the policy variable ${{{variable.key}}} in {self.text!r} is {value!r} for "
+                    f"this request, and AWS does not document whether a {wild!r} that comes "
+                    "from a variable's value is a wildcard (only that ${*} and ${?} are "
+                    "literal)"
+                )
         key = (mode, values)
         pattern = self._cache.get(key)
         if pattern is None:
