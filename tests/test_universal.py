@@ -1034,6 +1034,47 @@ def test_ignore_case_with_a_greek_sigma_is_refused() -> None:
     assert "an IgnoreCase comparison with a Greek sigma" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "char", "other"),
+    [
+        ("vpce-staging", "\u0131", "I"),  # the dotless i: I to Java, not to Unicode's lower case
+        ("vpce-0a1b-east", "\u017f", "S"),  # the long s: s to case folding and Java
+        ("vpce-pass", "\u00df", "SS"),  # the sharp s: ss to case folding, where "ss" is written
+    ],
+)
+def test_ignore_case_over_letters_the_readings_disagree_on_is_refused(
+    value: str, char: str, other: str
+) -> None:
+    """A caller's text may hold a letter that one reading of "ignoring case" takes for one
+    of the policy's and another does not; an ordinary check with such a request is an error
+    (runner.errors.Undecided), so the universal check cannot range over it either."""
+    res = repo(_everyone(StringEqualsIgnoreCase={"aws:SourceVpce": value}))
+    with pytest.raises(Undecidable) as info:
+        ask(
+            res,
+            "ecr:BatchGetImage",
+            "deny",
+            cls=CallerClass("u", kinds=frozenset({CallerKind.ANONYMOUS})),
+        )
+    assert str(info.value).endswith(
+        f"an IgnoreCase comparison of text that may hold {char!r} (U+{ord(char):04X}): the "
+        'readings of "ignoring case" (Unicode lower case, Unicode case folding, Java\'s '
+        f"equalsIgnoreCase) disagree on whether it is the same as {other!r}, AWS says only "
+        '"ignoring case", and the check ranges over callers whose text may hold it'
+    )
+
+
+def test_ignore_case_over_letters_every_reading_agrees_on_is_decided() -> None:
+    res = repo(_everyone(StringEqualsIgnoreCase={"aws:SourceVpce": "vpce-0a1b-prod-\u00e9t\u00e9"}))
+    _q, r = ask(
+        res,
+        "ecr:BatchGetImage",
+        "allow",
+        cls=CallerClass("u", kinds=frozenset({CallerKind.ANONYMOUS})),
+    )
+    assert r.witness is not None  # a caller from another VPC endpoint is denied
+
+
 def test_a_key_tested_as_a_set_and_as_one_value_is_refused() -> None:
     res = repo(
         {

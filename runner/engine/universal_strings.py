@@ -313,6 +313,65 @@ def _lower_preimages() -> dict[str, frozenset[str]]:
     return _PREIMAGES
 
 
+_PARTNERS: dict[str, frozenset[str]] | None = None
+
+
+def _images(ch: str) -> set[str]:
+    """What the readings of "ignoring case" turn ``ch`` into (one character or several)."""
+    upper = ch.upper()
+    one = upper if len(upper) == 1 else ch
+    return {ch.lower(), ch.casefold(), upper, one, one.lower()} - {ch}
+
+
+def _literal_runs(program: Program) -> list[list[str]]:
+    """The runs of literal characters of ``program``, between its wildcards."""
+    runs: list[list[str]] = [[]]
+    for tok in program:
+        if tok.kind == LIT:
+            runs[-1].append(tok.char)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def _case_partners() -> dict[str, frozenset[str]]:
+    """For each character, the characters one of whose images (:func:`_images`) holds it."""
+    global _PARTNERS
+    if _PARTNERS is None:
+        table: dict[str, set[str]] = {}
+        for cp in range(0x110000):
+            ch = chr(cp)
+            for image in _images(ch):
+                for c in image:
+                    table.setdefault(c, set()).add(ch)
+        _PARTNERS = {c: frozenset(found) for c, found in table.items()}
+    return _PARTNERS
+
+
+def _case_disputed(mentioned: set[str], literals: Sequence[str]) -> tuple[str, str] | None:
+    """A character and a text that the readings of "ignoring case" (runner.policy.operators:
+    Unicode lower case, case folding, Java's equalsIgnoreCase) disagree about being the same,
+    where the policy texts could tell (the dotless i and ``I``; the sharp s and ``ss``, which
+    case folding makes one, when some literal run of the policy holds ``ss``), or None.
+    ``mentioned`` are the characters of the policy texts, ``literals`` their literal runs."""
+    from runner.policy.operators import IGNORE_CASE_READINGS
+
+    table = _case_partners()
+    runs = [run.lower() for run in literals]
+    for m in sorted(mentioned):
+        near = {m, *(c for image in _images(m) for c in image)}
+        candidates = set(near).union(*(table.get(c, frozenset()) for c in near))
+        for d in sorted(candidates):
+            for other in sorted({m, *_images(d)}):
+                if other == d:
+                    continue
+                if len(other) > 1 and not any(other.lower() in run for run in runs):
+                    continue  # a text of several characters no policy text holds
+                if len({same(d, other) for same in IGNORE_CASE_READINGS}) > 1:
+                    return d, other
+    return None
+
+
 # Unmentioned characters to stand for their class combination, most readable first.
 _POOL = (
     "qxzjkvwyabcdefghilmnoprstu7890123456"
@@ -341,6 +400,23 @@ def alphabet(tests: Sequence[Test]) -> list[str]:
                 "an IgnoreCase comparison with a Greek sigma (\u03a3, \u03c3, \u03c2): the "
                 "lower case of a capital sigma depends on where it stands in the text, which "
                 "the universal check does not enumerate"
+            )
+        literals = [
+            "".join(run)
+            for test in tests
+            if test.lower
+            for program in test.programs
+            for run in _literal_runs(program)
+        ]
+        disputed = _case_disputed(mentioned, literals)
+        if disputed is not None:
+            char, other = disputed
+            raise Undecidable(
+                f"an IgnoreCase comparison of text that may hold {char!r} "
+                f'(U+{ord(char):04X}): the readings of "ignoring case" (Unicode lower case, '
+                f"Unicode case folding, Java's equalsIgnoreCase) disagree on whether it is the "
+                f'same as {other!r}, AWS says only "ignoring case", and the check ranges over '
+                "callers whose text may hold it"
             )
     # unmentioned characters first: breadth first order then prefers fresh text ("q",
     # "777777777777") for the cells that no policy text names

@@ -386,7 +386,7 @@ def _ignore_case_matcher(policy: list[str]) -> Match:
 def _folded_any(request: str, policy: list[str]) -> bool:
     undecided = None
     for value in policy:
-        verdicts = {rule(request, value) for rule in _FOLDINGS}
+        verdicts = {rule(request, value) for rule in IGNORE_CASE_READINGS}
         if verdicts == {True}:
             return True
         if len(verdicts) > 1:
@@ -423,7 +423,7 @@ def _one(changed: str, char: str) -> str:
 #: The readings of "ignoring case" an IgnoreCase comparison must agree under: Unicode's (lower
 #: case, case folding) and Java's. Most letters agree (é and É are one under each); folding
 #: ASCII letters alone is not taken for a reading of "ignoring case".
-_FOLDINGS: tuple[Callable[[str, str], bool], ...] = (
+IGNORE_CASE_READINGS: tuple[Callable[[str, str], bool], ...] = (
     lambda a, b: a.lower() == b.lower(),
     lambda a, b: a.casefold() == b.casefold(),
     _char_equal_ignoring_case,
