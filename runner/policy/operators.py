@@ -141,6 +141,8 @@ _ISO_DATE = re.compile(
     r"(?P<tz>Z|[+-][0-9]{2}:?[0-9]{2})?)?)?"
 )
 _NO_CONTEXT = RequestContext()  # for templates without variables
+#: ``${...}`` as a policy variable would be written, for operators that read none
+_VARIABLE_IN = re.compile(r"\$\{[^}]*\}")
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_SECOND = dt.timedelta(seconds=1)
 
@@ -531,6 +533,19 @@ def compile_values(
         if family is Family.ARN:
             return _arn_matcher(templates)
         return _string_matcher(family, templates)
+
+    if version == "2012-10-17":
+        for where, text in raw:
+            if _VARIABLE_IN.search(text):
+                bad(
+                    where,
+                    f"{base} value {text!r} holds a policy variable, which {base} does not "
+                    "read: AWS says \"You can't use a policy variable with other operators, "
+                    'such as Numeric, Date, Boolean, Binary, IP Address, or Null operators" '
+                    "(IAM policy elements: Variables and tags)",
+                )
+        if not ok:
+            return None
 
     if family is Family.NUMERIC or family is Family.DATE:
         numeric = family is Family.NUMERIC
