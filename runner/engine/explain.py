@@ -15,6 +15,7 @@ from runner.engine.decide import Rule, Ruling, rcp_account
 from runner.engine.evidence import Evidence, GateReport, GateResult, Skipped, Why
 from runner.model import Gate, PolicyKind, Principal, PrincipalType
 from runner.policy import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
+from runner.policy.matching import GRANT_DIRECT
 from runner.words import join, join_clauses
 
 __all__ = ["decisive", "explanation", "reason", "who"]
@@ -153,10 +154,21 @@ def _identity_grants(ruling: Ruling, ev: Evidence) -> str:
 
 
 def _names_caller(ruling: Ruling, ev: Evidence) -> str:
-    return (
-        f"allowed by {_first_allow(ev, _RESOURCE)}, which names {who(ev.request.principal)} "
-        "directly"
-    )
+    caller = ev.request.principal
+    for policy_ev in ev.policies:
+        if policy_ev.policy.kind is not _RESOURCE:
+            continue
+        for stmt in policy_ev.allows:
+            if stmt.principal is not None and stmt.principal.grant(caller) is GRANT_DIRECT:
+                how = (
+                    "names every principal (Principal: *)"
+                    if stmt.principal.everyone
+                    else f"names {who(caller)} directly"
+                )
+                return f"allowed by {label(policy_ev.policy, stmt)}, which {how}"
+    raise AssertionError(
+        "a grant to the caller without a statement that names it"
+    )  # pragma: no cover
 
 
 def _names_role(ruling: Ruling, ev: Evidence) -> str:
