@@ -11,8 +11,10 @@ one test. A case may add what only an engine test asserts, which the harness tak
 loading: ``gate`` (the deciding gate), ``decisive`` (the decisive statements as
 ``policy#index``), ``reason`` (a substring of the reason), ``context-includes`` (keys and
 values of the request context), ``context-excludes`` (keys it lacks), ``now`` (the instant of
-``aws:CurrentTime``, default 2026-11-30T04:10:00Z) and ``source`` (the AWS page the
-expectation comes from); a case's ``name`` is unique in its file.
+``aws:CurrentTime``, default 2026-11-30T04:10:00Z), ``source`` (the AWS page the
+expectation comes from) and ``undecided`` (the exact message of the
+:class:`~runner.errors.Undecided` the engine raises: the decision depends on what AWS does not
+document; its ``expect`` is then not asserted); a case's ``name`` is unique in its file.
 
 The policy grammar (``policy-grammar*.yaml``) and the catalog (``catalog.yaml``) are not
 decisions, and a spec cannot say what they assert: that a policy document is refused with
@@ -41,6 +43,7 @@ import yaml
 
 from runner import catalog, engine, model
 from runner import policy as validate
+from runner.errors import Undecided
 from runner.model import PolicyKind
 from runner.spec import load_spec
 
@@ -52,8 +55,11 @@ DEFAULT_REPOSITORY = "arn:aws:ecr:us-east-1:111122223333:repository/prod/app"
 NOW = dt.datetime(2026, 11, 30, 4, 10, tzinfo=dt.UTC)
 #: What a decision case may say besides the spec format's own keys.
 ENGINE_KEYS = frozenset(
-    {"gate", "decisive", "reason", "context-includes", "context-excludes", "now", "source"}
-)
+    {
+        "gate", "decisive", "reason", "context-includes", "context-excludes", "now", "source",
+        "undecided",
+    }
+)  # fmt: skip
 DATA_KEYS = {
     "name", "source", "kind", "document", "problems", "resolve", "actions", "error",
     "account_level", "expect",
@@ -165,6 +171,11 @@ def _check_decision(spec: Mapping[str, Any], expects: Mapping[str, Any], directo
     request = model.Request(
         check.principal, action, check.resource, check.context, check.organization
     )
+    if "undecided" in expects:
+        with pytest.raises(Undecided) as info:
+            engine.evaluate(request, now=_now(expects))
+        assert str(info.value) == expects["undecided"]
+        return
     decision = engine.evaluate(request, now=_now(expects))
     explanation = decision.to_dict()
     assert decision.decision == check.expected, explanation["reason"]

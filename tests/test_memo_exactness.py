@@ -44,6 +44,7 @@ from runner.engine import decide as decide_mod
 from runner.engine import evidence as evidence_mod
 from runner.engine import explain as explain_mod
 from runner.engine import universal_strings
+from runner.errors import Undecided
 from runner.model import PolicyKind, RequestContext
 from runner.policy import FULL_AWS_ACCESS, CompiledPolicy, compile_policy
 from runner.policy import conditions as conditions_mod
@@ -624,8 +625,8 @@ def _request(built: Built, ask: Ask, context: Mapping[str, Sequence[str]]) -> mo
 def _decide(request: model.Request, ask: Ask, full: bool) -> tuple[Any, ...]:
     try:
         return _answer(engine.evaluate(request, now=INSTANTS[ask.now]), full)
-    except ValueError as exc:  # a request that cannot exist (refused the same way both sides)
-        return ("refused", str(exc))
+    except (ValueError, Undecided) as exc:  # a request that cannot exist or be decided (the
+        return ("refused", str(exc))  # same way on both sides)
 
 
 def neighbours(world: World, ask: Ask) -> list[Ask]:

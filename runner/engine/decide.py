@@ -75,6 +75,7 @@ from runner.engine.evidence import (
     make_evidence,
     policy_evidence,
 )
+from runner.errors import Undecided
 from runner.model import Gate, Organization, PolicyKind, Principal, PrincipalType, Request, Verdict
 from runner.policy import CompiledPolicy, CompiledStatement, Effect
 from runner.policy.matching import GRANT_ACCOUNT, GRANT_DIRECT, GRANT_NONE, GRANT_ROLE
@@ -168,9 +169,10 @@ def _scp_exemption(p: Principal, org: Organization) -> GateReport | None:
 
 
 def rcp_account(request: Request, account_level: bool) -> str | None:
-    """The account whose RCPs apply. An action with no resource type is checked against the
-    RCPs of the caller's account ("Resource control policies (RCPs)"); account-level ECR
-    actions act on the caller's own registry."""
+    """The account whose RCPs apply: the resource owner's ("Resource control policies
+    (RCPs)"). For an action with no resource type AWS does not say: the RCPs of the caller's
+    account are looked at (account-level ECR actions act on the caller's own registry), and
+    one that denies makes the request undecided (:func:`_undecided_rcp`)."""
     if account_level:
         return request.principal.account
     return request.resource.account if request.resource is not None else None
@@ -228,6 +230,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
     # guardrails
     scp: GateReport | None
     rcp: GateReport | None
+    rcp_denial: PolicyEvidence | None = None  # an RCP's deny of an account-level action
     if org is None:
         scp, rcp = SCP_NO_ORGANIZATION, RCP_NO_ORGANIZATION
     else:
@@ -248,7 +251,10 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
                     scp = SCP_ALLOWS
         if rcp is None:
             rcp = RCP_ALLOWS
+            start = len(policies)
             policies.extend(_match(pol, action, ctx) for pol in org.rcps)
+            if account_level:
+                rcp_denial = next((ev for ev in policies[start:] if ev.denies), None)
 
     # the resource side: the strongest way an applicable Allow names the caller
     if account_level:
@@ -270,6 +276,8 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
 
     # the identity side: identity policies, then the boundary and the session policy
     if ptype is _SERVICE or ptype is _ANONYMOUS:  # no identity side
+        if rcp_denial is not None:
+            _undecided_rcp(rcp_denial, policies, action)
         gates = gate_reports(scp, rcp, resource, IDENTITY_NONE_FOR_CALLER, None, None)
         return make_evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
     identity = IDENTITY_DENIES if p.policies else IDENTITY_NO_POLICY
@@ -298,8 +306,28 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         session = SESSION_FEDERATED_WITHOUT_POLICY
     else:
         session = SESSION_NONE
+    if rcp_denial is not None:
+        _undecided_rcp(rcp_denial, policies, action)
     gates = gate_reports(scp, rcp, resource, identity, boundary, session)
     return make_evidence(request, arn, account_level, ctx, tuple(policies), skipped, gates)
+
+
+def _undecided_rcp(denial: PolicyEvidence, policies: list[PolicyEvidence], action: str) -> None:
+    """Raise :class:`~runner.errors.Undecided` for an RCP's deny of an action with no resource
+    type, unless a policy of another kind denies it too (the decision is an explicit deny
+    either way). "Resource control policies (RCPs)": "RCPs apply to the resources that are
+    authorized as part of an operation request ... If a resource is specified in the
+    'Resource type' column, then the RCPs of the resource owner's account are applied"; of an
+    action that authorizes no resource the page says nothing."""
+    if any(ev.denies and ev.policy.kind is not PolicyKind.RCP for ev in policies):
+        return
+    stmt = denial.denies[0]
+    raise Undecided(
+        f"statement {stmt.label} of RCP {denial.policy.name} denies {action}, an action with no "
+        "resource type: AWS says RCPs apply to the resources an operation authorizes (the RCPs "
+        "of the resource owner's account) and not whether, or whose, RCPs apply to an action "
+        "that authorizes none"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ from runner.engine.universal_values import (
     number_instants,
 )
 from runner.engine.universal_witness import describe, make_witness, replay, witness_dict
+from runner.errors import Undecided
 from runner.model import (
     Expectation,
     PrincipalType,
@@ -526,7 +527,15 @@ def _group_choices(
 
 def decide(question: Question, *, now: dt.datetime | None = None) -> Result:
     """Prove ``question`` for every caller and context, or find a witness that breaks it.
-    Raises :class:`Undecidable` when the answer cannot be found exactly."""
+    Raises :class:`Undecidable` when the answer cannot be found exactly, also when a request
+    it evaluates is :class:`~runner.errors.Undecided` to the engine."""
+    try:
+        return _decide(question, now)
+    except Undecided as exc:
+        raise Undecidable(str(exc)) from exc
+
+
+def _decide(question: Question, now: dt.datetime | None) -> Result:
     q = question
     for step in q.steps:
         if step not in catalog.ACTIONS:
