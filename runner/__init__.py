@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # pragma: no cover - the same names, for the type checker
     from runner.checks import CheckRun, evaluate_check, run_check
     from runner.engine import Decision, build_context, evaluate
-    from runner.errors import Problem, SpecError
+    from runner.errors import Problem, SpecError, Undecided
     from runner.model import (
         Check,
         Expectation,
@@ -73,6 +73,7 @@ _EXPORTS = {
     "write_report": "runner.report",
     "Problem": "runner.errors",
     "SpecError": "runner.errors",
+    "Undecided": "runner.errors",
     **dict.fromkeys(
         (
             "Check",
@@ -121,6 +122,7 @@ __all__ = [
     "SourceLoc",
     "Spec",
     "SpecError",
+    "Undecided",
     "Verdict",
     "__version__",
     "anonymous_principal",

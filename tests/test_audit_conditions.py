@@ -382,3 +382,135 @@ def test_a_check_whose_answer_aws_leaves_open_is_an_error_and_the_others_run(
         '"ignoring case"',
     ]
     assert rows[0]["message"] == captured.err.splitlines()[0]
+
+
+def _one_check(tmp_path: Path, text: str) -> Any:
+    from runner.checks import evaluate_check
+    from runner.spec import load_spec
+
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    spec = load_spec(tmp_path / "spec.yaml", display_root=tmp_path)
+    return [evaluate_check(c) for c in spec.checks]
+
+
+_SETTLED = """\
+policies:
+  idp:
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: App
+          Effect: Allow
+          Action: ecr:BatchGetImage
+          Resource: arn:aws:ecr:us-east-1:111122223333:repository/app
+        - Sid: Other
+          Effect: Allow
+          Action: ecr:BatchGetImage
+          Resource: arn:aws:ecr:us-east-1:111122223333:repository/other
+          Condition: {StringEqualsIgnoreCase: {aws:PrincipalTag/team: "I"}}
+        - Sid: FalseFirst
+          Effect: Allow
+          Action: ecr:ListImages
+          Resource: "*"
+          Condition:
+            StringEquals: {aws:PrincipalTag/env: prod}
+            StringEqualsIgnoreCase: {aws:PrincipalTag/team: "I"}
+        - Sid: FalseLast
+          Effect: Allow
+          Action: ecr:DescribeImages
+          Resource: "*"
+          Condition:
+            StringEqualsIgnoreCase: {aws:PrincipalTag/team: "I"}
+            StringEquals: {aws:PrincipalTag/env: prod}
+        - Sid: NoDeletes
+          Effect: Deny
+          Action: ecr:DeleteRepository
+          Resource: "*"
+        - Sid: MaybeDeletes
+          Effect: Allow
+          Action: [ecr:DeleteRepository, ecr:PutImage]
+          Resource: "*"
+          Condition: {StringEqualsIgnoreCase: {aws:PrincipalTag/team: "I"}}
+        - Sid: Like
+          Effect: Allow
+          Action: ecr:TagResource
+          Resource: "*"
+          Condition: {StringLike: {aws:RequestTag/owner: ["${aws:PrincipalTag/team}", "ci-*"]}}
+principals:
+  dev:
+    arn: arn:aws:iam::111122223333:role/dev
+    policies: [idp]
+    tags: {team: "\\u0131", env: dev}
+  star:
+    arn: arn:aws:iam::111122223333:role/star
+    policies: [idp]
+    tags: {team: "*"}
+resources:
+  app: arn:aws:ecr:us-east-1:111122223333:repository/app
+cases:
+  - {principal: dev, resource: app, action: ecr:BatchGetImage, expect: allow}
+  - {principal: dev, resource: app, action: ecr:ListImages, expect: implicit-deny}
+  - {principal: dev, resource: app, action: ecr:DescribeImages, expect: implicit-deny}
+  - {principal: dev, resource: app, action: ecr:DeleteRepository, expect: explicit-deny}
+  - {principal: dev, resource: app, action: ecr:PutImage, expect: allow}
+  - principal: star
+    resource: app
+    action: ecr:TagResource
+    context: {aws:RequestTag/owner: ci-bot}
+    expect: allow
+  - principal: star
+    resource: app
+    action: ecr:TagResource
+    context: {aws:RequestTag/owner: x}
+    expect: deny
+"""
+
+
+def test_what_aws_leaves_open_counts_only_where_it_could_change_the_decision(
+    tmp_path: Path,
+) -> None:
+    """A test that fails beside it (before or after it in the block), a value that matches
+    beside it, an explicit deny elsewhere, a statement whose resource does not match: each
+    settles the check; only where the open test decides is the check an error. The
+    explanation of a settled check shows the open test as undecided instead of raising."""
+    runs = _one_check(tmp_path, _SETTLED.replace("\\\\u0131", "\u0131"))
+    assert [(r.decision, r.error is None) for r in runs] == [
+        ("allow", True),
+        ("implicit-deny", True),
+        ("implicit-deny", True),
+        ("explicit-deny", True),
+        (None, False),
+        ("allow", True),
+        (None, False),
+    ]
+    assert runs[4].error.startswith("spec.yaml:59:5: cannot decide exactly: an IgnoreCase")
+    assert "the policy variable ${aws:PrincipalTag/team}" in runs[6].error
+    statements = runs[0].explanations()[0]["policies"][0]["statements"]
+    other = next(s for s in statements if s["sid"] == "Other")
+    assert other["matched"] is False
+    (condition,) = other["conditions"]
+    assert condition["result"] == "undecided"
+    assert condition["undecided"].startswith("an IgnoreCase comparison of '\u0131' with 'I'")
+    for run in runs[:4]:  # every explanation is built without raising
+        run.to_result(explain=True)
+
+
+@pytest.mark.parametrize(
+    ("request_value", "policy_value", "expected"),
+    [
+        ("adm\u0130n", "admin", "undecided"),  # Java's simple lower case of U+0130 is i
+        ("\u00e9t\u00e9", "\u00c9T\u00c9", True),
+        ("ADMIN", "admin", True),
+        ("admin", "admins", False),
+    ],
+)
+def test_ignore_case_readings(request_value: str, policy_value: str, expected: object) -> None:
+    compiled, problems = compile_conditions(
+        {"StringEqualsIgnoreCase": {"aws:PrincipalTag/team": policy_value}},
+        version="2012-10-17",
+        path=BASE_PATH,
+    )
+    assert problems == []
+    ctx = RequestContext({"aws:PrincipalTag/team": [request_value]})
+    (entry,) = compiled.explain(ctx)
+    assert entry["result"] == expected

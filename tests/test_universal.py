@@ -1037,7 +1037,7 @@ def test_ignore_case_with_a_greek_sigma_is_refused() -> None:
 @pytest.mark.parametrize(
     ("value", "char", "other"),
     [
-        ("vpce-staging", "\u0131", "I"),  # the dotless i: I to Java, not to Unicode's lower case
+        ("vpce-staging", "\u0130", "I"),  # the dotted capital I: I to Java, not to lower()
         ("vpce-0a1b-east", "\u017f", "S"),  # the long s: s to case folding and Java
         ("vpce-pass", "\u00df", "SS"),  # the sharp s: ss to case folding, where "ss" is written
     ],

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from runner import catalog
+from runner.errors import Undecided
 from runner.model import (
     Organization,
     Principal,
@@ -320,7 +321,7 @@ class LazyContext:
 
     __slots__ = (
         "_account_level", "_ctx", "_now", "_organization", "_own", "_resource", "applies",
-        "arn", "evidence", "exemptions", "principal",
+        "arn", "evidence", "exemptions", "principal", "undecided",
     )  # fmt: skip
 
     def __init__(
@@ -341,6 +342,9 @@ class LazyContext:
         self._account_level = account_level
         self._now = now
         self._ctx: RequestContext | None = None
+        #: the first statement of the request being gathered whose applying AWS leaves open
+        #: (``decide._match``; reset for each request)
+        self.undecided: Undecided | None = None
         # keyed by the statements themselves (they hash by identity, in C); the principal,
         # repository and organization held here keep them alive
         self.applies: dict[CompiledStatement, bool] = {}

@@ -138,17 +138,33 @@ def _match(policy: CompiledPolicy, action: str, ctx: LazyContext) -> PolicyEvide
         return found
     applies = ctx.applies
     denies = allows = _NONE
+    undecided = False
     for stmt in stmts:
         ok = applies.get(stmt)
         if ok is None:
-            ok = applies[stmt] = _applies(stmt, ctx.arn, ctx.principal, ctx)
+            try:
+                ok = applies[stmt] = _applies(stmt, ctx.arn, ctx.principal, ctx)
+            except Undecided as exc:  # settled by an explicit deny, or raised (gather)
+                ctx.undecided = ctx.undecided or exc
+                undecided = True
+                continue
         if ok:
             if stmt.effect is _DENY_EFFECT:
                 denies = (*denies, stmt)
             else:
                 allows = (*allows, stmt)
-    found = ctx.evidence[key] = policy_evidence(policy, denies, allows)
+    found = policy_evidence(policy, denies, allows)
+    if not undecided:  # remembered only when every statement was settled
+        ctx.evidence[key] = found
     return found
+
+
+def _settle(ctx: LazyContext, policies: list[PolicyEvidence]) -> None:
+    """Raise the Undecided of a statement whose applying AWS leaves open, unless a settled
+    statement denies: the decision is an explicit deny then, whatever it would give."""
+    undecided, ctx.undecided = ctx.undecided, None
+    if undecided is not None and not any(ev.denies for ev in policies):
+        raise undecided
 
 
 def _scp_exemption(p: Principal, org: Organization) -> GateReport | None:
@@ -225,6 +241,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         )
     org = request.organization
     ctx = shared_context(p, res, org, request.context, account_level, now)
+    ctx.undecided = None
     policies: list[PolicyEvidence] = []
 
     # guardrails
@@ -276,6 +293,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
 
     # the identity side: identity policies, then the boundary and the session policy
     if ptype is _SERVICE or ptype is _ANONYMOUS:  # no identity side
+        _settle(ctx, policies)
         if rcp_denial is not None:
             _undecided_rcp(rcp_denial, policies, action)
         gates = gate_reports(scp, rcp, resource, IDENTITY_NONE_FOR_CALLER, None, None)
@@ -306,6 +324,7 @@ def gather(request: Request, now: dt.datetime) -> Evidence:
         session = SESSION_FEDERATED_WITHOUT_POLICY
     else:
         session = SESSION_NONE
+    _settle(ctx, policies)
     if rcp_denial is not None:
         _undecided_rcp(rcp_denial, policies, action)
     gates = gate_reports(scp, rcp, resource, identity, boundary, session)

@@ -13,8 +13,10 @@ from typing import Any, Final
 from runner.engine import decide, evidence
 from runner.engine.decide import Rule, Ruling, rcp_account
 from runner.engine.evidence import Evidence, GateReport, GateResult, Skipped, Why
+from runner.errors import Undecided
 from runner.model import Gate, PolicyKind, Principal, PrincipalType
 from runner.policy import RCP_FULL_AWS_ACCESS, CompiledPolicy, CompiledStatement
+from runner.policy.conditions import UNDECIDED
 from runner.policy.matching import GRANT_DIRECT
 from runner.words import join, join_clauses
 
@@ -341,9 +343,13 @@ def _statement(stmt: CompiledStatement, applied: bool, ev: Evidence) -> dict[str
     failed: list[str] = []
     details: list[str] = []
     if stmt.resource is not None:
-        ok = stmt.resource.matches(arn, ctx)
+        try:
+            ok = stmt.resource.matches(arn, ctx)
+            detail = stmt.resource.explain(arn, ctx)
+        except Undecided as exc:  # the decision did not need this statement's resource
+            ok, detail = False, f"resource undecided: {exc}"
         (parts if ok else failed).append("resource")
-        details.append(stmt.resource.explain(arn, ctx))
+        details.append(detail)
     if stmt.principal is not None:
         ok = stmt.principal.matches(p)
         (parts if ok else failed).append("principal")
@@ -351,11 +357,14 @@ def _statement(stmt: CompiledStatement, applied: bool, ev: Evidence) -> dict[str
     conditions: list[dict[str, object]] = []
     if stmt.conditions is not None:
         conditions = stmt.conditions.explain(ctx())
-        ok = all(bool(c["result"]) for c in conditions)
+        ok = all(c["result"] is True for c in conditions)
         (parts if ok else failed).append("conditions")
-        if not ok:
-            keys = ", ".join(f"{c['operator']} {c['key']}" for c in conditions if not c["result"])
-            details.append(f"condition not met: {keys}")
+        unmet = [f"{c['operator']} {c['key']}" for c in conditions if c["result"] is False]
+        if unmet:
+            details.append(f"condition not met: {', '.join(unmet)}")
+        for c in conditions:
+            if c["result"] == UNDECIDED:
+                details.append(f"condition undecided: {c['operator']} {c['key']}: {c['undecided']}")
     if applied:
         note = join(parts) + (" match" if len(parts) > 1 else " matches")
     else:

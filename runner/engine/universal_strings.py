@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+from runner.policy.operators import IGNORE_CASE_READINGS, java_lower, java_upper
+
 __all__ = [
     "CharClass",
     "Program",
@@ -318,9 +320,8 @@ _PARTNERS: dict[str, frozenset[str]] | None = None
 
 def _images(ch: str) -> set[str]:
     """What the readings of "ignoring case" turn ``ch`` into (one character or several)."""
-    upper = ch.upper()
-    one = upper if len(upper) == 1 else ch
-    return {ch.lower(), ch.casefold(), upper, one, one.lower()} - {ch}
+    one = java_upper(ch)
+    return {ch.lower(), ch.casefold(), ch.upper(), one, java_lower(one), java_lower(ch)} - {ch}
 
 
 def _literal_runs(program: Program) -> list[list[str]]:
@@ -354,8 +355,6 @@ def _case_disputed(mentioned: set[str], literals: Sequence[str]) -> tuple[str, s
     where the policy texts could tell (the dotless i and ``I``; the sharp s and ``ss``, which
     case folding makes one, when some literal run of the policy holds ``ss``), or None.
     ``mentioned`` are the characters of the policy texts, ``literals`` their literal runs."""
-    from runner.policy.operators import IGNORE_CASE_READINGS
-
     table = _case_partners()
     runs = [run.lower() for run in literals]
     for m in sorted(mentioned):

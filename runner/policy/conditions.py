@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from runner import words
+from runner.errors import Undecided
 from runner.model import PolicyPath, PolicyProblem, RequestContext
 from runner.policy.operators import (
     OPERATORS,
@@ -57,7 +58,11 @@ from runner.policy.operators import (
 )
 from runner.policy.variables import PolicyVersion
 
-__all__ = ["OPERATORS", "CompiledConditions", "ConditionTest", "compile_conditions"]
+__all__ = ["OPERATORS", "UNDECIDED", "CompiledConditions", "ConditionTest", "compile_conditions"]
+
+#: The ``result`` of a condition test in an explanation that depends on what AWS does not
+#: document (it raised :class:`~runner.errors.Undecided`; the decision did not need it)
+UNDECIDED = "undecided"
 
 #: The whole test of one (operator, key): request values (None when missing) -> result.
 KeyTest = Callable[[tuple[str, ...] | None, RequestContext], bool]
@@ -100,6 +105,35 @@ def _describe(value: object) -> str:
 # Combining a matcher with the operator's negation, qualifier and IfExists
 
 
+def _any(match: Callable[[str], bool], values: tuple[str, ...]) -> bool:
+    """Whether some request value matches: one that does settles it, whatever a value AWS
+    leaves open (Undecided) would give; otherwise that value's Undecided is raised."""
+    undecided: Undecided | None = None
+    for r in values:
+        try:
+            if match(r):
+                return True
+        except Undecided as exc:
+            undecided = undecided or exc
+    if undecided is not None:
+        raise undecided
+    return False
+
+
+def _all(match: Callable[[str], bool], values: tuple[str, ...]) -> bool:
+    """Whether every request value matches, as :func:`_any` settles what it can."""
+    undecided: Undecided | None = None
+    for r in values:
+        try:
+            if not match(r):
+                return False
+        except Undecided as exc:
+            undecided = undecided or exc
+    if undecided is not None:
+        raise undecided
+    return True
+
+
 def _key_test(
     prepare: Prepare, negated: bool, qualifier: Qualifier | None, if_exists: bool
 ) -> KeyTest:
@@ -124,7 +158,7 @@ def _key_test(
                     return missing
                 if len(values) == 1:
                     return not fixed(values[0])
-                return not any(fixed(r) for r in values)
+                return not _any(fixed, values)
 
             return none_match_fixed
 
@@ -133,7 +167,7 @@ def _key_test(
                 return missing
             if len(values) == 1:
                 return fixed(values[0])
-            return any(fixed(r) for r in values)
+            return _any(fixed, values)
 
         return any_match_fixed
     if negated:
@@ -143,7 +177,7 @@ def _key_test(
             if not values:
                 return missing
             match = prepare(ctx)
-            return not any(match(r) for r in values)
+            return not _any(match, values)
 
         return none_match
 
@@ -151,7 +185,7 @@ def _key_test(
         if not values:
             return missing
         match = prepare(ctx)
-        return any(match(r) for r in values)
+        return _any(match, values)
 
     return any_match
 
@@ -168,7 +202,7 @@ def _set_test(prepare: Prepare, negated: bool, qualifier: Qualifier, missing: bo
             if not values or not any(values):
                 return missing
             match = prepare(ctx)
-            return not all(match(r) for r in values)
+            return not _all(match, values)
 
         return any_value_not
     if negated:  # ForAllValues: no request value matches any policy value
@@ -177,7 +211,7 @@ def _set_test(prepare: Prepare, negated: bool, qualifier: Qualifier, missing: bo
             if not values or not any(values):
                 return missing
             match = prepare(ctx)
-            return not any(match(r) for r in values)
+            return not _any(match, values)
 
         return none_match
     if qualifier is Qualifier.FOR_ALL_VALUES:
@@ -186,7 +220,7 @@ def _set_test(prepare: Prepare, negated: bool, qualifier: Qualifier, missing: bo
             if not values or not any(values):
                 return missing
             match = prepare(ctx)
-            return all(match(r) for r in values)
+            return _all(match, values)
 
         return all_match
 
@@ -194,7 +228,7 @@ def _set_test(prepare: Prepare, negated: bool, qualifier: Qualifier, missing: bo
         if not values or not any(values):
             return missing
         match = prepare(ctx)
-        return any(match(r) for r in values)
+        return _any(match, values)
 
     return any_match
 
@@ -281,28 +315,41 @@ class CompiledConditions:
         return self._evaluate(ctx)
 
     def _evaluate(self, ctx: RequestContext) -> bool:
+        # Every (operator, key) must hold: one that does not settles it, whatever a test AWS
+        # leaves open (Undecided) would give, wherever it stands in the block.
         get = ctx.get_values
-        for key, test in self._tests:  # noqa: SIM110 - a plain loop is faster than all()
-            if not test(get(key), ctx):
-                return False
+        undecided: Undecided | None = None
+        for key, test in self._tests:
+            try:
+                if not test(get(key), ctx):
+                    return False
+            except Undecided as exc:
+                undecided = undecided or exc
+        if undecided is not None:
+            raise undecided
         return True
 
     def explain(self, ctx: RequestContext) -> list[dict[str, object]]:
         """One entry per (operator, key), in document order: the operator and key as written,
         the policy values as written (``expected``), the request's values (``actual``, None
-        when the request does not carry the key) and whether that part holds (``result``)."""
+        when the request does not carry the key) and whether that part holds (``result``:
+        true, false, or ``"undecided"`` with the reason in ``undecided`` when it depends on what
+        AWS does not document; the decision did not need it then)."""
         out: list[dict[str, object]] = []
         for entry in self._entries:
             values = ctx.get_values(entry.key)
-            out.append(
-                {
-                    "operator": entry.operator,
-                    "key": entry.key,
-                    "expected": list(entry.expected),
-                    "actual": None if values is None else list(values),
-                    "result": entry.test(values, ctx),
-                }
-            )
+            item: dict[str, object] = {
+                "operator": entry.operator,
+                "key": entry.key,
+                "expected": list(entry.expected),
+                "actual": None if values is None else list(values),
+            }
+            try:
+                item["result"] = entry.test(values, ctx)
+            except Undecided as exc:
+                item["result"] = UNDECIDED
+                item["undecided"] = str(exc)
+            out.append(item)
         return out
 
 

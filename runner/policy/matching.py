@@ -18,6 +18,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runner.errors import Undecided
 from runner.model import Principal, PrincipalType, RequestContext
 from runner.policy.variables import Template
 from runner.wildcards import Matcher
@@ -89,10 +90,17 @@ class ResourceMatcher:
                 return True
         if self.dynamic:
             context = ctx()
+            undecided: Undecided | None = None
             for tpl in self.dynamic:
-                pattern = tpl.regex(context, resource=True)
+                try:
+                    pattern = tpl.regex(context, resource=True)
+                except Undecided as exc:  # another entry may match whatever it would give
+                    undecided = undecided or exc
+                    continue
                 if pattern is not None and pattern.fullmatch(arn):
                     return True
+            if undecided is not None:
+                raise undecided
         return False
 
     def matches(self, arn: str, ctx: Callable[[], RequestContext]) -> bool:

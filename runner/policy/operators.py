@@ -345,9 +345,8 @@ def _string_matcher(family: Family, templates: list[Template]) -> Prepare:
             return _static(_any_fullmatch([t.regex(_NO_CONTEXT) for t in templates]))
 
         def prepare_like(ctx: RequestContext) -> Match:
-            found = [t.regex(ctx) for t in templates]
-            live = [p for p in found if p is not None]
-            return lambda r: any(p.fullmatch(r) for p in live)
+            live, undecided = _live_patterns(templates, ctx, arn_components=False)
+            return _matching_any(live, undecided)
 
         return prepare_like
     fold = family is Family.STRING_IGNORE_CASE
@@ -412,13 +411,25 @@ def _char_equal_ignoring_case(a: str, b: str) -> bool:
     for x, y in zip(a, b, strict=True):
         if x == y:
             continue
-        ux, uy = _one(x.upper(), x), _one(y.upper(), y)
-        if ux != uy and _one(ux.lower(), ux) != _one(uy.lower(), uy):
+        ux, uy = java_upper(x), java_upper(y)
+        if ux != uy and java_lower(ux) != java_lower(uy):
             return False
     return True
 
 
-def _one(changed: str, char: str) -> str:
+def java_upper(char: str) -> str:
+    """``Character.toUpperCase``: the simple (one character) upper case mapping."""
+    changed = char.upper()
+    return changed if len(changed) == 1 else char
+
+
+def java_lower(char: str) -> str:
+    """``Character.toLowerCase``: the simple lower case mapping. Python's ``lower()`` gives
+    the full one, two characters for the dotted capital I (U+0130), whose simple lower case
+    is ``i``; no other character's lower case is longer than one."""
+    if char == "\u0130":
+        return "i"
+    changed = char.lower()
     return changed if len(changed) == 1 else char
 
 
@@ -438,11 +449,43 @@ def _arn_matcher(templates: list[Template]) -> Prepare:
         return _static(lambda r: r.count(":") >= 5 and matches(r))
 
     def prepare(ctx: RequestContext) -> Match:
-        found = [t.regex(ctx, arn_components=True) for t in templates]
-        live = [p for p in found if p is not None]
-        return lambda r: r.count(":") >= 5 and any(p.fullmatch(r) for p in live)
+        live, undecided = _live_patterns(templates, ctx, arn_components=True)
+        matching = _matching_any(live, undecided)
+        return lambda r: r.count(":") >= 5 and matching(r)
 
     return prepare
+
+
+def _live_patterns(
+    templates: list[Template], ctx: RequestContext, *, arn_components: bool
+) -> tuple[list[Matcher], Undecided | None]:
+    """The patterns of ``templates`` for this request (those whose variables have a value),
+    and the first Undecided of a template that AWS leaves open."""
+    live: list[Matcher] = []
+    undecided: Undecided | None = None
+    for t in templates:
+        try:
+            pattern = t.regex(ctx, arn_components=arn_components)
+        except Undecided as exc:
+            undecided = undecided or exc
+            continue
+        if pattern is not None:
+            live.append(pattern)
+    return live, undecided
+
+
+def _matching_any(live: list[Matcher], undecided: Undecided | None) -> Match:
+    """Whether a text matches one of ``live``; when none does and a pattern was left open,
+    its Undecided (a match of another settles the answer whatever it would give)."""
+    if undecided is None:
+        return lambda r: any(p.fullmatch(r) for p in live)
+
+    def match(r: str) -> bool:
+        if any(p.fullmatch(r) for p in live):
+            return True
+        raise undecided
+
+    return match
 
 
 def _ordered_matcher(
