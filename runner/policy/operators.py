@@ -142,7 +142,7 @@ _ISO_DATE = re.compile(
 )
 _NO_CONTEXT = RequestContext()  # for templates without variables
 #: ``${...}`` as a policy variable would be written, for operators that read none
-_VARIABLE_IN = re.compile(r"\$\{[^}]*\}")
+_VARIABLE_IN = re.compile(r"\$\{(?![*?$]\})[^}]*\}")  # ${*}, ${?}, ${$} are escapes
 _EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_SECOND = dt.timedelta(seconds=1)
 
@@ -221,8 +221,8 @@ def _inexact(text: str, value: object) -> str | None:
         )
     if not -300 <= exact.adjusted() <= 300:
         return (
-            "is past the range of floating point numbers: AWS does not document the range "
-            "of numeric comparisons"
+            "is larger than 1e300 or smaller than 1e-300, near or past what floating point "
+            "holds: AWS does not document the range of numeric comparisons"
         )
     return None
 
