@@ -403,12 +403,15 @@ def _eval(
     root: Path, repo_root: Path, *args: str, limit_files: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "runner", "eval", "specs", "data", "--time", "2026-12-01", *args]
+    env = {"PYTHONPATH": str(repo_root), "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}
     if limit_files is not None:  # files the command writes (its workers' ones) up to this size
         cmd = ["sh", "-c", f'ulimit -f {limit_files // 512} && exec "$@"', "sh", *cmd]
+        # a bytecode cache written under the limit would be cut short, and break later imports
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(
         cmd,
         cwd=root,
-        env={"PYTHONPATH": str(repo_root), "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        env=env,
         capture_output=True,
         text=True,
         check=False,
