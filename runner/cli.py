@@ -191,9 +191,9 @@ def _say(err: TextIO, message: str) -> None:
     print(text.terminal_safe(message), file=err)
 
 
-def _print_problems(error: SpecError) -> None:
+def _print_problems(error: SpecError, err: TextIO) -> None:
     for problem in error.problems:
-        _stderr(str(problem))
+        _say(err, str(problem))
 
 
 @dataclass(slots=True)
@@ -307,8 +307,7 @@ def _eval_files(
     passed_lines = result_lines.PassedLines(encode, json.encoder.encode_basestring_ascii)
     for spec_run in checks.run_spec_files(files, display_root=cwd):
         if spec_run.error is not None:
-            for problem in spec_run.error.problems:
-                _say(err, str(problem))
+            _print_problems(spec_run.error, err)
             tally.status = EXIT_ERROR
             tally.spec_errors.extend(
                 results.problem_entry(p, str(spec_run.path)) for p in spec_run.error.problems
@@ -423,7 +422,7 @@ def _explain(spec: str, case: str | None) -> int:
     try:
         loaded = loader.load_spec(path, display_root=Path.cwd())
     except SpecError as exc:
-        _print_problems(exc)
+        _print_problems(exc, sys.stderr)
         return EXIT_ERROR
     for warning in loaded.warnings:
         _stderr(results.warning_text(warning))

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pickle
 import signal
 import struct
 import sys
@@ -244,6 +243,8 @@ class _Child(Generic[R]):
 
     def _value(self) -> tuple[R] | None:
         """The child's pickled value, when every record up to it is whole, or None."""
+        import pickle  # only where processes fork: 2 ms at every start otherwise
+
         last: bytes | None = None
         try:
             for kind, data in _records(self.file, skip=True):
@@ -342,6 +343,8 @@ def _run_child(  # pragma: no cover - runs in the child only
         streams = (cast(TextIO, _Stream(journal, _OUT)), cast(TextIO, _Stream(journal, _ERR)))
         value = work(chunk, *streams)
         journal.flush()
+        import pickle
+
         journal.record(_VALUE, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         file.flush()
         status = 0

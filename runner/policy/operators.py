@@ -372,8 +372,8 @@ def _ignore_case_matcher(policy: list[str]) -> Match:
     letter to Java's ``equalsIgnoreCase``, not to Python's ``lower()``; ``ß`` and ``SS`` are
     one to ``casefold()``), "Condition operators" says only "ignoring case", and a comparison
     that the rules answer differently raises :class:`~runner.errors.Undecided`."""
-    lowered = {v.lower() for v in policy}
     if all(v.isascii() for v in policy):
+        lowered = {v.lower() for v in policy}
 
         def ascii_policy(r: str) -> bool:
             if r.isascii():
