@@ -32,6 +32,7 @@ import enum
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NoReturn
 
 from runner.errors import Undecided
 from runner.model import RequestContext
@@ -179,15 +180,8 @@ class Template:
         values = self._values(ctx)
         if values is None:
             return None
-        for variable, value in zip(self.variables, values, strict=True):
-            wild = next((c for c in "*?" if c in value), None)
-            if wild is not None:
-                raise Undecided(
-                    f"the policy variable ${{{variable.key}}} in {self.text!r} is {value!r} for "
-                    f"this request, and AWS does not document whether a {wild!r} that comes "
-                    "from a variable's value is a wildcard (only that ${*} and ${?} are "
-                    "literal)"
-                )
+        if any("*" in value or "?" in value for value in values):
+            self._undecided(values)
         key = (mode, values)
         pattern = self._cache.get(key)
         if pattern is None:
@@ -196,6 +190,20 @@ class Template:
             pattern = compile_atoms(self._atoms(values), mode)
             self._cache[key] = pattern
         return pattern
+
+    def _undecided(self, values: tuple[str, ...]) -> NoReturn:
+        """Raise Undecided for the first variable whose value holds a wildcard character."""
+        variable, value = next(
+            (var, val)
+            for var, val in zip(self.variables, values, strict=True)
+            if "*" in val or "?" in val
+        )
+        wild = "*" if "*" in value else "?"
+        raise Undecided(
+            f"the policy variable ${{{variable.key}}} in {self.text!r} is {value!r} for this "
+            f"request, and AWS does not document whether a {wild!r} that comes from a "
+            "variable's value is a wildcard (only that ${*} and ${?} are literal)"
+        )
 
     def _atoms(self, values: tuple[str, ...]) -> list[Atom]:
         """The pattern's pieces: wildcards are single ``*``/``?`` from policy text."""
