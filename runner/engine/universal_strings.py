@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from runner.policy.operators import IGNORE_CASE_READINGS, java_lower, java_upper
+from runner.policy.case_folding import IGNORE_CASE_READINGS, java_lower, java_upper
 
 __all__ = [
     "CharClass",
